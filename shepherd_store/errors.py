@@ -1,0 +1,104 @@
+"""Errors of the store: each names the file and says what a person can do about it.
+
+SQLite errors are split, as qutebrowser does, into *environmental* ones (busy, read-only,
+corrupt, disk full, cannot open, not a database) that become a specific `StoreError` subclass
+with a friendly message, and everything else, which becomes a plain `DatabaseError`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+
+class StoreError(Exception):
+    """Base class of every error the library raises on purpose."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class DatabaseError(StoreError):
+    """SQLite failed for a reason that is not one of the more specific ones."""
+
+
+class CorruptDatabaseError(DatabaseError):
+    """The file is not a SQLite database, or it is damaged or truncated."""
+
+
+class SerializationError(StoreError):
+    """A value cannot be encoded in (or decoded from) the formats the Rust daemon reads."""
+
+
+class NotFoundError(StoreError):
+    """The database file (or a row the caller required) does not exist."""
+
+
+class ReadOnlyError(StoreError):
+    """A write was attempted on a read-only store or a file the process may not write."""
+
+
+class LockedError(StoreError):
+    """Another process held a lock on the database for longer than the busy timeout."""
+
+
+class IncompatibleSchemaError(StoreError):
+    """The file is a SQLite database but not one in a layout this library understands."""
+
+
+class ConflictError(StoreError):
+    """A value changed since the caller read it (optimistic concurrency check failed)."""
+
+
+# SQLite primary result codes (https://sqlite.org/rescode.html).
+_BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB, _PERM = (
+    5, 6, 8, 10, 11, 13, 14, 26, 3,
+)
+
+
+def translate(exc: sqlite3.Error, path: str, action: str) -> StoreError:
+    """Turn a `sqlite3` exception raised while doing `action` on `path` into a `StoreError`."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    text = str(exc)
+    where = f"{action} {path}"
+    if primary in (_BUSY, _LOCKED) or "locked" in text or "busy" in text:
+        return LockedError(
+            f"Cannot {where}: the database stayed locked by another process for longer than "
+            "the 5 s busy timeout. Try again in a moment; if it persists, check for a stuck "
+            "process holding the file open.",
+            path=path,
+        )
+    if primary == _READONLY or "readonly" in text or "read-only" in text:
+        return ReadOnlyError(
+            f"Cannot {where}: the file (or its directory) is read-only for this user. "
+            "Open it as the database's owner (usually the account running shepherdd) to edit.",
+            path=path,
+        )
+    if primary in (_NOTADB, _CORRUPT) or "not a database" in text or "malformed" in text:
+        return CorruptDatabaseError(
+            f"Cannot {where}: the file is not a SQLite database or is damaged ({text}). "
+            "Restore it from a backup, or open a different file.",
+            path=path,
+        )
+    if primary == _FULL:
+        return DatabaseError(
+            f"Cannot {where}: the disk is full. Free some space and try again.", path=path
+        )
+    if primary in (_CANTOPEN, _PERM):
+        return NotFoundError(
+            f"Cannot {where}: SQLite cannot open the file ({text}). Check that it exists and "
+            "that this user may read it and its directory.",
+            path=path,
+        )
+    if primary == _IOERR:
+        return DatabaseError(
+            f"Cannot {where}: input/output error ({text}). The disk or file system may be "
+            "failing, or the file was removed while open.",
+            path=path,
+        )
+    return DatabaseError(f"Cannot {where}: {text}", path=path)

@@ -1,0 +1,149 @@
+"""The read side's filters: building safe, index-friendly SQL for audit searches.
+
+A filter becomes a WHERE clause (parameters only, never string-formatted values) plus an
+exact Python check for what SQL can only approximate. Timestamps carry different offsets, so
+their text does not sort as time: the SQL compares text with a day's margin on each side
+and `matches_time` decides exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from .events import AuditEvent
+from .schema import ENTRY_EXPR, SESSION_EXPR, Layout
+from .timefmt import format_day
+
+#: Rows scanned per statement when no index serves a filter: keeps each read short.
+SCAN_CHUNK = 20_000
+TYPE_EXPR = "json_extract({col}, '$.type')"
+_MARGIN = timedelta(hours=26)  # wider than any UTC offset (±14 h) plus a day boundary
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the user asked to see; empty fields do not filter.
+
+    `since` is inclusive and `until` exclusive; both must be aware datetimes.
+    `text` matches anywhere in the event JSON, case-insensitively for ASCII.
+    """
+
+    event_types: frozenset[str] = field(default_factory=frozenset)
+    entry_id: str | None = None
+    session_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    text: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "event_types", frozenset(self.event_types))
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is not None and value.utcoffset() is None:
+                raise ValueError(f"AuditFilter.{name} must be an aware datetime")
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.event_types or self.entry_id or self.session_id or self.since
+                    or self.until or self.text)
+
+    def matches_time(self, event: AuditEvent) -> bool:
+        """Exact time-range check (the SQL prefilter only narrows by text)."""
+        try:
+            if self.since is not None and event.timestamp < self.since:
+                return False
+            return self.until is None or event.timestamp < self.until
+        except (OverflowError, ValueError):
+            return False
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """A page of events, newest first, and where to continue.
+
+    `next_before_id` is None when nothing older matches; otherwise pass it as `before_id`.
+    `cancelled` is True when the progress callback stopped a scan early.
+    """
+
+    events: list[AuditEvent]
+    next_before_id: int | None
+    cancelled: bool = False
+
+
+@dataclass(frozen=True)
+class WhereClause:
+    sql: str
+    params: tuple[object, ...]
+    indexed: bool  # whether an index (not a scan) serves the whole filter
+
+
+def like_escape(text: str) -> str:
+    """Escape LIKE metacharacters so user text matches literally (with ESCAPE '\\')."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _ts_bound(value: datetime, delta: timedelta) -> str:
+    try:
+        moved = value.astimezone(UTC) + delta
+    except OverflowError:
+        moved = datetime.max.replace(tzinfo=UTC) if delta > timedelta(0) else \
+            datetime.min.replace(tzinfo=UTC)
+    return moved.strftime("%Y-%m-%d") if moved.year >= 1000 else f"{moved.year:04d}" + \
+        moved.strftime("-%m-%d")
+
+
+def build_where(flt: AuditFilter, layout: Layout, *, guarded: bool = False) -> WhereClause:
+    """The WHERE clause (without `id` bounds) for a filter in a layout.
+
+    `guarded` wraps JSON access in `json_valid` so one malformed row cannot fail the query;
+    it is used for the Rust layout and as a retry when a seed database holds bad JSON.
+    """
+    col = layout.audit_json
+    guarded = guarded or layout is Layout.RUST
+    conds: list[str] = []
+    params: list[object] = []
+    indexed = True
+
+    def jx(expr: str) -> str:
+        e = expr.format(col=col)
+        return f"(CASE WHEN json_valid({col}) THEN {e} END)" if guarded else e
+
+    if flt.event_types:
+        marks = ",".join("?" * len(flt.event_types))
+        if layout is Layout.SEED:
+            conds.append(f"event_type IN ({marks})")
+        else:
+            conds.append(f"{jx(TYPE_EXPR)} IN ({marks})")
+            indexed = False
+        params.extend(sorted(flt.event_types))
+    if flt.entry_id is not None:
+        conds.append(f"{jx(ENTRY_EXPR)} = ?")
+        params.append(flt.entry_id)
+        indexed = indexed and layout is Layout.SEED and not guarded
+    if flt.session_id is not None:
+        conds.append(f"{jx(SESSION_EXPR)} = ?")
+        params.append(flt.session_id)
+        indexed = indexed and layout is Layout.SEED and not guarded
+    if flt.since is not None:
+        conds.append("timestamp >= ?")
+        params.append(_ts_bound(flt.since, -_MARGIN))
+    if flt.until is not None:
+        conds.append("timestamp < ?")
+        params.append(_ts_bound(flt.until, _MARGIN))
+    if flt.text:
+        conds.append(f"{col} LIKE ? ESCAPE '\\'")
+        params.append(f"%{like_escape(flt.text)}%")
+        indexed = False
+    return WhereClause(" AND ".join(conds) or "1", tuple(params), indexed)
+
+
+def day_range(start: date | None, end: date | None) -> tuple[str, str]:
+    """Text bounds for a usage day range (inclusive), open ends widened to everything."""
+    return (format_day(start) if start else "0000-00-00", format_day(end) if end else "9999-99-99")
+
+
+def unique(values: Iterable[str]) -> list[str]:
+    """Values in first-seen order without repeats."""
+    return list(dict.fromkeys(values))

@@ -1,0 +1,661 @@
+"""`SqliteStore`: the one implementation of the `Store` protocol, plus the inspector's reads.
+
+One connection per store, guarded by a lock (like the Rust `Mutex<Connection>`), in
+autocommit mode: every read is a single statement (its read transaction ends with it) and
+every write is one explicit `BEGIN IMMEDIATE ... COMMIT`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol, Self
+from urllib.parse import quote
+
+from .errors import (
+    CorruptDatabaseError,
+    IncompatibleSchemaError,
+    NotFoundError,
+    ReadOnlyError,
+    SerializationError,
+    StoreError,
+    translate,
+)
+from .events import (
+    AuditEvent,
+    ManualOverride,
+    UnknownEvent,
+    decode_event,
+    encode_event,
+)
+from .query import SCAN_CHUNK, AuditFilter, AuditPage, WhereClause, build_where, day_range
+from .schema import (
+    OVERRIDES_TABLE,
+    RUST_MISSING_TABLES,
+    SEED_INDEXES,
+    SEED_MISSING_TABLES,
+    SEED_TABLES,
+    Layout,
+    inspect_schema,
+)
+from .snapshot import StateSnapshot, decode_snapshot, encode_snapshot
+from .timefmt import format_day, format_timestamp, parse_day, parse_timestamp, whole_seconds
+
+BUSY_TIMEOUT_S = 5.0
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_EPOCH = datetime.fromtimestamp(0).astimezone()
+
+#: Called during long scans with (rows scanned, rows to scan); return False to cancel.
+Progress = Callable[[int, int], bool]
+
+
+class Store(Protocol):
+    """The persistence interface of shepherdd (the Rust crate's `Store` trait)."""
+
+    def append_audit(self, event: AuditEvent) -> None: ...
+    def get_recent_audits(self, limit: int) -> list[AuditEvent]: ...
+    def get_usage(self, entry_id: str, day: date) -> timedelta: ...
+    def add_usage(self, entry_id: str, day: date, duration: timedelta) -> None: ...
+    def get_cooldown_until(self, entry_id: str) -> datetime | None: ...
+    def set_cooldown_until(self, entry_id: str, until: datetime) -> None: ...
+    def clear_cooldown(self, entry_id: str) -> None: ...
+    def load_snapshot(self) -> StateSnapshot | None: ...
+    def save_snapshot(self, snapshot: StateSnapshot) -> None: ...
+    def is_healthy(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class UsageRecord:
+    """Seconds of one entry on one day (the daemon's local date)."""
+
+    entry_id: str
+    day: date
+    seconds: int
+
+
+@dataclass(frozen=True)
+class CooldownRecord:
+    """A cooldown row; `until` is None when the stored text is unreadable (see `raw`)."""
+
+    entry_id: str
+    until: datetime | None
+    raw: str
+
+
+@dataclass(frozen=True)
+class ChangeToken:
+    """Cheap fingerprint of the database's state: changes whenever another connection commits."""
+
+    data_version: int
+    last_audit_id: int
+
+
+@dataclass(frozen=True)
+class OverrideRecord:
+    """A manual change recorded by this library (audit event or side-table row)."""
+
+    id: int
+    timestamp: datetime
+    change: ManualOverride
+
+
+class SqliteStore:
+    """The Shepherd store on one SQLite file (or in memory). Safe to share between threads."""
+
+    def __init__(self, conn: sqlite3.Connection, path: str, layout: Layout, tables: frozenset[str],
+                 *, read_only: bool) -> None:
+        """Use `SqliteStore.open` or `SqliteStore.in_memory` instead."""
+        self._conn = conn
+        self._lock = threading.RLock()
+        self.path = path
+        self.layout = layout
+        self.read_only = read_only
+        self._tables = set(tables)
+        self._closed = False
+
+    # --- construction --------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, read_only: bool = False,
+             busy_timeout: float = BUSY_TIMEOUT_S) -> SqliteStore:
+        """Open the database at `path`, creating a seed-layout one if it does not exist.
+
+        With `read_only`, the file is opened with `mode=ro` and never modified; a missing
+        file is an error. Raises a `StoreError` subclass saying what is wrong and what to do.
+        """
+        p = Path(path).expanduser()
+        shown = str(p)
+        if p.is_dir():
+            raise NotFoundError(
+                f"{shown} is a directory, not a database file. Choose the .db file inside it "
+                "(shepherdd keeps it as shepherdd.db).", path=shown)
+        exists = p.exists()
+        if not exists and read_only:
+            raise NotFoundError(
+                f"{shown} does not exist. Check the path, or start shepherdd once so it "
+                "creates its database.", path=shown)
+        if exists:
+            _check_header(p)
+        elif not p.parent.is_dir():
+            raise NotFoundError(
+                f"Cannot create {shown}: the folder {p.parent} does not exist.", path=shown)
+        mode = "ro" if read_only else ("rw" if exists else "rwc")
+        uri = f"file:{quote(str(p.absolute()))}?mode={mode}"
+        try:
+            conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout, isolation_level=None,
+                                   check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise translate(exc, shown, "open") from None
+        try:
+            return cls._setup(conn, shown, new=not exists, read_only=read_only,
+                              busy_timeout=busy_timeout)
+        except BaseException:
+            conn.close()
+            raise
+
+    @classmethod
+    def in_memory(cls) -> SqliteStore:
+        """A private in-memory store in the seed layout (for tests and the simulator)."""
+        conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        return cls._setup(conn, ":memory:", new=True, read_only=False, busy_timeout=BUSY_TIMEOUT_S)
+
+    @classmethod
+    def _setup(cls, conn: sqlite3.Connection, path: str, *, new: bool, read_only: bool,
+               busy_timeout: float) -> SqliteStore:
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            if not read_only:
+                conn.execute("PRAGMA synchronous = FULL")
+            info = inspect_schema(conn)
+        except sqlite3.Error as exc:
+            raise translate(exc, path, "read") from None
+        if info.problem is not None:
+            raise IncompatibleSchemaError(
+                f"{path} is a SQLite database but not a Shepherd one ({info.problem}). "
+                "Open the shepherdd database (usually /var/lib/shepherdd/shepherdd.db).",
+                path=path)
+        layout = info.layout or Layout.SEED
+        tables = info.tables
+        if not read_only and (info.is_empty or set(SEED_MISSING_TABLES) - tables):
+            try:
+                if info.is_empty:
+                    if path != ":memory:":
+                        conn.execute("PRAGMA journal_mode = WAL")
+                    ddl = [*SEED_TABLES, *SEED_INDEXES]
+                else:  # create only this layout's missing tables; never touch the rest
+                    missing = RUST_MISSING_TABLES if layout is Layout.RUST else SEED_MISSING_TABLES
+                    ddl = [sql for name, sql in missing.items() if name not in tables]
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for stmt in ddl:
+                        conn.execute(stmt)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                tables = inspect_schema(conn).tables
+            except sqlite3.Error as exc:
+                raise translate(exc, path, "create the tables of") from None
+        return cls(conn, path, layout, tables, read_only=read_only)
+
+    def close(self) -> None:
+        """Close the connection; further calls raise `StoreError`."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    def _read(self, sql: str, params: tuple[Any, ...] = (), action: str = "read") -> list[Any]:
+        """Run one read statement to completion (its read transaction ends with it)."""
+        with self._lock:
+            self._check_open()
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise translate(exc, self.path, action) from None
+
+    def _has(self, table: str) -> bool:
+        return table in self._tables
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"the store for {self.path} is closed", path=self.path)
+
+    @contextlib.contextmanager
+    def _write(self, action: str) -> Iterator[sqlite3.Connection]:
+        """One write transaction (`BEGIN IMMEDIATE`), committed on success, else rolled back."""
+        if self.read_only:
+            raise ReadOnlyError(
+                f"Cannot {action} {self.path}: it was opened read-only. Reopen it without "
+                "read-only mode (as the database's owner) to make changes.", path=self.path)
+        with self._lock:
+            self._check_open()
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise translate(exc, self.path, action) from None
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                _rollback(self._conn)
+                raise translate(exc, self.path, action) from None
+            except BaseException:
+                _rollback(self._conn)
+                raise
+
+    # --- facts about the file --------------------------------------------------------------
+
+    @property
+    def journal_mode(self) -> str:
+        """SQLite's journal mode (`wal`, `delete`, ...), as read without changing it."""
+        rows = self._read("PRAGMA journal_mode")
+        return str(rows[0][0]) if rows else "unknown"
+
+    @property
+    def read_only_reason(self) -> str | None:
+        """Why writes are impossible (the user's choice or file permissions), or None."""
+        if self.read_only:
+            return "opened read-only"
+        if self.path == ":memory:":
+            return None
+        p = Path(self.path)
+        if not os.access(p, os.W_OK):
+            return f"the file is not writable by {getpass.getuser()}"
+        if not os.access(p.parent, os.W_OK):
+            return f"its folder is not writable by {getpass.getuser()} (journal files)"
+        return None
+
+    @property
+    def writable(self) -> bool:
+        return self.read_only_reason is None
+
+    def is_healthy(self) -> bool:
+        """Whether the connection answers a trivial query."""
+        try:
+            self._read("SELECT 1")
+        except StoreError:
+            return False
+        return True
+
+    def change_token(self) -> ChangeToken:
+        """A cheap token that differs after any commit by another connection (µs to read)."""
+        version = self._read("PRAGMA data_version")[0][0]
+        last = self._read("SELECT max(id) FROM audit_log")[0][0] if self._has("audit_log") else 0
+        return ChangeToken(int(version), int(last or 0))
+
+    # --- audit log -------------------------------------------------------------------------
+
+    def append_audit(self, event: AuditEvent) -> None:
+        """Append an event (one durable transaction) and set its `id`."""
+        rust = self.layout is Layout.RUST
+        text = encode_event(event.event, rust=rust)
+        try:
+            stamp = format_timestamp(event.timestamp)
+        except ValueError as exc:
+            raise SerializationError(f"refusing to write the event's timestamp: {exc}") from None
+        with self._write("append to the audit log of") as conn:
+            if rust:
+                cur = conn.execute("INSERT INTO audit_log (timestamp, event_json) VALUES (?, ?)",
+                                   (stamp, text))
+            else:
+                cur = conn.execute(
+                    "INSERT INTO audit_log (timestamp, event_type, event_data) VALUES (?, ?, ?)",
+                    (stamp, event.type, text))
+            new_id = int(cur.lastrowid or 0)
+        event.id = new_id
+
+    def get_recent_audits(self, limit: int) -> list[AuditEvent]:
+        """The newest `limit` events, newest first."""
+        return self.find_audits(AuditFilter(), limit=limit).events
+
+    def _row_to_event(self, row: tuple[Any, ...]) -> AuditEvent:
+        row_id, stamp, text = row
+        event = decode_event(text)
+        try:
+            timestamp = parse_timestamp(stamp)
+        except ValueError as exc:
+            timestamp = _EPOCH
+            if not (isinstance(event, UnknownEvent) and event.malformed):
+                raw = text if isinstance(text, str) else str(text)
+                event = UnknownEvent(getattr(event, "TYPE", "") or getattr(event, "type", ""),
+                                     raw, malformed=True, error=f"bad timestamp: {exc}")
+        return AuditEvent(int(row_id), timestamp, event)
+
+    def find_audits(self, flt: AuditFilter | None = None, *, before_id: int | None = None,
+                    after_id: int | None = None, limit: int = 200,
+                    progress: Progress | None = None) -> AuditPage:
+        """A page of matching events, newest first, with keyset paging.
+
+        `before_id` continues an earlier page; `after_id` restricts to newer rows (live
+        refresh). Filters no index serves are scanned in chunks of `SCAN_CHUNK` ids, one short
+        statement each, reporting to `progress`, which may cancel by returning False.
+        """
+        flt = flt or AuditFilter()
+        if not self._has("audit_log") or limit <= 0:
+            return AuditPage([], None)
+        bounds = self._read("SELECT min(id), max(id) FROM audit_log")[0]
+        if bounds[0] is None:
+            return AuditPage([], None)
+        lowest, newest = int(bounds[0]), int(bounds[1])
+        upper = min(before_id, newest + 1) if before_id is not None else newest + 1
+        floor = max(lowest, (after_id or 0) + 1)
+        try:
+            return self._scan(flt, upper, floor, limit, progress, guarded=False)
+        except _MalformedJson:
+            return self._scan(flt, upper, floor, limit, progress, guarded=True)
+
+    def _scan(self, flt: AuditFilter, upper: int, floor: int, limit: int,
+              progress: Progress | None, *, guarded: bool) -> AuditPage:
+        where = build_where(flt, self.layout, guarded=guarded)
+        chunked = not where.indexed
+        found: list[AuditEvent] = []
+        hi = upper
+        total = max(upper - floor, 1)
+        while len(found) < limit and hi > floor:
+            need = limit - len(found)
+            lo = max(hi - SCAN_CHUNK, floor) if chunked else floor
+            sql, params = self._select(flt, where, hi, lo, need)
+            try:
+                with self._lock:
+                    self._check_open()
+                    rows = self._conn.execute(sql, params).fetchall()
+            except sqlite3.OperationalError as exc:
+                if "malformed JSON" in str(exc) and not guarded:
+                    raise _MalformedJson from None
+                raise translate(exc, self.path, "search the audit log of") from None
+            except sqlite3.Error as exc:
+                raise translate(exc, self.path, "search the audit log of") from None
+            for row in rows:
+                event = self._row_to_event(row)
+                if flt.matches_time(event):
+                    found.append(event)
+            if len(rows) == need:
+                hi = int(rows[-1][0])
+            elif chunked:
+                hi = lo
+            else:
+                hi = floor
+            if progress is not None and chunked and not progress(upper - hi, total):
+                return AuditPage(found, hi if hi > floor else None, cancelled=True)
+        return AuditPage(found, hi if hi > floor else None)
+
+    def _select(self, flt: AuditFilter, where: WhereClause, hi: int, lo: int,
+                need: int) -> tuple[str, tuple[Any, ...]]:
+        col = self.layout.audit_json
+        head = f"SELECT id, timestamp, {col} FROM audit_log WHERE id < ? AND id >= ?"
+        types = sorted(flt.event_types)
+        if self.layout is Layout.SEED and len(types) > 1 and where.sql.startswith("event_type IN"):
+            # One index range per type, merged: SQLite does not walk an IN list in id order.
+            rest = where.sql.split(" AND ", 1)[1] if " AND " in where.sql else "1"
+            rest_params = where.params[len(types):]
+            part = f"SELECT * FROM ({head} AND event_type = ? AND {rest} ORDER BY id DESC LIMIT ?)"
+            params: tuple[Any, ...] = ()
+            for t in types:
+                params += (hi, lo, t, *rest_params, need)
+            return " UNION ALL ".join([part] * len(types)) + " ORDER BY id DESC LIMIT ?", (
+                *params, need)
+        return f"{head} AND {where.sql} ORDER BY id DESC LIMIT ?", (hi, lo, *where.params, need)
+
+    # --- usage -----------------------------------------------------------------------------
+
+    def get_usage(self, entry_id: str, day: date) -> timedelta:
+        """Seconds of `entry_id` on `day` (zero when nothing was recorded)."""
+        if not self._has("usage"):
+            return timedelta(0)
+        rows = self._read("SELECT duration_secs FROM usage WHERE entry_id = ? AND day = ?",
+                          (entry_id, format_day(day)))
+        value = rows[0][0] if rows else 0
+        return timedelta(seconds=value) if isinstance(value, int) and value > 0 else timedelta(0)
+
+    def add_usage(self, entry_id: str, day: date, duration: timedelta) -> None:
+        """Add whole seconds of `duration` atomically (two writers lose nothing)."""
+        if not isinstance(entry_id, str):
+            raise SerializationError("entry_id must be a string")
+        if not isinstance(duration, timedelta) or duration < timedelta(0):
+            raise SerializationError(f"refusing to add usage of {duration!r}: must be >= 0")
+        with self._write("add usage to") as conn:
+            conn.execute(
+                "INSERT INTO usage (entry_id, day, duration_secs) VALUES (?, ?, ?) "
+                "ON CONFLICT(entry_id, day) "
+                "DO UPDATE SET duration_secs = duration_secs + excluded.duration_secs",
+                (entry_id, format_day(day), whole_seconds(duration)))
+
+    def usage_between(self, start: date | None = None, end: date | None = None,
+                      entry_id: str | None = None) -> list[UsageRecord]:
+        """Usage per entry per day for the inclusive day range, all entries or one.
+
+        Rows the daemon could not read (a day that is not a date, a negative or non-integer
+        count) are left out; `problems()` reports them.
+        """
+        if not self._has("usage"):
+            return []
+        lo, hi = day_range(start, end)
+        sql = ("SELECT entry_id, day, duration_secs FROM usage WHERE day >= ? AND day <= ? "
+               "AND typeof(duration_secs) = 'integer' AND duration_secs >= 0")
+        params: tuple[Any, ...] = (lo, hi)
+        if entry_id is not None:
+            sql += " AND entry_id = ?"
+            params += (entry_id,)
+        out = []
+        for eid, day_text, secs in self._read(sql + " ORDER BY day, entry_id", params):
+            try:
+                out.append(UsageRecord(str(eid), parse_day(day_text), int(secs)))
+            except ValueError:
+                continue
+        return out
+
+    # --- cooldowns -------------------------------------------------------------------------
+
+    def get_cooldown_until(self, entry_id: str) -> datetime | None:
+        """When `entry_id` becomes available again; None if no (readable) cooldown is stored."""
+        if not self._has("cooldowns"):
+            return None
+        rows = self._read("SELECT until FROM cooldowns WHERE entry_id = ?", (entry_id,))
+        if not rows:
+            return None
+        try:
+            return parse_timestamp(rows[0][0])
+        except ValueError:
+            return None  # the daemon reads an unparseable value as "no cooldown" too
+
+    def set_cooldown_until(self, entry_id: str, until: datetime) -> None:
+        """Set (insert or replace) the cooldown of `entry_id`."""
+        text = _cooldown_text(until)
+        with self._write("set a cooldown in") as conn:
+            conn.execute(
+                "INSERT INTO cooldowns (entry_id, until) VALUES (?, ?) "
+                "ON CONFLICT(entry_id) DO UPDATE SET until = excluded.until", (entry_id, text))
+
+    def clear_cooldown(self, entry_id: str) -> None:
+        """Remove the cooldown of `entry_id` (no error if there is none)."""
+        with self._write("clear a cooldown in") as conn:
+            conn.execute("DELETE FROM cooldowns WHERE entry_id = ?", (entry_id,))
+
+    def all_cooldowns(self) -> list[CooldownRecord]:
+        """Every cooldown row, readable or not, sorted by entry."""
+        if not self._has("cooldowns"):
+            return []
+        out = []
+        for eid, raw in self._read("SELECT entry_id, until FROM cooldowns ORDER BY entry_id"):
+            raw_text = raw if isinstance(raw, str) else str(raw)
+            try:
+                until: datetime | None = parse_timestamp(raw_text)
+            except ValueError:
+                until = None
+            out.append(CooldownRecord(str(eid), until, raw_text))
+        return out
+
+    # --- snapshot --------------------------------------------------------------------------
+
+    def load_snapshot_text(self) -> str | None:
+        """The stored snapshot JSON as text, or None when there is none."""
+        if not self._has("snapshot"):
+            return None
+        rows = self._read(f"SELECT {self.layout.snapshot_json} FROM snapshot WHERE id = 1")
+        if not rows:
+            return None
+        value = rows[0][0]
+        return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+    def load_snapshot(self) -> StateSnapshot | None:
+        """The saved snapshot; raises `SerializationError` when the row is unreadable."""
+        text = self.load_snapshot_text()
+        if text is None:
+            return None
+        try:
+            return decode_snapshot(text)
+        except SerializationError as exc:
+            raise SerializationError(f"{self.path}: {exc}", path=self.path) from None
+
+    def save_snapshot(self, snapshot: StateSnapshot) -> None:
+        """Replace the snapshot (refusing values the daemon could not read)."""
+        text = encode_snapshot(snapshot)
+        col = self.layout.snapshot_json
+        with self._write("save the snapshot in") as conn:
+            conn.execute(f"INSERT INTO snapshot (id, {col}) VALUES (1, ?) "
+                         f"ON CONFLICT(id) DO UPDATE SET {col} = excluded.{col}", (text,))
+
+    def delete_snapshot(self) -> None:
+        """Remove the snapshot row (what the daemon finds after a clean shutdown)."""
+        with self._write("delete the snapshot in") as conn:
+            conn.execute("DELETE FROM snapshot WHERE id = 1")
+
+    # --- overrides -------------------------------------------------------------------------
+
+    def record_override(self, conn: sqlite3.Connection, what: str, entry_id: str | None,
+                        previous: str | None, new: str | None) -> None:
+        """Record a manual change inside the caller's write transaction `conn`.
+
+        Seed layout: a `manual_override` audit event. Rust layout: a row of the side table
+        `inspector_overrides`, because the daemon cannot read unknown event types.
+        """
+        change = ManualOverride(what=what, entry_id=entry_id, previous=previous, new=new,
+                                user=_user_name())
+        stamp = format_timestamp(datetime.now().astimezone())
+        text = encode_event(change)
+        if self.layout is Layout.SEED:
+            conn.execute("INSERT INTO audit_log (timestamp, event_type, event_data) "
+                         "VALUES (?, ?, ?)", (stamp, change.TYPE, text))
+        else:
+            conn.execute(OVERRIDES_TABLE)
+            self._tables.add("inspector_overrides")
+            conn.execute("INSERT INTO inspector_overrides (timestamp, event_json) VALUES (?, ?)",
+                         (stamp, text))
+
+    @contextlib.contextmanager
+    def override(self, action: str) -> Iterator[sqlite3.Connection]:
+        """A write transaction for a manual change; call `record_override` inside it."""
+        with self._write(action) as conn:
+            yield conn
+
+    def list_overrides(self) -> list[OverrideRecord]:
+        """Every recorded manual change, newest first (from the log or the side table)."""
+        if self.layout is Layout.SEED:
+            rows = self._read("SELECT id, timestamp, event_data FROM audit_log "
+                              "WHERE event_type = 'manual_override' ORDER BY id DESC")
+        else:
+            self._refresh_tables()
+            if not self._has("inspector_overrides"):
+                return []
+            rows = self._read("SELECT id, timestamp, event_json FROM inspector_overrides "
+                              "ORDER BY id DESC")
+        out = []
+        for row in rows:
+            ev = self._row_to_event(row)
+            if isinstance(ev.event, ManualOverride):
+                out.append(OverrideRecord(ev.id, ev.timestamp, ev.event))
+        return out
+
+    def _refresh_tables(self) -> None:
+        self._tables = {r[0] for r in self._read(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+    # --- entries ---------------------------------------------------------------------------
+
+    def entry_labels(self) -> dict[str, str]:
+        """Every entry the log has started, with the newest label it used."""
+        if not self._has("audit_log"):
+            return {}
+        col = self.layout.audit_json
+        if self.layout is Layout.SEED:
+            cond, params = "event_type = ?", ("session_started",)
+        else:
+            cond, params = f"json_valid({col}) AND {col} LIKE ?", ('{"type":"session_started"%',)
+        rows = self._read(
+            f"SELECT json_extract({col}, '$.entry_id'), json_extract({col}, '$.label') "
+            f"FROM audit_log WHERE {cond} ORDER BY id", params)
+        return {str(e): str(lbl) for e, lbl in rows if isinstance(e, str) and isinstance(lbl, str)}
+
+    def known_entries(self) -> list[str]:
+        """Every entry id that appears in usage, cooldowns or the log, sorted."""
+        ids: set[str] = set()
+        if self._has("usage"):
+            ids.update(r[0] for r in self._read("SELECT DISTINCT entry_id FROM usage"))
+        if self._has("cooldowns"):
+            ids.update(r[0] for r in self._read("SELECT entry_id FROM cooldowns"))
+        ids.update(self.entry_labels())
+        return sorted(i for i in ids if isinstance(i, str))
+
+
+class _MalformedJson(Exception):
+    """A seed-layout query hit a row with invalid JSON; retry with guarded expressions."""
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    with contextlib.suppress(sqlite3.Error):
+        conn.execute("ROLLBACK")
+
+
+def _check_header(p: Path) -> None:
+    """Refuse files that are not SQLite databases before SQLite opens them."""
+    shown = str(p)
+    try:
+        size = p.stat().st_size
+        with p.open("rb") as fh:
+            head = fh.read(100)
+    except PermissionError:
+        raise NotFoundError(
+            f"Cannot read {shown}: permission denied. Open it as a user who may read it "
+            "(the database's owner, or root).", path=shown) from None
+    except OSError as exc:
+        raise NotFoundError(f"Cannot read {shown}: {exc.strerror}.", path=shown) from None
+    if size == 0:
+        raise IncompatibleSchemaError(
+            f"{shown} is empty (0 bytes), not a Shepherd database. Choose the service's "
+            "database, or delete the empty file to let the store create a new one.", path=shown)
+    if not head.startswith(_SQLITE_HEADER) or len(head) < 100:
+        raise CorruptDatabaseError(
+            f"{shown} is not a SQLite database (or is truncated to {size} bytes). "
+            "Choose the service's database file, or restore it from a backup.", path=shown)
+
+
+def _cooldown_text(until: datetime) -> str:
+    try:
+        return format_timestamp(until)
+    except ValueError as exc:
+        raise SerializationError(f"refusing to write the cooldown: {exc}") from None
+
+
+def _user_name() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return f"uid {os.getuid()}"
