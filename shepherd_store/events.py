@@ -249,6 +249,9 @@ class AuditEvent:
     id: int
     timestamp: datetime
     event: Event
+    #: The stored texts (timestamp column, event JSON) when read from a database.
+    raw_timestamp: str | None = field(default=None, compare=False, repr=False)
+    raw_json: str | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def new(cls, event: Event) -> AuditEvent:

@@ -337,7 +337,8 @@ class SqliteStore:
                 raw = text if isinstance(text, str) else str(text)
                 event = UnknownEvent(getattr(event, "TYPE", "") or getattr(event, "type", ""),
                                      raw, malformed=True, error=f"bad timestamp: {exc}")
-        return AuditEvent(int(row_id), timestamp, event)
+        return AuditEvent(int(row_id), timestamp, event, raw_timestamp=str(stamp),
+                          raw_json=text if isinstance(text, str) else str(text))
 
     def find_audits(self, flt: AuditFilter | None = None, *, before_id: int | None = None,
                     after_id: int | None = None, limit: int = 200,
