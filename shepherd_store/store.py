@@ -274,14 +274,7 @@ class SqliteStore:
         """Why writes are impossible (the user's choice or file permissions), or None."""
         if self.read_only:
             return "opened read-only"
-        if self.path == ":memory:":
-            return None
-        p = Path(self.path)
-        if not os.access(p, os.W_OK):
-            return f"the file is not writable by {getpass.getuser()}"
-        if not os.access(p.parent, os.W_OK):
-            return f"its folder is not writable by {getpass.getuser()} (journal files)"
-        return None
+        return None if self.path == ":memory:" else file_read_only_reason(self.path)
 
     @property
     def writable(self) -> bool:
@@ -646,6 +639,17 @@ def _check_header(p: Path) -> None:
         raise CorruptDatabaseError(
             f"{shown} is not a SQLite database (or is truncated to {size} bytes). "
             "Choose the service's database file, or restore it from a backup.", path=shown)
+
+
+def file_read_only_reason(path: str | os.PathLike[str]) -> str | None:
+    """Why this user cannot write the database file (or its journal), or None if it can."""
+    p = Path(path)
+    if not os.access(p, os.W_OK):
+        return f"the file is not writable by {_user_name()}; open it as the database's owner"
+    if not os.access(p.parent, os.W_OK):
+        return (f"its folder is not writable by {_user_name()} (SQLite needs it for journal "
+                "files); open it as the database's owner")
+    return None
 
 
 def _cooldown_text(until: datetime) -> str:

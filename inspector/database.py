@@ -1,0 +1,205 @@
+"""The open database as the window sees it: one read path, one write path, live changes.
+
+`Database` owns a read-only `SqliteStore` (every view reads through it, one short statement
+at a time) and the watcher. Edits go through `writer()`, a short-lived read-write store that
+is closed right after its one transaction. Views connect to the signals:
+
+- `opened`: a database was (re)opened; reload everything.
+- `changed`: another connection committed; refresh incrementally, keeping the user's place.
+- `failed(message)`: the file cannot be read; show the message (the window stays usable).
+- `stateChanged`: read-only state, labels or policy changed (status bar, enabled actions).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from shepherd_store import ReadOnlyError, SqliteStore, StoreError
+from shepherd_store.policy import Policy
+from shepherd_store.store import file_read_only_reason
+
+from . import workers
+from .watcher import DbWatcher, file_identity
+
+RETRY_MS = 1000  # how often a missing or broken file is tried again
+
+
+class Database(QObject):
+    """The database the window shows (or the reason it cannot show one)."""
+
+    opened = Signal()
+    changed = Signal()
+    failed = Signal(str)
+    stateChanged = Signal()
+
+    def __init__(self, parent: QObject | None = None, *, poll_ms: int | None = None) -> None:
+        super().__init__(parent)
+        self.path: Path | None = None
+        self.store: SqliteStore | None = None
+        self.error: str | None = None
+        self.user_read_only = False
+        self.policy: Policy | None = None
+        self.last_change: datetime | None = None
+        self._log_labels: dict[str, str] = {}
+        self._watcher: DbWatcher | None = None
+        self._poll_ms = poll_ms
+        self._retry = QTimer(self)
+        self._retry.setInterval(RETRY_MS)
+        self._retry.timeout.connect(self._try_reopen)
+
+    # --- opening -------------------------------------------------------------------------
+
+    def open(self, path: str | Path, *, read_only: bool | None = None) -> bool:
+        """Open `path` for reading; on failure keep the message in `error` and emit `failed`."""
+        self._close_store()
+        self.path = Path(path).expanduser().absolute()
+        if read_only is not None:
+            self.user_read_only = read_only
+        return self._open_current()
+
+    def reload(self) -> bool:
+        """Close and reopen the current file (File ▸ Reload)."""
+        if self.path is None:
+            return False
+        self._close_store()
+        return self._open_current()
+
+    def close(self) -> None:
+        """Stop watching and close the read connection."""
+        self._retry.stop()
+        self._close_store()
+
+    def _open_current(self) -> bool:
+        assert self.path is not None
+        try:
+            store = SqliteStore.open(self.path, read_only=True)
+        except StoreError as exc:
+            self._fail(str(exc), retry=True)
+            return False
+        self.store = store
+        self.error = None
+        self._retry.stop()
+        self._log_labels = {}
+        self.last_change = None
+        kwargs = {} if self._poll_ms is None else {"poll_ms": self._poll_ms}
+        self._watcher = DbWatcher(self.path, store.change_token, self, **kwargs)
+        self._watcher.changed.connect(self._on_changed)
+        self._watcher.gone.connect(self._on_gone)
+        self._watcher.failed.connect(lambda msg: self._fail(msg, retry=True))
+        self.opened.emit()
+        self.stateChanged.emit()
+        self.refresh_labels()
+        return True
+
+    def _close_store(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher.deleteLater()
+            self._watcher = None
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    def _fail(self, message: str, *, retry: bool) -> None:
+        self._close_store()
+        self.error = message
+        self.failed.emit(message)
+        self.stateChanged.emit()
+        if retry and self.path is not None:
+            self._retry.start()
+
+    def _on_gone(self) -> None:
+        assert self.path is not None
+        if file_identity(self.path) is None:
+            self._fail(f"{self.path} was deleted or moved while open. The inspector will "
+                       "reopen it as soon as it is back.", retry=True)
+        else:  # replaced (restored from a backup, atomic rename): show the new file
+            self.reload()
+
+    def _try_reopen(self) -> None:
+        if self.path is not None and self.path.exists():
+            self._retry.stop()
+            self._close_store()
+            if not self._open_current():
+                return
+
+    def _on_changed(self) -> None:
+        self.last_change = datetime.now().astimezone()
+        self.changed.emit()
+        self.stateChanged.emit()
+
+    def check_now(self) -> None:
+        """Look for changes immediately (tests, and after the inspector's own writes)."""
+        if self._watcher is not None:
+            self._watcher.check()
+
+    # --- state ---------------------------------------------------------------------------
+
+    @property
+    def read_only_reason(self) -> str | None:
+        """Why edits are disabled, or None when they are allowed."""
+        if self.store is None:
+            return "no database is open"
+        if self.user_read_only:
+            return "read-only mode is on (File ▸ Read-only)"
+        # The read store is read-only on purpose: ask about the file itself.
+        return file_read_only_reason(self.store.path)
+
+    @property
+    def writable(self) -> bool:
+        return self.read_only_reason is None
+
+    def set_user_read_only(self, value: bool) -> None:
+        if value != self.user_read_only:
+            self.user_read_only = value
+            self.stateChanged.emit()
+
+    def set_policy(self, policy: Policy | None) -> None:
+        self.policy = policy
+        self.stateChanged.emit()
+
+    @contextlib.contextmanager
+    def writer(self) -> Iterator[SqliteStore]:
+        """A short-lived read-write store for one edit; closed when the block ends."""
+        reason = self.read_only_reason
+        if reason is not None or self.path is None:
+            raise ReadOnlyError(f"Cannot edit {self.path}: {reason}.", path=str(self.path))
+        store = SqliteStore.open(self.path)
+        try:
+            yield store
+        finally:
+            store.close()
+        self.check_now()
+
+    # --- labels ----------------------------------------------------------------------------
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Entry id → label: the policy's where given, else the newest label in the log."""
+        merged = dict(self._log_labels)
+        if self.policy is not None:
+            merged.update({e.id: e.label for e in self.policy.entries.values()})
+        return merged
+
+    def note_label(self, entry_id: str, label: str) -> None:
+        """Learn a label from an event a view just read (keeps labels live without a scan)."""
+        if label and self._log_labels.get(entry_id) != label:
+            self._log_labels[entry_id] = label
+
+    def refresh_labels(self) -> None:
+        """Re-read every label from the log, off the GUI thread."""
+        store = self.store
+        if store is None:
+            return
+
+        def done(result: object) -> None:
+            if self.store is store and isinstance(result, dict):
+                self._log_labels.update(result)
+                self.stateChanged.emit()
+
+        workers.start(lambda _report: store.entry_labels(), done, lambda _msg: None)

@@ -1,0 +1,270 @@
+"""Plain-text presentation of store values (pure, no Qt): names, summaries, times, durations.
+
+Everything here returns plain strings; views must show them as plain text (never rich text),
+because labels and ids come from the database and may contain markup.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from shepherd_store.events import (
+    AdminStop,
+    AuditEvent,
+    ClientConnected,
+    ClientDisconnected,
+    ConfigReloaded,
+    Event,
+    Expired,
+    LaunchDenied,
+    LaunchFailed,
+    ManualOverride,
+    PolicyLoaded,
+    PolicyStop,
+    ProcessExited,
+    ServiceShutdown,
+    ServiceStarted,
+    ServiceStopped,
+    SessionEnded,
+    SessionEndReason,
+    SessionExtended,
+    SessionStarted,
+    UnknownEvent,
+    UserStop,
+    WarningIssued,
+)
+
+#: Readable names per event tag, in the order the type filter lists them.
+EVENT_NAMES: dict[str, str] = {
+    "session_started": "Session started",
+    "session_ended": "Session ended",
+    "warning_issued": "Warning",
+    "session_extended": "Session extended",
+    "launch_denied": "Launch denied",
+    "service_started": "Service started",
+    "service_stopped": "Service stopped",
+    "policy_loaded": "Policy loaded",
+    "config_reloaded": "Config reloaded",
+    "client_connected": "Client connected",
+    "client_disconnected": "Client disconnected",
+    "manual_override": "Manual change",
+}
+
+#: Kind of each tag: picks the colour and icon, so colour is never the only cue.
+EVENT_KINDS: dict[str, str] = {
+    "session_started": "session", "session_ended": "session", "session_extended": "session",
+    "warning_issued": "warning", "launch_denied": "denied",
+    "service_started": "service", "service_stopped": "service",
+    "policy_loaded": "config", "config_reloaded": "config",
+    "client_connected": "client", "client_disconnected": "client",
+    "manual_override": "manual",
+}
+
+MAX_DISPLAY_CHARS = 2000  # longer texts are cut for display (never for export)
+
+
+def event_name(tag: str, *, malformed: bool = False) -> str:
+    """A readable name for an event tag (unknown tags are shown as they are)."""
+    if malformed:
+        return "Unreadable row"
+    return EVENT_NAMES.get(tag) or (f"Unknown: {tag}" if tag else "Unknown")
+
+
+def event_kind(event: Event) -> str:
+    """`session`, `warning`, `denied`, `service`, `config`, `client`, `manual`, `unknown`."""
+    if isinstance(event, UnknownEvent):
+        return "malformed" if event.malformed else "unknown"
+    return EVENT_KINDS.get(event.TYPE, "unknown")
+
+
+def format_duration(value: timedelta | int | float) -> str:
+    """A duration as people read it: `1 h 05 min`, `45 min`, `30 s`, `0 s`."""
+    secs = int(value.total_seconds() if isinstance(value, timedelta) else value)
+    sign = "-" if secs < 0 else ""
+    secs = abs(secs)
+    if secs < 60:
+        return f"{sign}{secs} s"
+    hours, rest = divmod(secs, 3600)
+    minutes = rest // 60
+    if hours:
+        return f"{sign}{hours} h {minutes:02d} min"
+    return f"{sign}{minutes} min"
+
+
+def to_local(value: datetime) -> datetime:
+    """The same instant in the viewer's local time zone (unchanged if out of range)."""
+    try:
+        return value.astimezone()
+    except (OverflowError, ValueError, OSError):
+        return value
+
+
+def format_local(value: datetime | None, *, seconds: bool = True) -> str:
+    """A timestamp in the viewer's local time, `YYYY-MM-DD HH:MM[:SS]`; `—` for None."""
+    if value is None:
+        return "—"
+    local = to_local(value)
+    text = f"{local.year:04d}-{local.month:02d}-{local.day:02d} {local.hour:02d}:{local.minute:02d}"
+    return text + (f":{local.second:02d}" if seconds else "")
+
+
+def format_stored(value: datetime) -> str:
+    """A timestamp as stored, with its own offset (for the detail pane)."""
+    return value.isoformat()
+
+
+def short_id(value: str | None) -> str:
+    """The first block of a UUID (enough to tell sessions apart on screen)."""
+    if not value:
+        return ""
+    return value.split("-", 1)[0][:8]
+
+
+def reason_text(reason: SessionEndReason) -> str:
+    """Why a session ended, in words."""
+    if isinstance(reason, Expired):
+        return "time limit reached"
+    if isinstance(reason, UserStop):
+        return "stopped by the child"
+    if isinstance(reason, AdminStop):
+        return "stopped by a parent"
+    if isinstance(reason, ProcessExited):
+        code = "" if reason.exit_code in (0, None) else f" (exit code {reason.exit_code})"
+        return f"closed{code}"
+    if isinstance(reason, PolicyStop):
+        return "stopped by the schedule"
+    if isinstance(reason, ServiceShutdown):
+        return "service shut down"
+    if isinstance(reason, LaunchFailed):
+        return f"failed to start: {clip(reason.error, 120)}"
+    return "ended"
+
+
+def clip(text: str, limit: int = MAX_DISPLAY_CHARS) -> str:
+    """Cut a long text for display, saying how much was cut; one line."""
+    text = text.replace("\r", " ").replace("\n", " ")
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
+
+
+def entry_display(entry_id: str | None, labels: dict[str, str]) -> str:
+    """`Label (id)` when the label is known and differs, else the id."""
+    if not entry_id:
+        return ""
+    label = labels.get(entry_id)
+    return f"{label} ({entry_id})" if label and label != entry_id else entry_id
+
+
+def _name(entry_id: str, labels: dict[str, str]) -> str:
+    return labels.get(entry_id) or entry_id
+
+
+def summarize(event: Event, labels: dict[str, str]) -> str:
+    """A one-line summary a parent understands ("Minecraft ended: time limit reached …")."""
+    if isinstance(event, SessionStarted):
+        name = event.label or _name(event.entry_id, labels)
+        if event.deadline is None:
+            return f"{name} started, no time limit"
+        return f"{name} started, allowed until {format_local(event.deadline, seconds=False)[11:]}"
+    if isinstance(event, SessionEnded):
+        return (f"{_name(event.entry_id, labels)} ended: {reason_text(event.reason)} "
+                f"after {format_duration(event.duration)}")
+    if isinstance(event, WarningIssued):
+        return f"Warned: {format_duration(event.threshold_seconds)} left"
+    if isinstance(event, SessionExtended):
+        return (f"Extended by {format_duration(event.extended_by)}, now until "
+                f"{format_local(event.new_deadline, seconds=False)[11:]}")
+    if isinstance(event, LaunchDenied):
+        why = "; ".join(_denial(r) for r in event.reasons) or "no reason given"
+        return clip(f"{_name(event.entry_id, labels)} was not allowed: {why}", 300)
+    if isinstance(event, ServiceStarted):
+        return "The Shepherd service started"
+    if isinstance(event, ServiceStopped):
+        return "The Shepherd service stopped"
+    if isinstance(event, PolicyLoaded):
+        return f"Policy loaded with {event.entry_count} entries"
+    if isinstance(event, ConfigReloaded):
+        return "Configuration reloaded" if event.success else "Configuration reload FAILED"
+    if isinstance(event, ClientConnected):
+        who = "unknown user" if event.uid is None else f"uid {event.uid}"
+        return f"{event.role} client connected ({who})"
+    if isinstance(event, ClientDisconnected):
+        return f"Client {short_id(event.client_id)} disconnected"
+    if isinstance(event, ManualOverride):
+        target = f" of {_name(event.entry_id, labels)}" if event.entry_id else ""
+        return clip(f"{event.user} changed the {event.what}{target}: "
+                    f"{event.previous or 'none'} → {event.new or 'none'}", 300)
+    if isinstance(event, UnknownEvent):
+        if event.malformed:
+            return clip(f"Unreadable row: {event.error or 'unknown problem'}", 300)
+        return clip(f"Event of a newer service version: {event.raw}", 300)
+    return ""
+
+
+def _denial(reason: str) -> str:
+    """Translate the daemon's Debug text of a denial reason where we recognise it."""
+    if reason.startswith("QuotaExhausted"):
+        return "daily time used up"
+    if reason.startswith("CooldownActive"):
+        return "resting after the last session"
+    if reason.startswith("OutsideWindow") or reason.startswith("NotAvailable"):
+        return "not available at this time"
+    return clip(reason, 80)
+
+
+def event_fields(event: AuditEvent, labels: dict[str, str]) -> list[tuple[str, str]]:
+    """(name, value) pairs for the detail pane: every field, times local and as stored."""
+    rows: list[tuple[str, str]] = [
+        ("Id", str(event.id)),
+        ("Type", event_name(event.type, malformed=_malformed(event.event))),
+        ("Time (local)", format_local(event.timestamp)),
+        ("Time (as stored)", format_stored(event.timestamp)),
+    ]
+    ev = event.event
+    if isinstance(ev, UnknownEvent):
+        if ev.malformed:
+            rows.append(("Problem", ev.error or "unreadable"))
+        else:
+            rows.append(("Note", "This event type is not known to this version of the inspector"))
+        return rows
+    for name in getattr(ev, "__dataclass_fields__", {}):
+        value = getattr(ev, name)
+        rows.extend(_field_rows(name, value, labels))
+    return rows
+
+
+def _field_rows(name: str, value: object, labels: dict[str, str]) -> list[tuple[str, str]]:
+    label = name.replace("_", " ").capitalize()
+    if isinstance(value, datetime):
+        return [(f"{label} (local)", format_local(value)),
+                (f"{label} (as stored)", format_stored(value))]
+    if isinstance(value, timedelta):
+        return [(label, f"{format_duration(value)} ({value.total_seconds():g} s)")]
+    if value is None:
+        return [(label, "none")]
+    if name == "entry_id" and isinstance(value, str):
+        return [(label, entry_display(value, labels))]
+    if name == "reason" and hasattr(value, "TYPE"):
+        return [(label, f"{reason_text(value)} ({value.TYPE})")]  # type: ignore[arg-type]
+    if isinstance(value, tuple):
+        return [(f"{label} {i + 1}", clip(str(v))) for i, v in enumerate(value)] or [
+            (label, "none")]
+    if isinstance(value, bool):
+        return [(label, "yes" if value else "no")]
+    return [(label, clip(str(value)))]
+
+
+def _malformed(event: Event) -> bool:
+    return isinstance(event, UnknownEvent) and event.malformed
+
+
+def pretty_json(raw: str, limit: int = 200_000) -> str:
+    """Indented JSON for the raw pane; the text itself when it is not JSON; cut when huge."""
+    if len(raw) > limit:
+        return raw[:limit] + f"\n… ({len(raw) - limit:,} more characters not shown)"
+    try:
+        return json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
+    except (ValueError, RecursionError):
+        return raw

@@ -1,0 +1,71 @@
+"""Running library calls off the GUI thread with Qt's own pool (QThreadPool + QRunnable)."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from shepherd_store import StoreError
+
+
+class TaskSignals(QObject):
+    """Signals of one task; they live in the GUI thread, so slots run there (queued)."""
+
+    finished = Signal(object)
+    failed = Signal(str)
+    progress = Signal(int, int)
+
+
+class Task(QRunnable):
+    """Run `fn(report)` in the pool; `report(done, total)` emits `progress`.
+
+    A `StoreError` (or OSError) becomes `failed` with its message; any other exception is a
+    bug and is reported with its traceback so it is never lost silently.
+    """
+
+    def __init__(self, fn: Callable[[Callable[[int, int], None]], Any]) -> None:
+        super().__init__()
+        self.fn = fn
+        self.signals = TaskSignals()
+        self.setAutoDelete(True)
+
+    def run(self) -> None:
+        try:
+            result = self.fn(self.signals.progress.emit)
+        except (StoreError, OSError) as exc:
+            self.signals.failed.emit(str(exc))
+        except Exception:  # a bug: show it rather than lose it in a worker thread
+            self.signals.failed.emit("Internal error:\n" + traceback.format_exc(limit=8))
+        else:
+            self.signals.finished.emit(result)
+
+
+_live: set[TaskSignals] = set()
+
+
+def start(fn: Callable[[Callable[[int, int], None]], Any],
+          on_done: Callable[[Any], None] | None = None,
+          on_error: Callable[[str], None] | None = None,
+          on_progress: Callable[[int, int], None] | None = None) -> TaskSignals:
+    """Start `fn` in the global pool and connect the callbacks; returns the task's signals."""
+    task = Task(fn)
+    sig = task.signals
+    _live.add(sig)  # keep the QObject alive until the task has reported
+    if on_done is not None:
+        sig.finished.connect(on_done)
+    if on_error is not None:
+        sig.failed.connect(on_error)
+    if on_progress is not None:
+        sig.progress.connect(on_progress)
+    sig.finished.connect(lambda _r: _live.discard(sig))
+    sig.failed.connect(lambda _m: _live.discard(sig))
+    QThreadPool.globalInstance().start(task)
+    return sig
+
+
+def wait_all(timeout_ms: int = 10_000) -> bool:
+    """Wait for every pool task to end (tests and shutdown)."""
+    return bool(QThreadPool.globalInstance().waitForDone(timeout_ms))
