@@ -7,6 +7,7 @@ because labels and ids come from the database and may contain markup.
 from __future__ import annotations
 
 import json
+import zlib
 from datetime import datetime, timedelta
 
 from shepherd_store.events import (
@@ -268,3 +269,15 @@ def pretty_json(raw: str, limit: int = 200_000) -> str:
         return json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
     except (ValueError, RecursionError):
         return raw
+
+
+#: Distinct colours readable on light and dark backgrounds (Okabe-Ito plus Tableau tones).
+ENTRY_PALETTE = (
+    "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#8C6D31", "#7F7F7F",
+    "#BCBD22", "#9467BD", "#17BECF", "#E15759", "#59A14F", "#B07AA1", "#FF9DA7", "#4E79A7",
+)
+
+
+def entry_color(entry_id: str) -> str:
+    """The entry's colour (`#RRGGBB`), the same in every view and every run."""
+    return ENTRY_PALETTE[zlib.crc32(entry_id.encode("utf-8", "replace")) % len(ENTRY_PALETTE)]
