@@ -281,3 +281,25 @@ ENTRY_PALETTE = (
 def entry_color(entry_id: str) -> str:
     """The entry's colour (`#RRGGBB`), the same in every view and every run."""
     return ENTRY_PALETTE[zlib.crc32(entry_id.encode("utf-8", "replace")) % len(ENTRY_PALETTE)]
+
+
+def entry_colors(entry_ids: list[str] | set[str]) -> dict[str, str]:
+    """Colours for a set of entries: each its hashed colour unless taken, then the next free.
+
+    Deterministic for a given set (sorted first), so every view showing the same entries
+    agrees; collisions only when there are more entries than palette colours.
+    """
+    out: dict[str, str] = {}
+    used: set[int] = set()
+    n = len(ENTRY_PALETTE)
+    for entry in sorted(entry_ids):
+        slot = zlib.crc32(entry.encode("utf-8", "replace")) % n
+        for step in range(n):
+            if (slot + step) % n not in used:
+                slot = (slot + step) % n
+                break
+        used.add(slot)
+        if len(used) == n:
+            used.clear()
+        out[entry] = ENTRY_PALETTE[slot]
+    return out
