@@ -10,13 +10,19 @@ writes in both layouts. Decoding never raises for a single bad row: it yields an
 from __future__ import annotations
 
 import json
-import uuid
+import re
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeAlias
 
 from .errors import SerializationError
 from .timefmt import format_duration, format_timestamp, local_now, parse_duration, parse_timestamp
+
+_HYPHENATED = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+#: The forms the daemon's `uuid` crate parses (simple, hyphenated, braced, URN); Python's
+#: `uuid.UUID` accepts more (hyphens anywhere, `urn:`/`uuid:` prefixes, nested braces).
+_RUST_UUID = re.compile(
+    rf"[0-9a-fA-F]{{32}}|{_HYPHENATED}|\{{{_HYPHENATED}\}}|urn:uuid:{_HYPHENATED}")
 
 U32_MAX = 2**32 - 1
 U64_MAX = 2**64 - 1
@@ -272,14 +278,12 @@ def _check_value(kind: str, value: Any, where: str) -> Any:
     if kind == "str":
         if not isinstance(value, str):
             raise ValueError(f"{where} must be a string")
-        return value
+        return _check_utf8(value, where)
     if kind == "uuid":
         if not isinstance(value, str):
             raise ValueError(f"{where} must be a UUID string")
-        try:
-            uuid.UUID(value)
-        except ValueError:
-            raise ValueError(f"{where} is not a UUID: {value[:64]!r}") from None
+        if not is_uuid(value):
+            raise ValueError(f"{where} is not a UUID: {value[:64]!r}")
         return value
     if kind in ("u64", "u32", "i32"):
         lo, hi = {"u64": (0, U64_MAX), "u32": (0, U32_MAX), "i32": (I32_MIN, I32_MAX)}[kind]
@@ -297,13 +301,28 @@ def _check_value(kind: str, value: Any, where: str) -> Any:
     if kind == "str_list":
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
             raise ValueError(f"{where} must be a list of strings")
-        return list(value)
+        return [_check_utf8(v, where) for v in value]
     if kind == "reason":
         cls = REASON_TYPES.get(getattr(value, "TYPE", ""))
         if cls is None or type(value) is not cls:
             raise ValueError(f"{where} must be a session end reason, got {value!r:.60}")
         return _to_json_obj(value)
     raise AssertionError(f"unknown field kind {kind}")
+
+
+def is_uuid(value: object) -> bool:
+    """Whether the daemon's `uuid` crate would parse `value`."""
+    return isinstance(value, str) and _RUST_UUID.fullmatch(value) is not None
+
+
+def _check_utf8(value: str, where: str) -> str:
+    """Refuse lone surrogates: SQLite cannot store them and serde_json rejects them."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"{where} contains a lone surrogate, not valid UTF-8") from None
+    return value
 
 
 def _to_json_obj(obj: Any) -> dict[str, Any]:
@@ -319,7 +338,8 @@ def _to_json_obj(obj: Any) -> dict[str, Any]:
 
 def dumps(obj: dict[str, Any]) -> str:
     """JSON text the way serde_json writes it: compact, UTF-8, no NaN."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _check_utf8(text, "the JSON text")
 
 
 def encode_event(event: Event, *, rust: bool = False) -> str:

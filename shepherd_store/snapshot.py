@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from .errors import SerializationError
-from .events import U64_MAX, dumps
+from .events import U64_MAX, dumps, is_uuid
 from .timefmt import format_timestamp, parse_timestamp
 
 
@@ -67,14 +67,10 @@ def _snapshot_obj(snapshot: StateSnapshot) -> dict[str, Any]:
 
 
 def _check_uuid(value: object) -> None:
-    import uuid
-
     if not isinstance(value, str):
         raise ValueError("active_session.session_id must be a UUID string")
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        raise ValueError(f"active_session.session_id is not a UUID: {value[:64]!r}") from None
+    if not is_uuid(value):
+        raise ValueError(f"active_session.session_id is not a UUID: {value[:64]!r}")
 
 
 def decode_snapshot(text: object) -> StateSnapshot:

@@ -257,6 +257,11 @@ class SqliteStore:
             except sqlite3.Error as exc:
                 _rollback(self._conn)
                 raise translate(exc, self.path, action) from None
+            except UnicodeEncodeError:  # a lone surrogate in a bound string (e.g. entry_id)
+                _rollback(self._conn)
+                raise SerializationError(
+                    f"Cannot {action} {self.path}: a text value is not valid UTF-8 "
+                    "(it contains a lone surrogate).", path=self.path) from None
             except BaseException:
                 _rollback(self._conn)
                 raise
