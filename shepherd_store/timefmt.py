@@ -19,7 +19,7 @@ _RFC3339 = re.compile(
 _DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 
 # Rust's u64 seconds and u32 nanos bound what a duration object may hold.
-MAX_DURATION_SECS = timedelta.max.days * 86400
+MAX_DURATION_SECS = timedelta.max.days * 86400 + timedelta.max.seconds
 
 
 def parse_timestamp(text: object) -> datetime:
