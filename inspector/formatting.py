@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from dataclasses import fields
 from datetime import datetime, timedelta
 
 from shepherd_store.events import (
@@ -230,9 +231,8 @@ def event_fields(event: AuditEvent, labels: dict[str, str]) -> list[tuple[str, s
         else:
             rows.append(("Note", "This event type is not known to this version of the inspector"))
         return rows
-    for name in getattr(ev, "__dataclass_fields__", {}):
-        value = getattr(ev, name)
-        rows.extend(_field_rows(name, value, labels))
+    for f in fields(ev):
+        rows.extend(_field_rows(f.name, getattr(ev, f.name), labels))
     return rows
 
 

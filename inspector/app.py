@@ -1,0 +1,87 @@
+"""Starting the inspector: `shepherd-inspector [PATH] [--read-only] [--demo] [--config TOML]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from shepherd_store.paths import candidate_paths, default_database
+
+from .main_window import MainWindow
+
+
+def open_window(path: str | Path | None, *, read_only: bool = False,
+                config: str | Path | None = None) -> MainWindow:
+    """Build the main window on `path` without entering the event loop.
+
+    A bad or missing file never raises: the window shows what is wrong. With no path, the
+    window explains where shepherdd keeps its database and offers the demo.
+    """
+    if QApplication.instance() is None:
+        raise RuntimeError("create a QApplication before open_window()")
+    window = MainWindow()
+    window.action_read_only.setChecked(read_only)
+    if config is not None:
+        window.load_policy(config)
+    if path is not None:
+        window.open_path(path, read_only=read_only)
+    else:
+        places = "\n".join(f"  • {p}" for p in candidate_paths())
+        window.show_message(
+            "No Shepherd database was found. The service keeps it in one of:\n"
+            f"{places}\nOpen one, or try the demo: a database that a simulated service "
+            "keeps writing while you watch.", offer_demo=True)
+    return window
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="shepherd-inspector",
+        description="Browse, chart and safely edit the Shepherd screen-time service's database.")
+    p.add_argument("path", nargs="?", help="the database (default: $SHEPHERD_DB, then "
+                   "/var/lib/shepherdd/shepherdd.db, then ~/.local/share/shepherdd/shepherdd.db)")
+    p.add_argument("--read-only", action="store_true", help="never write to the database")
+    p.add_argument("--demo", action="store_true",
+                   help="open a fresh demo database with a simulated service writing live")
+    p.add_argument("--config", metavar="TOML", help="the service's policy file (labels, quotas)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the application; returns the exit status."""
+    args = _parser().parse_args(argv)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("shepherd-inspector")
+    app.setApplicationDisplayName("Shepherd Inspector")
+    app.setOrganizationName("Shepherd")
+    demo = None
+
+    def start_demo(window: MainWindow) -> None:
+        nonlocal demo
+        from .demo import DemoService
+
+        if demo is None:
+            demo = DemoService()
+            demo.start()
+        window.open_path(demo.path, read_only=False)
+
+    path = args.path or (None if args.demo else default_database())
+    window = open_window(path, read_only=args.read_only, config=args.config)
+    window.demoRequested.connect(lambda: start_demo(window))
+    if args.demo and args.path is None:
+        start_demo(window)
+    elif path is None and not args.demo:
+        answer = QMessageBox.question(
+            window, "No database found",
+            "No Shepherd database was found on this computer. Open the demo instead?")
+        if answer == QMessageBox.StandardButton.Yes:
+            start_demo(window)
+    window.show()
+    try:
+        return int(app.exec())
+    finally:
+        if demo is not None:
+            demo.cleanup()

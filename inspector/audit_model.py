@@ -1,0 +1,320 @@
+"""The audit log as a Qt table model that opens a million-row log as fast as a small one.
+
+Unfiltered, row *r* is the event with id `top - r` (the log is append-only, so ids are
+dense): the row count is known from two index lookups and rows are read in 200-id blocks
+only when painted. Filtered, rows come in keyset pages from a worker (`fetchMore`), so a scan
+never runs on the GUI thread. New events are inserted at the top in both modes.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QBrush, QColor, QIcon
+
+from shepherd_store import AuditEvent, AuditFilter, SessionStarted, StoreError, UnknownEvent
+
+from . import workers
+from .database import Database
+from .formatting import (
+    entry_display,
+    event_kind,
+    event_name,
+    format_local,
+    short_id,
+    summarize,
+)
+from .icons import kind_icon
+
+PAGE = 200
+CACHE_BLOCKS = 64
+EventRole = Qt.ItemDataRole.UserRole + 1
+SessionRole = Qt.ItemDataRole.UserRole + 2
+COLUMNS = ("Time", "Event", "Entry", "Session", "Summary")
+COL_TIME, COL_EVENT, COL_ENTRY, COL_SESSION, COL_SUMMARY = range(5)
+_Index = QModelIndex | QPersistentModelIndex
+
+
+class AuditModel(QAbstractTableModel):
+    """Rows of the audit log, newest first, under the current filter."""
+
+    loadingChanged = Signal(bool)
+    progress = Signal(int, int)
+    newRows = Signal(int)  # rows inserted at the top by a live refresh
+    error = Signal(str)
+
+    def __init__(self, db: Database, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._db = db
+        self._filter = AuditFilter()
+        # unfiltered mode
+        self._top = 0
+        self._bottom = 1
+        self._blocks: OrderedDict[int, dict[int, AuditEvent]] = OrderedDict()
+        # filtered mode
+        self._rows: list[AuditEvent] = []
+        self._next_before: int | None = None
+        self._scan_top = 0
+        self._loading = False
+        self._generation = 0
+        self._empty = True
+
+    # --- state ---------------------------------------------------------------------------
+
+    @property
+    def filter(self) -> AuditFilter:
+        return self._filter
+
+    @property
+    def filtered(self) -> bool:
+        return not self._filter.is_empty
+
+    @property
+    def loading(self) -> bool:
+        return self._loading
+
+    def _set_loading(self, value: bool) -> None:
+        if value != self._loading:
+            self._loading = value
+            self.loadingChanged.emit(value)
+
+    def set_filter(self, flt: AuditFilter) -> None:
+        """Show the rows matching `flt` (cancels a scan still running for the old filter)."""
+        self._filter = flt
+        self.reload()
+
+    def reload(self) -> None:
+        """Forget every row and read the log again under the current filter."""
+        self._generation += 1
+        self.beginResetModel()
+        self._blocks.clear()
+        self._rows = []
+        self._next_before = None
+        self._top, self._bottom = 0, 1
+        self._set_loading(False)
+        store = self._db.store
+        if store is not None:
+            try:
+                if not self.filtered:
+                    rng = store.audit_id_range()
+                    if rng is not None:
+                        self._bottom, self._top = rng
+                else:
+                    self._scan_top = store.change_token().last_audit_id
+                    self._next_before = self._scan_top + 1 if self._scan_top else None
+            except StoreError as exc:
+                self.error.emit(str(exc))
+        self.endResetModel()
+        if self.filtered and self._next_before is not None:
+            self.fetchMore(QModelIndex())
+
+    # --- Qt model interface --------------------------------------------------------------
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        if parent.isValid():
+            return 0
+        if self.filtered:
+            return len(self._rows)
+        return max(self._top - self._bottom + 1, 0)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            return ("When it happened, in this computer's local time",
+                    "What kind of event", "The application (entry) it concerns",
+                    "The session it belongs to; double-click to see the whole session",
+                    "What happened, in words")[section]
+        return None
+
+    def event_at(self, row: int) -> AuditEvent | None:
+        """The event shown in `row`, reading its block if needed; None for a missing id."""
+        if row < 0 or row >= self.rowCount():
+            return None
+        if self.filtered:
+            return self._rows[row]
+        event_id = self._top - row
+        block = event_id // PAGE
+        rows = self._blocks.get(block)
+        if rows is None:
+            rows = self._load_block(block)
+        else:
+            self._blocks.move_to_end(block)
+        return rows.get(event_id)
+
+    def _load_block(self, block: int) -> dict[int, AuditEvent]:
+        store = self._db.store
+        rows: dict[int, AuditEvent] = {}
+        if store is not None:
+            try:
+                page = store.find_audits(AuditFilter(), before_id=(block + 1) * PAGE,
+                                         after_id=block * PAGE - 1, limit=PAGE)
+                rows = {e.id: e for e in page.events}
+            except StoreError as exc:
+                self.error.emit(str(exc))
+        self._learn(rows.values())
+        self._blocks[block] = rows
+        while len(self._blocks) > CACHE_BLOCKS:
+            self._blocks.popitem(last=False)
+        return rows
+
+    def _learn(self, events: Any) -> None:
+        for e in events:
+            if isinstance(e.event, SessionStarted):
+                self._db.note_label(e.event.entry_id, e.event.label)
+
+    def row_of_id(self, event_id: int) -> int | None:
+        """The row showing `event_id`, when it is in the model."""
+        if not self.filtered:
+            row = self._top - event_id
+            return row if 0 <= row < self.rowCount() else None
+        for i, e in enumerate(self._rows):
+            if e.id == event_id:
+                return i
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        event = self.event_at(index.row())
+        col = index.column()
+        if event is None:
+            if role == Qt.ItemDataRole.DisplayRole and col == COL_SUMMARY:
+                return f"(no row with id {self._top - index.row()})"
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._text(event, col)
+        if role == EventRole:
+            return event
+        if role == SessionRole:
+            return getattr(event.event, "session_id", None)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if col == COL_SESSION:
+                sid = getattr(event.event, "session_id", None)
+                return f"{sid}\nDouble-click to see this whole session" if sid else None
+            return self._text(event, COL_SUMMARY)
+        if role == Qt.ItemDataRole.DecorationRole and col == COL_EVENT:
+            return self._icon(event)
+        if role == Qt.ItemDataRole.ForegroundRole and isinstance(event.event, UnknownEvent):
+            return QBrush(QColor("#C62828")) if event.event.malformed else None
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return self._text(event, col)
+        return None
+
+    def _icon(self, event: AuditEvent) -> QIcon:
+        return kind_icon(event_kind(event.event))
+
+    def _text(self, event: AuditEvent, col: int) -> str:
+        ev = event.event
+        labels = self._db.labels
+        if col == COL_TIME:
+            return format_local(event.timestamp)
+        if col == COL_EVENT:
+            malformed = isinstance(ev, UnknownEvent) and ev.malformed
+            return event_name(event.type, malformed=malformed)
+        if col == COL_ENTRY:
+            return entry_display(getattr(ev, "entry_id", None), labels)
+        if col == COL_SESSION:
+            return short_id(getattr(ev, "session_id", None))
+        return summarize(ev, labels)
+
+    # --- paging (filtered mode) ----------------------------------------------------------
+
+    def canFetchMore(self, parent: _Index) -> bool:
+        return (not parent.isValid() and self.filtered and self._next_before is not None
+                and not self._loading)
+
+    def fetchMore(self, parent: _Index) -> None:
+        if not self.canFetchMore(parent):
+            return
+        store = self._db.store
+        if store is None:
+            return
+        flt, before, gen = self._filter, self._next_before, self._generation
+        self._set_loading(True)
+
+        def run(report: Any) -> Any:
+            def progress(done: int, total: int) -> bool:
+                if gen != self._generation:
+                    return False  # the filter changed: abandon this scan
+                report(done, total)
+                return True
+            return store.find_audits(flt, before_id=before, limit=PAGE, progress=progress)
+
+        def done(page: Any) -> None:
+            if gen != self._generation:
+                return
+            self._set_loading(False)
+            if page.events:
+                start = len(self._rows)
+                self.beginInsertRows(QModelIndex(), start, start + len(page.events) - 1)
+                self._rows.extend(page.events)
+                self.endInsertRows()
+                self._learn(page.events)
+            self._next_before = page.next_before_id
+            self.progress.emit(1, 1)
+
+        def failed(message: str) -> None:
+            if gen == self._generation:
+                self._set_loading(False)
+                self._next_before = None
+                self.error.emit(message)
+
+        def progress(done_: int, total: int) -> None:
+            if gen == self._generation:
+                self.progress.emit(done_, total)
+
+        workers.start(run, done, failed, progress)
+
+    # --- live ----------------------------------------------------------------------------
+
+    def refresh(self) -> int:
+        """Insert events committed since the last look at the top; returns how many."""
+        store = self._db.store
+        if store is None:
+            return 0
+        try:
+            newest = store.change_token().last_audit_id
+            if newest < self._top or (self.filtered and newest < self._scan_top):
+                self.reload()  # the log shrank: a different file; start over
+                return 0
+            if not self.filtered:
+                added = newest - self._top
+                if added <= 0:
+                    return 0
+                if self.rowCount() == 0:
+                    self.reload()
+                    return added
+                self.beginInsertRows(QModelIndex(), 0, added - 1)
+                self._top = newest
+                self.endInsertRows()
+            else:
+                if newest <= self._scan_top:
+                    return 0
+                page = store.find_audits(self._filter, after_id=self._scan_top,
+                                         before_id=newest + 1, limit=100_000)
+                self._scan_top = newest
+                added = len(page.events)
+                if added:
+                    self.beginInsertRows(QModelIndex(), 0, added - 1)
+                    self._rows[0:0] = page.events
+                    self.endInsertRows()
+                    self._learn(page.events)
+        except StoreError as exc:
+            self.error.emit(str(exc))
+            return 0
+        if added:
+            self.newRows.emit(added)
+        return added

@@ -1,0 +1,542 @@
+"""The audit log tab: composable filters, the live table, a detail pane and exports."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QDateTime, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDateTimeEdit,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QProgressDialog,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from shepherd_store import AuditEvent, AuditFilter, UnknownEvent
+from shepherd_store.export import iter_events, write_csv, write_json
+
+from . import workers
+from .audit_model import AuditModel, EventRole, SessionRole
+from .database import Database
+from .formatting import EVENT_NAMES, event_fields, pretty_json
+
+TIME_RANGES = ("All time", "Today", "Last 7 days", "Last 30 days", "Custom…")
+
+
+def _tip(widget: QWidget, name: str, tip: str) -> None:
+    """Give a control its stable objectName, tooltip and accessible name."""
+    widget.setObjectName(name)
+    widget.setToolTip(tip)
+    widget.setAccessibleName(tip.split(".")[0])
+
+
+class AuditTab(QWidget):
+    """Everything about the audit log: filter bar, table, details, export."""
+
+    filterApplied = Signal()
+
+    def __init__(self, db: Database, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("auditTab")
+        self._db = db
+        self.model = AuditModel(db, self)
+        self._new_count = 0
+        self._build()
+        self.model.loadingChanged.connect(self._on_loading)
+        self.model.progress.connect(self._on_progress)
+        self.model.error.connect(self._show_error)
+        self.model.newRows.connect(self._on_new_rows)
+        self.model.modelReset.connect(self._update_count)
+        self.model.rowsInserted.connect(self._update_count)
+        db.opened.connect(self._on_opened)
+        db.changed.connect(self.model.refresh)
+        db.failed.connect(self._on_failed)
+        db.stateChanged.connect(self._refresh_entries)
+
+    # --- layout --------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        bar = QHBoxLayout()
+        self.type_button = QToolButton(self)
+        self.type_button.setText("All events")
+        self.type_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        _tip(self.type_button, "auditTypeFilter", "Event types to show. None ticked shows all.")
+        menu = QMenu(self.type_button)
+        self.type_actions: dict[str, QAction] = {}
+        for tag, name in EVENT_NAMES.items():
+            action = menu.addAction(name)
+            action.setCheckable(True)
+            action.toggled.connect(self._apply_filter)
+            self.type_actions[tag] = action
+        self.type_button.setMenu(menu)
+
+        self.entry_combo = QComboBox(self)
+        self.entry_combo.setEditable(False)
+        self.entry_combo.setMinimumContentsLength(14)
+        self.entry_combo.addItem("All entries", None)
+        _tip(self.entry_combo, "auditEntryFilter", "Show only events of this application.")
+        self.entry_combo.currentIndexChanged.connect(self._apply_filter)
+
+        self.session_edit = QLineEdit(self)
+        self.session_edit.setPlaceholderText("Session id")
+        self.session_edit.setClearButtonEnabled(True)
+        _tip(self.session_edit, "auditSessionFilter",
+             "Show one session's whole story. Double-click a session in the table to fill this.")
+        self.session_edit.editingFinished.connect(self._apply_filter)
+        self.session_edit.textChanged.connect(self._session_cleared)
+
+        self.time_combo = QComboBox(self)
+        self.time_combo.addItems(TIME_RANGES)
+        _tip(self.time_combo, "auditTimeFilter", "Time range to show, in local time.")
+        self.time_combo.currentIndexChanged.connect(self._on_time_range)
+        now = QDateTime.currentDateTime()
+        self.since_edit = QDateTimeEdit(now.addDays(-1), self)
+        self.until_edit = QDateTimeEdit(now, self)
+        for edit, name, tip in ((self.since_edit, "auditSince", "From (local time)."),
+                                (self.until_edit, "auditUntil", "Until (local time).")):
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat("yyyy-MM-dd HH:mm")
+            edit.setVisible(False)
+            _tip(edit, name, tip)
+            edit.dateTimeChanged.connect(self._apply_filter)
+
+        self.search = QLineEdit(self)
+        self.search.setPlaceholderText("Search (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        _tip(self.search, "auditSearch", "Find events containing this text (any field).")
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(250)
+        self._search_timer.timeout.connect(self._apply_filter)
+        self.search.textChanged.connect(lambda _t: self._search_timer.start())
+
+        self.clear_button = QPushButton("Clear filters", self)
+        _tip(self.clear_button, "auditClearFilters", "Show every event again.")
+        self.clear_button.clicked.connect(self.clear_filters)
+
+        for w in (self.type_button, self.entry_combo, self.session_edit, self.time_combo,
+                  self.since_edit, self.until_edit):
+            bar.addWidget(w)
+        bar.addWidget(self.search, 1)
+        bar.addWidget(self.clear_button)
+
+        status = QHBoxLayout()
+        self.count_label = QLabel(self)
+        self.count_label.setObjectName("auditCount")
+        self.count_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.progress = QProgressBar(self)
+        self.progress.setObjectName("auditProgress")
+        self.progress.setMaximumWidth(220)
+        self.progress.setVisible(False)
+        self.progress.setAccessibleName("Search progress")
+        self.follow = QCheckBox("Follow new events", self)
+        self.follow.setChecked(True)
+        _tip(self.follow, "auditFollow",
+             "Keep the newest event in view as the service writes. Off: stay where you are.")
+        self.new_chip = QPushButton(self)
+        _tip(self.new_chip, "auditNewEvents", "New events arrived above. Click to go to them.")
+        self.new_chip.setVisible(False)
+        self.new_chip.setStyleSheet(
+            "QPushButton { background: #1E88E5; color: white; border-radius: 9px; "
+            "padding: 2px 10px; font-weight: bold; }")
+        self.new_chip.clicked.connect(self.scroll_to_newest)
+        self.export_button = QToolButton(self)
+        self.export_button.setText("Export")
+        self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        _tip(self.export_button, "auditExport", "Save the events matching the filters to a file.")
+        export_menu = QMenu(self.export_button)
+        export_menu.addAction("CSV…", lambda: self._ask_export("csv"))
+        export_menu.addAction("JSON…", lambda: self._ask_export("json"))
+        self.export_button.setMenu(export_menu)
+        status.addWidget(self.count_label)
+        status.addWidget(self.progress)
+        status.addStretch(1)
+        status.addWidget(self.new_chip)
+        status.addWidget(self.follow)
+        status.addWidget(self.export_button)
+
+        self.table = QTableView(self)
+        self.table.setObjectName("auditTable")
+        self.table.setAccessibleName("Audit log")
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        vh = self.table.verticalHeader()
+        vh.setVisible(False)
+        vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        vh.setDefaultSectionSize(self.fontMetrics().height() + 8)
+        hh = self.table.horizontalHeader()
+        hh.setStretchLastSection(True)
+        hh.setHighlightSections(False)
+        fm = self.fontMetrics()
+        for col, sample in ((0, "2026-12-31 23:59:59"), (1, "Client disconnected"),
+                            (2, "Putt-Putt (scummvm-puttputt)"), (3, "aaaaaaaa")):
+            self.table.setColumnWidth(col, fm.horizontalAdvance(sample) + 36)
+        self.table.doubleClicked.connect(self._on_double_click)
+        self.table.selectionModel().currentRowChanged.connect(self._on_current)
+        self.table.verticalScrollBar().valueChanged.connect(self._on_scroll)
+        copy = QShortcut(QKeySequence(QKeySequence.StandardKey.Copy), self.table)
+        copy.activated.connect(self.copy_selection)
+
+        self.detail_marker = QLabel(self)
+        self.detail_marker.setObjectName("auditDetailMarker")
+        self.detail_marker.setTextFormat(Qt.TextFormat.PlainText)
+        self.detail_marker.setWordWrap(True)
+        self.detail_marker.setVisible(False)
+        self.detail_marker.setStyleSheet(
+            "QLabel { background: #FFEBEE; color: #B71C1C; padding: 6px; border-radius: 4px; }")
+        self.detail_fields = QTableWidget(0, 2, self)
+        self.detail_fields.setObjectName("auditDetailFields")
+        self.detail_fields.setAccessibleName("Event fields")
+        self.detail_fields.setHorizontalHeaderLabels(["Field", "Value"])
+        self.detail_fields.verticalHeader().setVisible(False)
+        self.detail_fields.horizontalHeader().setStretchLastSection(True)
+        self.detail_fields.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.detail_fields.setWordWrap(True)
+        self.detail_raw = QPlainTextEdit(self)
+        self.detail_raw.setObjectName("auditDetailRaw")
+        self.detail_raw.setAccessibleName("Raw JSON of the event")
+        self.detail_raw.setReadOnly(True)
+        self.detail_raw.setPlaceholderText("Select an event to see its raw JSON")
+        self.detail_raw.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        detail = QWidget(self)
+        detail.setObjectName("auditDetail")
+        dl = QVBoxLayout(detail)
+        dl.setContentsMargins(0, 0, 0, 0)
+        title = QLabel("Details", detail)
+        title.setStyleSheet("font-weight: bold;")
+        dl.addWidget(title)
+        dl.addWidget(self.detail_marker)
+        dl.addWidget(self.detail_fields, 3)
+        raw_title = QLabel("Raw JSON, as stored", detail)
+        raw_title.setStyleSheet("font-weight: bold;")
+        dl.addWidget(raw_title)
+        dl.addWidget(self.detail_raw, 2)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.setObjectName("auditSplitter")
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(detail)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([900, 380])
+
+        self.message = QLabel(self)
+        self.message.setObjectName("auditMessage")
+        self.message.setTextFormat(Qt.TextFormat.PlainText)
+        self.message.setWordWrap(True)
+        self.message.setVisible(False)
+        self.message.setStyleSheet(
+            "QLabel { background: #FFF3E0; color: #5D4037; padding: 8px; border-radius: 4px; }")
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(self.message)
+        layout.addLayout(status)
+        layout.addWidget(self.splitter, 1)
+        self._show_details(None)
+        self._update_count()
+
+    # --- filters -------------------------------------------------------------------------
+
+    def current_filter(self) -> AuditFilter:
+        """The filter the controls describe."""
+        types = frozenset(t for t, a in self.type_actions.items() if a.isChecked())
+        entry = self.entry_combo.currentData()
+        session = self.session_edit.text().strip() or None
+        since: datetime | None = None
+        until: datetime | None = None
+        now = datetime.now().astimezone()
+        choice = self.time_combo.currentIndex()
+        if choice == 1:
+            since = datetime.combine(now.date(), time()).astimezone()
+        elif choice == 2:
+            since = now - timedelta(days=7)
+        elif choice == 3:
+            since = now - timedelta(days=30)
+        elif choice == 4:
+            since = self.since_edit.dateTime().toPython().astimezone()
+            until = self.until_edit.dateTime().toPython().astimezone()
+        text = self.search.text().strip() or None
+        return AuditFilter(event_types=types, entry_id=entry, session_id=session, since=since,
+                           until=until, text=text)
+
+    def _apply_filter(self, *_args: Any) -> None:
+        self._search_timer.stop()
+        types = [EVENT_NAMES[t] for t, a in self.type_actions.items() if a.isChecked()]
+        self.type_button.setText(
+            "All events" if not types else types[0] if len(types) == 1 else f"{len(types)} types")
+        flt = self.current_filter()
+        if flt == self.model.filter:
+            return
+        self.model.set_filter(flt)
+        self._new_count = 0
+        self.new_chip.setVisible(False)
+        self.filterApplied.emit()
+
+    def _session_cleared(self, text: str) -> None:
+        if not text and self.model.filter.session_id:
+            self._apply_filter()
+
+    def _on_time_range(self, index: int) -> None:
+        custom = index == 4
+        self.since_edit.setVisible(custom)
+        self.until_edit.setVisible(custom)
+        self._apply_filter()
+
+    def set_session_filter(self, session_id: str) -> None:
+        """Show one session's whole story."""
+        self.session_edit.setText(session_id)
+        self._apply_filter()
+
+    def clear_filters(self) -> None:
+        """Back to every event."""
+        for widget in (self.entry_combo, self.time_combo, self.session_edit, self.search):
+            widget.blockSignals(True)
+        for action in self.type_actions.values():
+            action.blockSignals(True)
+            action.setChecked(False)
+            action.blockSignals(False)
+        self.entry_combo.setCurrentIndex(0)
+        self.time_combo.setCurrentIndex(0)
+        self.since_edit.setVisible(False)
+        self.until_edit.setVisible(False)
+        self.session_edit.clear()
+        self.search.clear()
+        for widget in (self.entry_combo, self.time_combo, self.session_edit, self.search):
+            widget.blockSignals(False)
+        self._apply_filter()
+
+    def focus_search(self) -> None:
+        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search.selectAll()
+
+    def _refresh_entries(self) -> None:
+        """Keep the entry list in step with what the database and policy know."""
+        labels = self._db.labels
+        current = self.entry_combo.currentData()
+        wanted = sorted(labels, key=lambda e: (labels[e].lower(), e))
+        have = [self.entry_combo.itemData(i) for i in range(1, self.entry_combo.count())]
+        if have == wanted:
+            return
+        self.entry_combo.blockSignals(True)
+        self.entry_combo.clear()
+        self.entry_combo.addItem("All entries", None)
+        for entry in wanted:
+            self.entry_combo.addItem(f"{labels[entry]} ({entry})", entry)
+        if current is not None and current not in wanted:
+            self.entry_combo.addItem(current, current)
+        idx = self.entry_combo.findData(current)
+        self.entry_combo.setCurrentIndex(max(idx, 0))
+        self.entry_combo.blockSignals(False)
+
+    # --- database events ------------------------------------------------------------------
+
+    def _on_opened(self) -> None:
+        self.message.setVisible(False)
+        self.model.reload()
+        self._refresh_entries()
+        if self.model.rowCount() and not self.table.currentIndex().isValid():
+            self.table.selectRow(0)
+
+    def _on_failed(self, _message: str) -> None:
+        # The window says what is wrong with the file; the tab just empties itself.
+        self.message.setVisible(False)
+        self.model.reload()
+
+    def _show_error(self, message: str) -> None:
+        self.message.setText(message)
+        self.message.setVisible(True)
+
+    def _on_loading(self, loading: bool) -> None:
+        if loading:
+            self.progress.setRange(0, 0)
+            self.progress.setVisible(True)
+        else:
+            self.progress.setVisible(False)
+        self._update_count()
+
+    def _on_progress(self, done: int, total: int) -> None:
+        if self.model.loading and total > 0:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(min(1000, int(1000 * done / total)))
+            self.progress.setFormat(f"Searching… {100 * done // total}%")
+
+    def _update_count(self, *_args: Any) -> None:
+        n = self.model.rowCount()
+        if self._db.store is None:
+            text = "No database open"
+        elif self.model.filtered:
+            more = self.model.canFetchMore(QModelIndex()) or self.model.loading
+            text = f"{n:,}{'+' if more else ''} matching event{'s' if n != 1 else ''}"
+            if self.model.loading:
+                text += " — searching…"
+        else:
+            text = f"{n:,} event{'s' if n != 1 else ''}"
+        self.count_label.setText(text)
+
+    # --- live ----------------------------------------------------------------------------
+
+    def _at_top(self) -> bool:
+        return self.table.verticalScrollBar().value() == 0
+
+    def _on_new_rows(self, added: int) -> None:
+        bar = self.table.verticalScrollBar()
+        if self.follow.isChecked() and bar.value() <= added:
+            bar.setValue(0)
+            return
+        # Rows were inserted above what the user is looking at: keep the same rows in view.
+        bar.setValue(bar.value() + added)
+        self._new_count += added
+        plural = "s" if self._new_count > 1 else ""
+        self.new_chip.setText(f"↑ {self._new_count:,} new event{plural}")
+        self.new_chip.setVisible(True)
+
+    def _on_scroll(self, value: int) -> None:
+        if value == 0 and self.new_chip.isVisible():
+            self._new_count = 0
+            self.new_chip.setVisible(False)
+
+    def scroll_to_newest(self) -> None:
+        self.table.scrollToTop()
+        self._new_count = 0
+        self.new_chip.setVisible(False)
+
+    # --- selection and details -------------------------------------------------------------
+
+    def _on_double_click(self, index: QModelIndex) -> None:
+        session = index.data(SessionRole)
+        if session and session != self.model.filter.session_id:
+            self.set_session_filter(session)
+
+    def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        self._show_details(current.data(EventRole) if current.isValid() else None)
+
+    def selected_event(self) -> AuditEvent | None:
+        index = self.table.currentIndex()
+        event = index.data(EventRole) if index.isValid() else None
+        return event if isinstance(event, AuditEvent) else None
+
+    def _show_details(self, event: AuditEvent | None) -> None:
+        self.detail_fields.setRowCount(0)
+        if event is None:
+            self.detail_raw.setPlainText("")
+            self.detail_marker.setVisible(False)
+            return
+        rows = event_fields(event, self._db.labels)
+        self.detail_fields.setRowCount(len(rows))
+        for i, (name, value) in enumerate(rows):
+            self.detail_fields.setItem(i, 0, QTableWidgetItem(name))
+            self.detail_fields.setItem(i, 1, QTableWidgetItem(value))
+        self.detail_fields.resizeColumnToContents(0)
+        self.detail_fields.resizeRowsToContents()
+        ev = event.event
+        if isinstance(ev, UnknownEvent):
+            self.detail_marker.setText(
+                f"⚠ Unreadable row: {ev.error}. Shown as stored; the rest of the log is fine."
+                if ev.malformed else
+                f"⚠ Unknown event type “{ev.type}” (written by a newer service). Shown as stored.")
+            self.detail_marker.setVisible(True)
+        elif ev.TYPE == "manual_override":
+            self.detail_marker.setText("✎ Manual change made with the inspector or the CLI.")
+            self.detail_marker.setVisible(True)
+        else:
+            self.detail_marker.setVisible(False)
+        stamp = f"timestamp: {event.raw_timestamp}\n" if event.raw_timestamp else ""
+        self.detail_raw.setPlainText(stamp + pretty_json(event.raw_json or ""))
+
+    def copy_selection(self) -> None:
+        """Copy the selected rows as tab-separated text (all columns)."""
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedIndexes()})
+        lines = []
+        for row in rows[:10_000]:
+            cells = [str(self.model.index(row, c).data() or "")
+                     for c in range(self.model.columnCount())]
+            lines.append("\t".join(cells))
+        QGuiApplication.clipboard().setText("\n".join(lines))
+
+    # --- export --------------------------------------------------------------------------
+
+    def _ask_export(self, fmt: str) -> None:
+        suffix = "csv" if fmt == "csv" else "json"
+        path, _ = QFileDialog.getSaveFileName(
+            self, f"Export events as {fmt.upper()}", f"shepherd-audit.{suffix}",
+            f"{fmt.upper()} files (*.{suffix});;All files (*)")
+        if path:
+            self.export(Path(path), fmt)
+
+    def export(self, path: Path, fmt: str, *, show_progress: bool = True) -> workers.TaskSignals:
+        """Write every event matching the filters to `path`, off the GUI thread.
+
+        Returns the task's signals (`finished(count)` / `failed(message)`); a progress dialog
+        shows the count and can cancel.
+        """
+        store = self._db.store
+        flt = self.model.filter
+        state = {"cancel": False}
+        dialog = QProgressDialog("Exporting events…", "Cancel", 0, 0, self)
+        dialog.setObjectName("auditExportProgress")
+        dialog.setWindowTitle("Export")
+        dialog.setMinimumDuration(400)
+        dialog.canceled.connect(lambda: state.update(cancel=True))
+
+        def run(report: Any) -> int:
+            if store is None:
+                raise OSError("no database is open")
+            tmp = path.with_name(path.name + ".part")
+            with tmp.open("w", encoding="utf-8", newline="") as out:
+                def on_row(n: int) -> bool:
+                    if n % 500 == 0:
+                        report(n, 0)
+                    return not state["cancel"]
+                events = iter_events(store, flt)
+                n = (write_csv(events, out, on_row) if fmt == "csv"
+                     else write_json(events, out, on_row=on_row))
+            if state["cancel"]:
+                tmp.unlink(missing_ok=True)
+                return -1
+            tmp.replace(path)
+            return n
+
+        def progress(n: int, _total: int) -> None:
+            dialog.setLabelText(f"Exporting events… {n:,} written")
+
+        def done(n: object) -> None:
+            dialog.reset()
+            dialog.deleteLater()
+            if isinstance(n, int) and n >= 0:
+                self.count_label.setText(f"Exported {n:,} events to {path}")
+
+        def failed(message: str) -> None:
+            dialog.reset()
+            dialog.deleteLater()
+            if show_progress:
+                QMessageBox.warning(self, "Export failed", message)
+
+        if not show_progress:
+            dialog.setMinimumDuration(10**9)
+        return workers.start(run, done, failed, progress)

@@ -1,0 +1,61 @@
+"""The demo: a fresh database with 60 days of history and a simulated service writing live.
+
+The simulated service runs in a plain thread with its own store (its own connection), just
+as shepherdd is a separate writer; the window only ever sees it through the file.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from datetime import datetime
+from pathlib import Path
+
+from shepherd_store import SqliteStore
+from shepherd_store.simulate import Simulator
+
+DEMO_DAYS = 60
+
+
+class DemoService:
+    """A demo database plus the live simulated service writing into it."""
+
+    def __init__(self, directory: Path | None = None, *, days: int = DEMO_DAYS, seed: int = 7,
+                 interval: float = 3.0) -> None:
+        self._tmp = None if directory else tempfile.TemporaryDirectory(prefix="shepherd-demo-")
+        base = directory or Path(self._tmp.name)  # type: ignore[union-attr]
+        self.path = base / "shepherdd-demo.db"
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.errors: list[str] = []
+        with SqliteStore.open(self.path) as store:
+            Simulator(store, seed=seed).write_history(days, end=datetime.now().astimezone())
+        self._seed = seed
+
+    def start(self) -> None:
+        """Start writing live sessions (a session every `interval` seconds)."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="demo-service", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            with SqliteStore.open(self.path) as store:
+                sim = Simulator(store, seed=self._seed + 1)
+                sim.run_live(interval=self.interval, stop=self._stop)
+        except Exception as exc:  # the demo must never take the window down
+            self.errors.append(str(exc))
+
+    def stop(self) -> None:
+        """Stop the simulated service and wait for it."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def cleanup(self) -> None:
+        self.stop()
+        if self._tmp is not None:
+            self._tmp.cleanup()

@@ -1,0 +1,341 @@
+"""The main window: menus, tabs, status bar, drag-and-drop and the messages about the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QStatusBar,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from shepherd_store import StoreError
+from shepherd_store.paths import candidate_paths
+from shepherd_store.policy import load_policy
+
+from . import __version__
+from .audit_view import AuditTab
+from .database import Database
+from .formatting import format_local
+from .icons import app_icon
+
+MAX_RECENT = 8
+SHORTCUTS = (
+    ("Ctrl+O", "Open a database"),
+    ("F5", "Reload the database from disk"),
+    ("Ctrl+F", "Search the audit log"),
+    ("Ctrl+C", "Copy the selected rows"),
+    ("Ctrl+1 … Ctrl+4", "Switch tabs"),
+    ("Ctrl+Shift+R", "Toggle read-only mode"),
+    ("Ctrl+Q", "Quit"),
+)
+
+
+def _plain_label(parent: QWidget, name: str) -> QLabel:
+    label = QLabel(parent)
+    label.setObjectName(name)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    return label
+
+
+class MainWindow(QMainWindow):
+    """The inspector's window over one `Database`."""
+
+    demoRequested = Signal()
+
+    def __init__(self, db: Database | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
+        self.db = db or Database(self)
+        self.settings = QSettings("Shepherd", "shepherd-inspector")
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("tabs")
+        self.tabs.setDocumentMode(True)
+        self.audit = AuditTab(self.db, self.tabs)
+        self.tabs.addTab(self.audit, "Audit log")
+        self._add_optional_tabs()
+        self._build_banner()
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(6, 6, 6, 0)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
+        self._build_status_bar()
+        self._build_menus()
+        self.db.opened.connect(self._on_opened)
+        self.db.failed.connect(self._on_failed)
+        self.db.stateChanged.connect(self._update_status)
+        self._clock = QTimer(self)  # keeps "changed 5 s ago" true without any reads
+        self._clock.setInterval(5000)
+        self._clock.timeout.connect(self._update_status)
+        self._clock.start()
+        self.resize(1280, 800)
+        self._update_status()
+
+    # --- construction ------------------------------------------------------------------
+
+    def _add_optional_tabs(self) -> None:
+        """Tabs of the other views, in reading order (each module owns its view)."""
+        import importlib
+
+        for module, cls, title, attr in (("usage_tab", "UsageTab", "Usage", "usage"),
+                                         ("cooldown_tab", "CooldownTab", "Cooldowns", "cooldowns"),
+                                         ("snapshot_tab", "SnapshotTab", "Snapshot", "snapshot")):
+            try:
+                mod = importlib.import_module(f"inspector.{module}")
+            except ModuleNotFoundError:
+                continue
+            tab = getattr(mod, cls)(self.db, self.tabs)
+            setattr(self, attr, tab)
+            self.tabs.addTab(tab, title)
+
+    def _build_banner(self) -> None:
+        self.banner = QWidget(self)
+        self.banner.setObjectName("windowBanner")
+        self.banner.setStyleSheet(
+            "#windowBanner { background: #FFF3E0; border: 1px solid #FFB74D; border-radius: 4px; }"
+            "#windowBanner QLabel { color: #4E342E; }")
+        self.banner_text = _plain_label(self.banner, "windowMessage")
+        self.banner_text.setWordWrap(True)
+        self.banner_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        open_button = QPushButton("Open a database…", self.banner)
+        open_button.setObjectName("bannerOpen")
+        open_button.setToolTip("Choose the service's database file")
+        open_button.clicked.connect(self.choose_file)
+        self.banner_demo = QPushButton("Try the demo", self.banner)
+        self.banner_demo.setObjectName("bannerDemo")
+        self.banner_demo.setToolTip("Open a demo database that a simulated service keeps writing")
+        self.banner_demo.clicked.connect(self.demoRequested.emit)
+        row = QHBoxLayout(self.banner)
+        row.addWidget(self.banner_text, 1)
+        row.addWidget(open_button)
+        row.addWidget(self.banner_demo)
+        self.banner.setVisible(False)
+
+    def _build_status_bar(self) -> None:
+        bar = QStatusBar(self)
+        bar.setObjectName("statusBar")
+        self.setStatusBar(bar)
+        self.status_path = _plain_label(bar, "statusPath")
+        self.status_layout = _plain_label(bar, "statusLayout")
+        self.status_access = _plain_label(bar, "statusAccess")
+        self.status_changed = _plain_label(bar, "statusChanged")
+        bar.addWidget(self.status_path, 1)
+        for w in (self.status_layout, self.status_access, self.status_changed):
+            w.setContentsMargins(8, 0, 8, 0)
+            w.setStyleSheet("QLabel { border-left: 1px solid palette(mid); padding-left: 8px; }")
+            bar.addPermanentWidget(w)
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.action_open = self._action(file_menu, "&Open…", self.choose_file,
+                                        QKeySequence.StandardKey.Open, "actionOpen")
+        self.recent_menu = QMenu("Open &Recent", self)
+        self.recent_menu.setObjectName("recentMenu")
+        file_menu.addMenu(self.recent_menu)
+        self.action_reload = self._action(file_menu, "&Reload", self.reload, "F5", "actionReload")
+        self.action_read_only = self._action(file_menu, "Read-&only", None, "Ctrl+Shift+R",
+                                             "actionReadOnly")
+        self.action_read_only.setCheckable(True)
+        self.action_read_only.setToolTip("Never write to the database (edits are disabled)")
+        self.action_read_only.toggled.connect(self.db.set_user_read_only)
+        self._action(file_menu, "Open &Policy File…", self.choose_policy, None, "actionPolicy")
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit, "actionQuit")
+        view = self.menuBar().addMenu("&View")
+        for i in range(self.tabs.count()):
+            self._action(view, self.tabs.tabText(i), lambda _c=False, i=i:
+                         self.tabs.setCurrentIndex(i), f"Ctrl+{i + 1}", f"actionTab{i + 1}")
+        self._action(view, "&Find in Audit Log", self.focus_search, QKeySequence.StandardKey.Find,
+                     "actionFind")
+        help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "&Keyboard Shortcuts", self.show_shortcuts, None,
+                     "actionShortcuts")
+        self._action(help_menu, "&About", self.show_about, None, "actionAbout")
+        self._rebuild_recent()
+
+    def _action(self, menu: QMenu, text: str, slot: Any, shortcut: Any,
+                name: str) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(name)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if slot is not None:
+            action.triggered.connect(slot)
+        menu.addAction(action)
+        self.addAction(action)
+        return action
+
+    # --- opening -----------------------------------------------------------------------
+
+    def open_path(self, path: str | Path, *, read_only: bool | None = None) -> bool:
+        """Open a database; a failure is shown in the window, never raised."""
+        if read_only is not None:
+            self.action_read_only.setChecked(read_only)
+        ok = self.db.open(path, read_only=self.action_read_only.isChecked())
+        if ok:
+            self._remember(Path(path))
+        return ok
+
+    def choose_file(self) -> None:
+        start = str(self.db.path.parent) if self.db.path else str(candidate_paths()[-1].parent)
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a Shepherd database", start,
+            "SQLite databases (*.db *.sqlite *.sqlite3);;All files (*)")
+        if path:
+            self.open_path(path)
+
+    def choose_policy(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open the service's policy file", "",
+                                              "TOML files (*.toml);;All files (*)")
+        if path:
+            self.load_policy(path)
+
+    def load_policy(self, path: str | Path) -> bool:
+        """Use a policy file for labels, quotas and cooldown lengths; errors are shown."""
+        try:
+            self.db.set_policy(load_policy(path))
+        except StoreError as exc:
+            self.statusBar().showMessage(str(exc), 15000)
+            QMessageBox.warning(self, "Policy file not used", str(exc))
+            return False
+        return True
+
+    def reload(self) -> None:
+        if self.db.path is not None:
+            self.db.reload()
+
+    def focus_search(self) -> None:
+        self.tabs.setCurrentWidget(self.audit)
+        self.audit.focus_search()
+
+    def show_message(self, text: str, *, offer_demo: bool = False) -> None:
+        """Say what is wrong (plain text) above the tabs; the rest keeps working."""
+        self.banner_text.setText(text)
+        self.banner_demo.setVisible(offer_demo)
+        self.banner.setVisible(True)
+
+    def _on_opened(self) -> None:
+        self.banner.setVisible(False)
+        self._update_status()
+
+    def _on_failed(self, message: str) -> None:
+        self.show_message(message)
+        self._update_status()
+
+    # --- recent files --------------------------------------------------------------------
+
+    def _recent(self) -> list[str]:
+        value = self.settings.value("recentFiles", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in value or []]
+
+    def _remember(self, path: Path) -> None:
+        text = str(path.expanduser().absolute())
+        recent = [text] + [p for p in self._recent() if p != text]
+        self.settings.setValue("recentFiles", recent[:MAX_RECENT])
+        self._rebuild_recent()
+
+    def _rebuild_recent(self) -> None:
+        self.recent_menu.clear()
+        recent = self._recent()
+        for path in recent:
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _c=False, p=path: self.open_path(p))
+        self.recent_menu.setEnabled(bool(recent))
+
+    # --- status ----------------------------------------------------------------------------
+
+    def _update_status(self) -> None:
+        db = self.db
+        store = db.store
+        title = "Shepherd Inspector"
+        if db.path is not None:
+            title = f"{db.path.name} — {title}"
+        self.setWindowTitle(title)
+        self.status_path.setText(str(db.path) if db.path else "No database open")
+        self.status_path.setToolTip(str(db.path) if db.path else "")
+        if store is None:
+            self.status_layout.setText("")
+            self.status_access.setText("cannot read" if db.error else "")
+            self.status_changed.setText("")
+            return
+        try:
+            journal = store.journal_mode
+        except StoreError:
+            journal = "?"
+        layout = "Rust layout" if store.layout.value == "rust" else "seed layout"
+        self.status_layout.setText(f"{layout} · journal {journal}")
+        self.status_layout.setToolTip(
+            "Table layout: 'Rust' is shepherdd's own; 'seed' is what this library creates.")
+        reason = db.read_only_reason
+        self.status_access.setText("writable" if reason is None else "read-only")
+        self.status_access.setToolTip(reason or "Edits are written in one transaction each")
+        changed = db.last_change
+        self.status_changed.setText(
+            f"last change {format_local(changed)}" if changed else "no changes since opened")
+
+    # --- help ----------------------------------------------------------------------------
+
+    def show_shortcuts(self) -> None:
+        text = "\n".join(f"{keys:<18} {what}" for keys, what in SHORTCUTS)
+        box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts", text,
+                          QMessageBox.StandardButton.Close, self)
+        box.setObjectName("shortcutsDialog")
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setStyleSheet("QLabel { font-family: monospace; }")
+        box.exec()
+
+    def about_text(self) -> str:
+        """The versions shown in Help ▸ About (plain text)."""
+        import sqlite3
+
+        import pyqtgraph
+        import PySide6
+        from PySide6.QtCore import qVersion
+
+        layout = self.db.store.layout.value if self.db.store else "no database open"
+        return (f"Shepherd Inspector {__version__}\n\n"
+                f"Qt {qVersion()} · PySide6 {PySide6.__version__} · pyqtgraph "
+                f"{pyqtgraph.__version__} · SQLite {sqlite3.sqlite_version}\n"
+                f"Open database layout: {layout}")
+
+    def show_about(self) -> None:
+        box = QMessageBox(QMessageBox.Icon.Information, "About Shepherd Inspector",
+                          self.about_text(), QMessageBox.StandardButton.Close, self)
+        box.setObjectName("aboutDialog")
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.exec()
+
+    # --- drag and drop -------------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        urls = event.mimeData().urls()
+        if urls and urls[0].isLocalFile():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        urls = event.mimeData().urls()
+        if urls and urls[0].isLocalFile():
+            self.open_path(urls[0].toLocalFile())
+            event.acceptProposedAction()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.db.close()
+        super().closeEvent(event)
