@@ -297,6 +297,8 @@ class AuditModel(QAbstractTableModel):
                 if self.rowCount() == 0:
                     self.reload()
                     return added
+                for block in [b for b in self._blocks if b >= self._top // PAGE]:
+                    del self._blocks[block]  # read before the new ids existed
                 self.beginInsertRows(QModelIndex(), 0, added - 1)
                 self._top = newest
                 self.endInsertRows()

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
+import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Keep QSettings (recent files, window state) of test windows out of the user's config.
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="shepherd-test-config-")
 
 from shepherd_store import SqliteStore  # noqa: E402
 
@@ -60,3 +65,20 @@ def seed_store(seed_path: Path) -> Iterator[SqliteStore]:
     store = SqliteStore.open(seed_path)
     yield store
     store.close()
+
+
+@pytest.fixture(autouse=True)
+def no_threads_left_behind() -> Iterator[None]:
+    """Fail a test that leaves a worker or a thread running (napari's rule)."""
+    before = set(threading.enumerate())
+    yield
+    if "PySide6.QtCore" in sys.modules:
+        from PySide6.QtCore import QThreadPool
+
+        assert QThreadPool.globalInstance().waitForDone(10_000), "a pool task never finished"
+    deadline = 50
+    while deadline and (set(threading.enumerate()) - before):
+        threading.Event().wait(0.1)
+        deadline -= 1
+    left = [t.name for t in set(threading.enumerate()) - before if t.is_alive()]
+    assert not left, f"threads left running: {left}"
