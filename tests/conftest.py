@@ -16,7 +16,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Keep QSettings (recent files, window state) of test windows out of the user's config.
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="shepherd-test-config-")
 
-from shepherd_store import SqliteStore  # noqa: E402
+from shepherd_store import SqliteStore
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(os.environ.get("SHEPHERD_FIXTURES", REPO.parent / "shared" / "fixtures"))

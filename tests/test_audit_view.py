@@ -11,7 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -45,7 +45,7 @@ def cell(window: MainWindow, row: int, col: int) -> str:
 def bulk_seed(path: Path, n: int, *, start: datetime | None = None) -> None:
     """A seed-layout database with `n` session_started events, written in one transaction."""
     SqliteStore.open(path).close()
-    start = start or datetime(2026, 1, 1, tzinfo=timezone.utc)
+    start = start or datetime(2026, 1, 1, tzinfo=UTC)
     rows = []
     for i in range(n):
         ev = SessionStarted(session_id=str(uuid.UUID(int=i + 1)), entry_id=f"e{i % 5}",
