@@ -1,0 +1,368 @@
+"""Usage aggregation (`shepherd_store.usage`): ranges, buckets, totals, quota hits. No Qt."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import time
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shepherd_store import SqliteStore, UsageRecord
+from shepherd_store.usage import (
+    CSV_HEADER,
+    MAX_RANGE_DAYS,
+    Bucket,
+    DailyUsage,
+    DayRange,
+    Preset,
+    auto_bucket,
+    bucket_first,
+    count_per_span,
+    csv_rows,
+    day_date,
+    day_number,
+    preset_range,
+    quota_hit_days,
+    span_index,
+    spans,
+    summarize,
+)
+
+D = date.fromisoformat
+
+
+def rec(entry: str, day: str, seconds: int) -> UsageRecord:
+    return UsageRecord(entry, D(day), seconds)
+
+
+@pytest.fixture(params=["America/New_York", "Europe/Berlin", "Australia/Sydney",
+                        "Pacific/Apia"])
+def local_tz(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the test with the process's local time zone set to a zone with DST changes."""
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = request.param
+    time.tzset()
+    yield request.param
+    if old is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = old
+    time.tzset()
+
+
+# --- day numbers and ranges -------------------------------------------------------------
+
+#: (last day before, day of the change, day after) for DST starts and ends in several zones,
+#: plus the day Samoa skipped (2011-12-30 never happened in Pacific/Apia).
+DST_DAYS = [
+    ("2026-03-07", "2026-03-08", "2026-03-09"),  # US spring forward (23 h day)
+    ("2026-10-31", "2026-11-01", "2026-11-02"),  # US fall back (25 h day)
+    ("2026-03-28", "2026-03-29", "2026-03-30"),  # EU spring forward
+    ("2026-10-24", "2026-10-25", "2026-10-26"),  # EU fall back
+    ("2026-04-04", "2026-04-05", "2026-04-06"),  # Sydney fall back
+    ("2026-10-03", "2026-10-04", "2026-10-05"),  # Sydney spring forward
+    ("2011-12-29", "2011-12-30", "2011-12-31"),  # Samoa's skipped day
+]
+
+
+@pytest.mark.parametrize(("before", "change", "after"), DST_DAYS)
+def test_days_around_dst_are_consecutive_numbers(local_tz: str, before: str, change: str,
+                                                 after: str) -> None:
+    numbers = [day_number(D(d)) for d in (before, change, after)]
+    assert numbers[1] - numbers[0] == 1
+    assert numbers[2] - numbers[1] == 1
+    assert [day_date(n).isoformat() for n in numbers] == [before, change, after]
+
+
+@pytest.mark.parametrize(("before", "change", "after"), DST_DAYS)
+def test_dst_days_each_get_their_own_bar(local_tz: str, before: str, change: str,
+                                         after: str) -> None:
+    rng = DayRange.from_dates(D(before), D(after))
+    daily = DailyUsage.from_records(
+        [rec("a", before, 100), rec("a", change, 200), rec("a", after, 300)], rng)
+    assert daily.seconds["a"] == [100, 200, 300]
+    bars = daily.bucketed(Bucket.DAY)
+    assert [(s.first, s.last) for s in bars.spans] == [(n, n) for n in rng.numbers()]
+    assert [s.center for s in bars.spans] == [float(n) for n in rng.numbers()]
+    assert bars.seconds["a"] == (100, 200, 300)
+
+
+@pytest.mark.parametrize(("before", "change", "after"), DST_DAYS)
+def test_dst_days_through_the_store(local_tz: str, tmp_path: Path, before: str,
+                                    change: str, after: str) -> None:
+    """Written as the daemon writes them, read back, laid out: one bar per day, in order."""
+    with SqliteStore.open(tmp_path / "dst.db") as store:
+        for day, secs in ((before, 61), (change, 3600), (after, 7)):
+            store.add_usage("tuxmath", D(day), timedelta(seconds=secs))
+        rng = DayRange.from_dates(D(before) - timedelta(days=1), D(after) + timedelta(days=1))
+        records = store.usage_between(rng.start, rng.end)
+    daily = DailyUsage.from_records(records, rng)
+    assert daily.seconds["tuxmath"] == [0, 61, 3600, 7, 0]
+    assert [d.isoformat() for d, _e, _s in daily.rows()][1:4] == [before, change, after]
+
+
+def test_week_across_dst_holds_seven_days(local_tz: str) -> None:
+    rng = DayRange.from_dates(D("2026-03-02"), D("2026-03-15"))  # two Mon–Sun weeks
+    weeks = spans(rng, Bucket.WEEK)
+    assert [(w.start.isoformat(), w.end.isoformat(), w.days) for w in weeks] == [
+        ("2026-03-02", "2026-03-08", 7), ("2026-03-09", "2026-03-15", 7)]
+
+
+def test_day_range_basics() -> None:
+    rng = DayRange.from_dates(D("2026-01-10"), D("2026-01-01"))  # given backwards
+    assert (rng.start, rng.end, rng.days) == (D("2026-01-01"), D("2026-01-10"), 10)
+    assert D("2026-01-05") in rng
+    assert day_number(D("2026-01-11")) not in rng
+    assert "x" not in rng
+    assert str(rng) == "2026-01-01 – 2026-01-10"
+    assert str(DayRange.from_dates(D("2026-01-01"), D("2026-01-01"))) == "2026-01-01"
+    assert rng.intersect(DayRange.from_dates(D("2026-01-08"), D("2026-02-01"))) == \
+        DayRange.from_dates(D("2026-01-08"), D("2026-01-10"))
+    assert rng.intersect(DayRange.from_dates(D("2026-02-01"), D("2026-02-02"))) is None
+    with pytest.raises(ValueError, match="end before it starts"):
+        DayRange(10, 9)
+
+
+@pytest.mark.parametrize(("preset", "days"), [(Preset.WEEK, 7), (Preset.MONTH, 30),
+                                              (Preset.QUARTER, 90), (Preset.YEAR, 365)])
+def test_fixed_presets_end_today(preset: Preset, days: int) -> None:
+    today = D("2026-03-09")  # the day after the US DST change
+    rng = preset_range(preset, today)
+    assert rng.end == today
+    assert rng.days == days
+    assert rng.start == today - timedelta(days=days - 1)
+
+
+def test_everything_runs_from_first_usage_to_today() -> None:
+    today = D("2026-11-26")
+    assert preset_range(Preset.ALL, today, D("2023-05-01"), D("2026-11-20")) == \
+        DayRange.from_dates(D("2023-05-01"), today)
+    # usage dated after today (a clock set wrong once) stays visible
+    assert preset_range(Preset.ALL, today, D("2026-01-01"), D("2027-01-03")).end == \
+        D("2027-01-03")
+    assert preset_range(Preset.ALL, today) == DayRange.from_dates(today, today)
+
+
+def test_everything_is_capped_to_keep_memory_bounded() -> None:
+    rng = preset_range(Preset.ALL, D("2026-11-26"), D("0001-01-01"), D("2026-11-26"))
+    assert rng.days == MAX_RANGE_DAYS
+    assert rng.end == D("2026-11-26")
+
+
+# --- buckets ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("days", "bucket"), [
+    (1, Bucket.DAY), (7, Bucket.DAY), (90, Bucket.DAY), (120, Bucket.DAY),
+    (121, Bucket.WEEK), (365, Bucket.WEEK), (730, Bucket.WEEK), (731, Bucket.MONTH),
+    (3 * 365, Bucket.MONTH)])
+def test_auto_bucket_by_range_length(days: int, bucket: Bucket) -> None:
+    assert auto_bucket(days) is bucket
+
+
+def test_bucket_first_day() -> None:
+    wed = day_number(D("2026-01-07"))
+    assert bucket_first(wed, Bucket.DAY) == wed
+    assert day_date(bucket_first(wed, Bucket.WEEK)) == D("2026-01-05")  # Monday
+    assert day_date(bucket_first(wed, Bucket.MONTH)) == D("2026-01-01")
+
+
+def test_buckets_are_clipped_to_the_range() -> None:
+    rng = DayRange.from_dates(D("2026-01-29"), D("2026-03-03"))
+    assert [(s.start.isoformat(), s.end.isoformat()) for s in spans(rng, Bucket.MONTH)] == [
+        ("2026-01-29", "2026-01-31"), ("2026-02-01", "2026-02-28"),
+        ("2026-03-01", "2026-03-03")]
+    weeks = spans(rng, Bucket.WEEK)
+    assert (weeks[0].start, weeks[0].end) == (D("2026-01-29"), D("2026-02-01"))  # Thu–Sun
+    assert (weeks[-1].start, weeks[-1].end) == (D("2026-03-02"), D("2026-03-03"))
+
+
+def test_week_and_month_sums() -> None:
+    rng = DayRange.from_dates(D("2026-01-26"), D("2026-02-08"))  # Mon 26 Jan .. Sun 8 Feb
+    daily = DailyUsage.from_records([
+        rec("a", "2026-01-26", 10), rec("a", "2026-01-31", 20), rec("a", "2026-02-01", 40),
+        rec("a", "2026-02-02", 80), rec("b", "2026-02-08", 5)], rng)
+    weeks = daily.bucketed(Bucket.WEEK)
+    assert weeks.seconds == {"a": (70, 80), "b": (0, 5)}
+    assert weeks.totals() == [70, 85]
+    months = daily.bucketed(Bucket.MONTH)
+    assert months.seconds == {"a": (30, 120), "b": (0, 5)}
+    assert [s.center for s in months.spans] == [
+        (day_number(D("2026-01-26")) + day_number(D("2026-01-31"))) / 2,
+        (day_number(D("2026-02-01")) + day_number(D("2026-02-08"))) / 2]
+
+
+def test_span_index_maps_positions_to_bars() -> None:
+    rng = DayRange.from_dates(D("2026-01-01"), D("2026-01-20"))
+    weeks = spans(rng, Bucket.WEEK)  # Thu 1–Sun 4, 5–11, 12–18, 19–20
+    first = rng.first
+    assert span_index(weeks, first) == 0
+    assert span_index(weeks, first - 0.4) == 0  # left half of the first day's bar
+    assert span_index(weeks, first - 0.6) is None
+    assert span_index(weeks, first + 3.4) == 0
+    assert span_index(weeks, first + 3.6) == 1
+    assert span_index(weeks, rng.last + 0.4) == 3
+    assert span_index(weeks, rng.last + 0.6) is None
+    assert span_index([], first) is None
+
+
+# --- the daily matrix ------------------------------------------------------------------------
+
+def test_missing_days_are_zero_not_gaps() -> None:
+    rng = DayRange.from_dates(D("2026-01-01"), D("2026-01-07"))
+    daily = DailyUsage.from_records(
+        [rec("a", "2026-01-02", 60), rec("a", "2026-01-06", 120),
+         rec("a", "2025-12-31", 999), rec("a", "2026-01-08", 999)],  # outside: ignored
+        rng, entries=["quiet"])
+    assert daily.entries == ["a", "quiet"]
+    assert daily.seconds["a"] == [0, 60, 0, 0, 0, 120, 0]
+    assert daily.seconds["quiet"] == [0] * 7
+    assert daily.get("a", D("2026-01-06")) == 120
+    assert daily.get("a", D("2026-01-08")) == 0
+    assert daily.get("nobody", D("2026-01-06")) == 0
+    assert len(list(daily.rows())) == 14
+
+
+def test_repeated_records_add_up_and_negative_ones_are_ignored() -> None:
+    rng = DayRange.from_dates(D("2026-01-01"), D("2026-01-01"))
+    daily = DailyUsage.from_records([rec("a", "2026-01-01", 60), rec("a", "2026-01-01", 30),
+                                     rec("a", "2026-01-01", -500)], rng)
+    assert daily.seconds["a"] == [90]
+
+
+def test_replace_days_swaps_in_a_fresh_read_of_recent_days() -> None:
+    rng = DayRange.from_dates(D("2026-01-01"), D("2026-01-05"))
+    daily = DailyUsage.from_records([rec("a", "2026-01-01", 10), rec("a", "2026-01-04", 40),
+                                     rec("a", "2026-01-05", 50)], rng)
+    recent = DayRange.from_dates(D("2026-01-04"), D("2026-01-06"))  # runs past the range
+    fresh = daily.replace_days([rec("a", "2026-01-05", 55), rec("new", "2026-01-04", 7),
+                                rec("a", "2026-01-01", 999)], recent)  # outside `recent`
+    assert fresh.seconds == {"a": [10, 0, 0, 0, 55], "new": [0, 0, 0, 7, 0]}
+    assert daily.seconds == {"a": [10, 0, 0, 40, 50]}  # the original is unchanged
+    assert fresh != daily
+    assert fresh == DailyUsage.from_records(
+        [rec("a", "2026-01-01", 10), rec("a", "2026-01-05", 55), rec("new", "2026-01-04", 7)],
+        rng)
+    outside = daily.replace_days([rec("a", "2026-02-01", 1)], DayRange.from_dates(
+        D("2026-02-01"), D("2026-02-02")))
+    assert outside == daily
+
+
+def test_daily_usage_checks_row_lengths() -> None:
+    with pytest.raises(ValueError, match="3 values for 2 days"):
+        DailyUsage(DayRange(10, 11), {"a": [1, 2, 3]})
+
+
+# --- quota hits and summaries -----------------------------------------------------------------
+
+def test_quota_hits_are_days_at_or_over_the_quota() -> None:
+    rng = DayRange.from_dates(D("2026-01-01"), D("2026-01-10"))
+    daily = DailyUsage.from_records(
+        [rec("a", "2026-01-02", 3599), rec("a", "2026-01-03", 3600),
+         rec("a", "2026-01-09", 4000), rec("b", "2026-01-03", 99999)], rng)
+    hits = quota_hit_days(daily, {"a": 3600, "b": None, "c": 60})
+    assert hits == {"a": [day_number(D("2026-01-03")), day_number(D("2026-01-09"))]}
+    weeks = spans(rng, Bucket.WEEK)  # Thu 1–Sun 4, Mon 5–Sun 11
+    assert count_per_span(hits["a"], weeks) == [1, 1]
+    assert count_per_span([rng.first - 5, rng.last + 5], weeks) == [0, 0]
+
+
+def test_summary_per_entry() -> None:
+    rng = DayRange.from_dates(D("2026-01-01"), D("2026-01-10"))
+    daily = DailyUsage.from_records(
+        [rec("a", "2026-01-02", 1800), rec("a", "2026-01-05", 3600),
+         rec("a", "2026-01-07", 3600), rec("a", "2026-01-10", 600),
+         rec("b", "2026-01-03", 60)], rng)
+    rows = summarize(daily, today=D("2026-01-10"), quotas={"a": 3600})
+    a, b = rows
+    assert a.entry_id == "a"
+    assert a.total_seconds == 9600
+    assert a.average_seconds == 960.0  # per day of the range, unused days included
+    assert (a.busiest_day, a.busiest_seconds) == (D("2026-01-05"), 3600)  # earliest of ties
+    assert a.days_used == 4
+    assert a.today_seconds == 600
+    assert (a.quota_seconds, a.quota_days) == (3600, 2)
+    assert (b.total_seconds, b.days_used, b.today_seconds, b.quota_seconds) == (60, 1, 0, None)
+
+
+def test_summary_today_outside_the_range() -> None:
+    rng = DayRange.from_dates(D("2026-01-01"), D("2026-01-03"))
+    daily = DailyUsage.from_records([rec("a", "2026-01-01", 50)], rng)
+    rows = summarize(daily, today=D("2026-02-01"), today_usage={"a": 70, "later": 30})
+    assert [(r.entry_id, r.total_seconds, r.today_seconds, r.busiest_day) for r in rows] == [
+        ("a", 50, 70, D("2026-01-01")), ("later", 0, 30, None)]
+
+
+def test_summary_of_an_empty_range() -> None:
+    rng = DayRange.from_dates(D("2026-01-01"), D("2026-01-07"))
+    assert summarize(DailyUsage.from_records([], rng), today=D("2026-01-07")) == []
+
+
+# --- CSV ----------------------------------------------------------------------------------------
+
+def test_csv_has_one_row_per_entry_per_day() -> None:
+    rng = DayRange.from_dates(D("2026-03-07"), D("2026-03-09"))
+    daily = DailyUsage.from_records([rec("a", "2026-03-08", 7200), rec("b", "2026-03-09", 5)],
+                                    rng)
+    rows = list(csv_rows(daily, {"a": "Tux Math"}, {"a": 3600}))
+    assert rows[0] == CSV_HEADER
+    assert rows[1:] == [
+        ("2026-03-07", "a", "Tux Math", "0", "3600", "no"),
+        ("2026-03-07", "b", "b", "0", "", ""),
+        ("2026-03-08", "a", "Tux Math", "7200", "3600", "yes"),
+        ("2026-03-08", "b", "b", "0", "", ""),
+        ("2026-03-09", "a", "Tux Math", "0", "3600", "no"),
+        ("2026-03-09", "b", "b", "5", "", ""),
+    ]
+
+
+def test_csv_defuses_spreadsheet_formulas_from_the_database() -> None:
+    rng = DayRange.from_dates(D("2026-01-01"), D("2026-01-01"))
+    daily = DailyUsage.from_records([rec("=cmd|x", "2026-01-01", 1)], rng)
+    rows = list(csv_rows(daily, {"=cmd|x": '@SUM(A1),"x"\n<b>'}))
+    buf = io.StringIO()
+    csv.writer(buf).writerows(rows)
+    back = list(csv.reader(io.StringIO(buf.getvalue())))
+    assert back[1][1:3] == ["'=cmd|x", '\'@SUM(A1),"x"\n<b>']
+    raw = list(csv_rows(daily, {}, guard_formulas=False))
+    assert raw[1][1] == "=cmd|x"
+
+
+# --- properties ----------------------------------------------------------------------------
+
+records_strategy = st.lists(
+    st.tuples(st.sampled_from(["a", "b", "c"]), st.integers(0, 800), st.integers(0, 90_000)),
+    max_size=60)
+
+
+@settings(max_examples=150, deadline=None)
+@given(start=st.dates(date(1999, 1, 1), date(2040, 12, 31)), length=st.integers(1, 800),
+       raw=records_strategy, bucket=st.sampled_from(list(Bucket)))
+def test_buckets_partition_the_range_and_keep_every_second(
+        start: date, length: int, raw: list[tuple[str, int, int]], bucket: Bucket) -> None:
+    rng = DayRange(day_number(start), day_number(start) + length - 1)
+    records = [UsageRecord(e, start + timedelta(days=off), s) for e, off, s in raw]
+    daily = DailyUsage.from_records(records, rng)
+    in_range = [r for r in records if r.day in rng]
+    bars = daily.bucketed(bucket)
+    # the spans cover every day of the range exactly once, in order
+    assert bars.spans[0].first == rng.first
+    assert bars.spans[-1].last == rng.last
+    for prev, nxt in zip(bars.spans, bars.spans[1:], strict=False):
+        assert nxt.first == prev.last + 1
+    for s in bars.spans:
+        assert bucket_first(s.first, bucket) == bucket_first(s.last, bucket)  # one bucket
+    # nothing is lost or counted twice
+    for entry in daily.entries:
+        want = sum(r.seconds for r in in_range if r.entry_id == entry)
+        assert sum(daily.seconds[entry]) == want
+        assert sum(bars.seconds[entry]) == want
+    assert sum(bars.totals()) == sum(r.seconds for r in in_range)
+    rows = summarize(daily, today=rng.end)
+    assert sum(r.total_seconds for r in rows) == sum(r.seconds for r in in_range)
