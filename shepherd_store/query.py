@@ -130,8 +130,10 @@ def build_where(flt: AuditFilter, layout: Layout, *, guarded: bool = False) -> W
         conds.append("timestamp >= ?")
         params.append(_ts_bound(flt.since, -_MARGIN))
     if flt.until is not None:
+        # The bound is a bare date, so it must be the day *after* the latest local date an
+        # earlier instant can carry: "2026-03-02T01:00+09:00" sorts after "2026-03-02".
         conds.append("timestamp < ?")
-        params.append(_ts_bound(flt.until, _MARGIN))
+        params.append(_ts_bound(flt.until, _MARGIN + timedelta(days=1)))
     if flt.text:
         conds.append(f"{col} LIKE ? ESCAPE '\\'")
         params.append(f"%{like_escape(flt.text)}%")
