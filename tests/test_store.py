@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import fixture_path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -307,6 +309,22 @@ def _populate(store: SqliteStore) -> list[AuditEvent]:
     return out
 
 
+Populated = tuple[SqliteStore, list[AuditEvent]]
+
+
+@pytest.fixture(scope="module", params=["seed", "rust"])
+def populated(request: pytest.FixtureRequest,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Populated]:
+    """A store per layout holding `_populate`'s events, shared by the read-only tests."""
+    path = tmp_path_factory.mktemp("populated") / f"{request.param}.db"
+    if request.param == "rust":
+        shutil.copyfile(fixture_path("rust-v0.db"), path)
+        path.chmod(0o644)
+    with SqliteStore.open(path) as s:
+        items = _populate(s)
+        yield s, items
+
+
 def _ascii_lower(text: str) -> str:
     return "".join(c.lower() if c.isascii() else c for c in text)
 
@@ -381,8 +399,8 @@ FILTERS = {
 
 
 @pytest.mark.parametrize("name", list(FILTERS))
-def test_find_audits_filters(store: SqliteStore, name: str) -> None:
-    _populate(store)
+def test_find_audits_filters(populated: Populated, name: str) -> None:
+    store = populated[0]
     flt = FILTERS[name]
     expected = _expected(store, flt)
     if name != "unknown type":
@@ -393,8 +411,8 @@ def test_find_audits_filters(store: SqliteStore, name: str) -> None:
     assert _all_pages(store, flt, limit=7) == expected
 
 
-def test_text_search_metacharacters_are_literal(store: SqliteStore) -> None:
-    _populate(store)
+def test_text_search_metacharacters_are_literal(populated: Populated) -> None:
+    store = populated[0]
     pct = {e.id for e in store.find_audits(AuditFilter(text="a%b"), limit=10_000).events}
     under = {e.id for e in store.find_audits(AuditFilter(text="a_b"), limit=10_000).events}
     axb = {e.id for e in store.find_audits(AuditFilter(text="axb"), limit=10_000).events}
@@ -420,16 +438,16 @@ def test_time_filter_is_exact_across_offsets(store: SqliteStore) -> None:
     assert [e.id for e in exact] == [late.id]
 
 
-def test_keyset_paging_visits_every_row_once(store: SqliteStore) -> None:
-    _populate(store)
+def test_keyset_paging_visits_every_row_once(populated: Populated) -> None:
+    store = populated[0]
     total = _expected(store, AuditFilter())
     for limit in (1, 13, 200):
         seen = _all_pages(store, AuditFilter(), limit)
         assert seen == total and len(set(seen)) == len(seen)
 
 
-def test_after_id(store: SqliteStore) -> None:
-    items = _populate(store)
+def test_after_id(populated: Populated) -> None:
+    store, items = populated
     mark = items[250].id
     newer = store.find_audits(after_id=mark, limit=1000).events
     assert [e.id for e in newer] == [i.id for i in items[251:]][::-1]
@@ -439,8 +457,8 @@ def test_after_id(store: SqliteStore) -> None:
     assert store.find_audits(after_id=items[-1].id).events == []
 
 
-def test_progress_cancel(store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    _populate(store)
+def test_progress_cancel(populated: Populated, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = populated[0]
     monkeypatch.setattr(store_module, "SCAN_CHUNK", 10)
     calls: list[tuple[int, int]] = []
 
@@ -459,9 +477,9 @@ def test_progress_cancel(store: SqliteStore, monkeypatch: pytest.MonkeyPatch) ->
     assert not full.cancelled and full.events == [] and full.next_before_id is None
 
 
-def test_progress_cancel_keeps_partial_results(store: SqliteStore,
+def test_progress_cancel_keeps_partial_results(populated: Populated,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    _populate(store)
+    store = populated[0]
     monkeypatch.setattr(store_module, "SCAN_CHUNK", 20)
     flt = AuditFilter(text="quotaexhausted")
     page = store.find_audits(flt, limit=1000, progress=lambda d, t: False)
