@@ -6,13 +6,17 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+from PySide6.QtCore import QSize
 from PySide6.QtGui import QIcon, QPixmap
 
 
 def _svg_icon(*parts: str) -> QIcon:
     source = resources.files("resources").joinpath(*parts)
     if isinstance(source, Path) and source.is_file():
-        return QIcon(str(source))  # the SVG icon engine renders sharp at every size
+        icon = QIcon(str(source))  # the SVG icon engine renders sharp at every size
+        # Selected rows: keep the icon as drawn (the default tint hides it in the highlight).
+        icon.addFile(str(source), QSize(), QIcon.Mode.Selected)
+        return icon
     data = source.read_bytes()  # e.g. a zipped install: rasterise once, generously
     pixmap = QPixmap()
     pixmap.loadFromData(data, "SVG")
