@@ -1,0 +1,807 @@
+"""A deterministic simulator of shepherdd: realistic history and live sessions in a database.
+
+It writes only through the store's public calls (`append_audit`, `add_usage`,
+`set_cooldown_until`, `save_snapshot`), one transaction each as the daemon does, so every value
+passes the library's validation and reads back exactly like the daemon's own rows. Content
+(entries, durations, reasons, UUIDs) comes from `random.Random(seed)` alone; history is placed by
+its `end` argument and live mode by the wall clock.
+
+    python -m shepherd_store.simulate PATH [--days N] [--seed S] [--live] [--interval SECONDS]
+        [--max-sessions N] [--rust] [--journal delete|wal] [--ack]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import signal
+import sqlite3
+import sys
+import threading
+import time as time_module
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from pathlib import Path
+from types import FrameType
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import StoreError
+from .events import (
+    AdminStop,
+    AuditEvent,
+    ClientConnected,
+    ClientDisconnected,
+    ConfigReloaded,
+    Event,
+    Expired,
+    LaunchDenied,
+    LaunchFailed,
+    PolicyLoaded,
+    PolicyStop,
+    ProcessExited,
+    ServiceShutdown,
+    ServiceStarted,
+    ServiceStopped,
+    SessionEnded,
+    SessionEndReason,
+    SessionExtended,
+    SessionStarted,
+    UserStop,
+    WarningIssued,
+)
+from .snapshot import SessionSnapshot, StateSnapshot
+from .store import SqliteStore, Store
+from .timefmt import format_timestamp, whole_seconds
+
+__all__ = [
+    "DEFAULT_ENTRIES", "LIVE_MAX_AHEAD", "SimEntry", "SimulationStopped", "Simulator",
+    "create_rust_database", "main",
+]
+
+
+@dataclass(frozen=True)
+class SimEntry:
+    """One policy entry (`[[entries]]` of shepherdd's config); 0 means unlimited.
+
+    `weight` is how much the simulated child likes it (how often it is chosen).
+    """
+
+    id: str
+    label: str
+    daily_quota_seconds: int = 0
+    cooldown_seconds: int = 0
+    max_run_seconds: int = 0
+    weight: float = 1.0
+
+
+#: Entries after the example config (gcompris and krita unlimited, as there).
+DEFAULT_ENTRIES: tuple[SimEntry, ...] = (
+    SimEntry("tuxmath", "Tux Math", 2700, 900, 1800, 2.0),
+    SimEntry("scummvm-puttputt", "Putt-Putt", 3600, 600, 2700, 2.0),
+    SimEntry("minecraft", "Minecraft", 5400, 1800, 3600, 5.0),
+    SimEntry("supertuxkart", "SuperTuxKart", 2700, 600, 1800, 3.0),
+    SimEntry("gcompris", "GCompris", 0, 0, 0, 1.5),
+    SimEntry("krita", "Krita", 0, 0, 0, 1.5),
+)
+
+WARNING_THRESHOLDS = (300, 60)
+EXTENSION = timedelta(minutes=15)
+#: How far live mode's simulated clock may run ahead of the wall clock.
+LIVE_MAX_AHEAD = timedelta(hours=2)
+#: Live mode jumps forward to the wall clock when it falls further behind than this.
+LIVE_MAX_BEHIND = timedelta(minutes=30)
+EVENING_END = time(21, 30)
+LAUNCH_ERRORS = (
+    "spawn failed: No such file or directory (os error 2)",
+    "spawn failed: Permission denied (os error 13)",
+    "snap run failed: exit status 1",
+)
+
+RUST_DDL = (
+    """CREATE TABLE audit_log (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                timestamp TEXT NOT NULL,
+                event_json TEXT NOT NULL
+            )""",
+    """CREATE TABLE usage (
+                entry_id TEXT NOT NULL,
+                day TEXT NOT NULL,
+                duration_secs INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (entry_id, day)
+            )""",
+    """CREATE TABLE cooldowns (
+                entry_id TEXT PRIMARY KEY,
+                until TEXT NOT NULL
+            )""",
+    """CREATE TABLE snapshot (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                snapshot_json TEXT NOT NULL
+            )""",
+    "CREATE INDEX idx_audit_timestamp ON audit_log(timestamp)",
+    "CREATE INDEX idx_usage_day ON usage(day)",
+)
+_JOURNAL_MODES = ("delete", "wal", "truncate", "persist")
+
+
+def create_rust_database(path: str | Path, journal_mode: str = "delete") -> None:
+    """Create an empty database at `path` in the exact layout the Rust daemon creates.
+
+    Same DDL as `rust-v0.sql`, `user_version` 0, and `journal_mode` (the daemon's is
+    `delete`). Refuses to touch an existing file.
+    """
+    p = Path(path)
+    mode = journal_mode.lower()
+    if mode not in _JOURNAL_MODES:
+        raise ValueError(f"journal_mode must be one of {', '.join(_JOURNAL_MODES)}")
+    if p.exists():
+        raise FileExistsError(f"{p} already exists; create_rust_database makes new files only")
+    conn = sqlite3.connect(str(p), isolation_level=None)
+    try:
+        conn.execute(f"PRAGMA journal_mode = {mode}")
+        conn.execute("BEGIN")
+        for stmt in RUST_DDL:
+            conn.execute(stmt)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+class SimulationStopped(Exception):
+    """Raised inside the simulator when its `stop` event was set (caught by its own loops)."""
+
+
+class _ReachedEnd(Exception):
+    """History reached its `end`: the next event would be later."""
+
+
+@dataclass
+class _Session:
+    """A planned session: every instant is in UTC."""
+
+    session_id: str
+    entry: SimEntry
+    day: date
+    start: datetime
+    deadline: datetime | None
+    warnings: list[tuple[int, datetime]]
+    extension: tuple[datetime, datetime] | None
+    end: datetime
+    reason: SessionEndReason
+    duration: timedelta
+    issued: list[int] = field(default_factory=list)
+    current_deadline: datetime | None = None
+
+
+@dataclass
+class _Plan:
+    denials: list[tuple[datetime, SimEntry, tuple[str, ...]]]
+    session: _Session | None
+    end: datetime
+
+
+class Simulator:
+    """Plays shepherdd against `store`: history days, live sessions, crashes and restarts.
+
+    Deterministic for a given `seed` (and `end` for history). Timestamps are in `tz` (any
+    tzinfo, e.g. a `ZoneInfo`, so DST days get the right offset per instant) or, by default,
+    the machine's local time zone. `wall_clock` (returns an aware "now") anchors live mode.
+    Write errors raise, unless `on_error` is set: then they are reported to it and skipped,
+    as the daemon does. `on_audit` is called after each audit event is committed.
+    """
+
+    def __init__(self, store: Store, *, seed: int = 0, entries: Sequence[SimEntry] | None = None,
+                 tz: tzinfo | None = None,
+                 wall_clock: Callable[[], datetime] | None = None) -> None:
+        self.store = store
+        self.entries: tuple[SimEntry, ...] = tuple(entries or DEFAULT_ENTRIES)
+        if not self.entries:
+            raise ValueError("the simulator needs at least one entry")
+        self.tz = tz
+        self.on_audit: Callable[[AuditEvent], None] | None = None
+        self.on_error: Callable[[StoreError], None] | None = None
+        self.stop: threading.Event | None = None
+        self.max_ahead = LIVE_MAX_AHEAD
+        self.errors = 0
+        self.events_written = 0
+        self._rng = random.Random(seed)
+        self._wall = wall_clock or (lambda: datetime.now(UTC))
+        self._speed = 1.0
+        self._last_denials = 0
+        self._until: datetime | None = None
+        self._running = False
+        self._day: date | None = None
+        self._used: dict[str, int] = {}
+        self._active: _Session | None = None
+        self._cooldowns: dict[str, datetime] = {}
+        for e in self.entries:
+            until = store.get_cooldown_until(e.id)
+            if until is not None:
+                self._cooldowns[e.id] = until.astimezone(UTC)
+        recent = store.get_recent_audits(1)
+        self._clock: datetime | None = None
+        if recent:  # continue after the newest event, with fresh (but reproducible) UUIDs
+            self._clock = recent[0].timestamp.astimezone(UTC) + timedelta(seconds=1)
+            self._rng.seed(f"{seed}:{recent[0].id}:{self._clock.isoformat()}")
+
+    # --- public state ----------------------------------------------------------------------
+
+    @property
+    def clock(self) -> datetime | None:
+        """The simulated time (local, aware) of the latest write, None before the first."""
+        return None if self._clock is None else self._local(self._clock)
+
+    @property
+    def service_running(self) -> bool:
+        """Whether the simulated daemon is up (started and neither stopped nor crashed)."""
+        return self._running
+
+    @property
+    def active_session_id(self) -> str | None:
+        """The session started by `start_session` and not yet finished."""
+        return self._active.session_id if self._active else None
+
+    # --- history ---------------------------------------------------------------------------
+
+    def write_history(self, days: int, *, end: datetime) -> int:
+        """Write `days` days of history ending at `end` (aware); return the events written.
+
+        Each day: service start, 0-6 sessions (more in afternoons and at weekends), denials,
+        the odd reload, service stop. Nothing is later than `end`; on `end`'s own day the
+        service is left running when its evening is not over. Stops early if `stop` is set.
+        """
+        if end.tzinfo is None or end.utcoffset() is None:
+            raise ValueError("end must be an aware datetime")
+        end_utc = end.astimezone(UTC)
+        last_day = self._local(end_utc).date()
+        before = self.events_written
+        self._until = end_utc
+        try:
+            for i in range(days - 1, -1, -1):
+                if self._stop_requested():
+                    break
+                self._history_day(last_day - timedelta(days=i))
+        except (_ReachedEnd, SimulationStopped):
+            pass
+        finally:
+            self._until = None
+        return self.events_written - before
+
+    def _history_day(self, day: date) -> None:
+        rng = self._rng
+        if self._running:  # left running by an earlier run: stop it before the new day
+            self._stop_service(self._later(self._clock_or(day) + self._secs(1, 5)))
+        weekend = day.weekday() >= 5
+        self._start_service(self._at(day, time(7)) + self._secs(0, 5400))
+        if weekend:
+            n = rng.choices(range(7), weights=[0.5, 1, 2, 3, 3, 2, 1])[0]
+            cursor = self._at(day, time(9, 30)) + self._secs(0, 7200)
+        else:
+            n = rng.choices(range(5), weights=[1, 3, 3, 2, 1])[0]
+            cursor = self._at(day, time(15)) + self._secs(0, 4500)
+        window_end = self._at(day, time(20, 15))
+        latest = self._at(day + timedelta(days=1), time(0)) - timedelta(seconds=30)
+        reload_before = rng.randrange(n + 1) if rng.random() < 0.06 else None
+        shutdown_last = rng.random() < 0.03
+        for i in range(n + 1):
+            cursor = max(cursor, self._later(self._clock_or(day) + self._secs(30, 300)))
+            if i == reload_before:
+                self._append(cursor, ConfigReloaded(success=rng.random() < 0.9))
+                cursor += self._secs(30, 600)
+            if i == n or cursor > window_end:
+                break
+            force: SessionEndReason | None = (
+                ServiceShutdown() if shutdown_last and i == n - 1 else None)
+            plan = self._plan(cursor, latest=latest, force_reason=force)
+            if self._until is not None and plan.end + timedelta(seconds=1) > self._until:
+                raise _ReachedEnd
+            if self._stop_requested():
+                raise SimulationStopped
+            self._write_plan(plan)
+            if plan.session is not None and isinstance(plan.session.reason, ServiceShutdown):
+                self._stop_service(self._later(plan.session.end + self._secs(0.05, 0.5)))
+                return
+            gap = self._secs(60, 480) if rng.random() < 0.3 else self._secs(600, 6000)
+            cursor = self._later(self._clock_or(day)) + gap
+        stop_at = max(self._later(self._clock_or(day)) + self._secs(120, 1800),
+                      self._at(day, time(21)) + self._secs(0, 5400))
+        stop_at = min(stop_at, latest + self._secs(0, 20))
+        self._stop_service(max(stop_at, self._later(self._clock_or(day))))
+
+    # --- live mode -------------------------------------------------------------------------
+
+    def start_session(self, entry_id: str | None = None) -> str | None:
+        """Start the next live session (denials first, if any); return its id.
+
+        Returns None when every launch the child tried was denied. The simulated clock stays
+        close to the wall clock: at most `max_ahead` ahead, shrinking sessions when it gets
+        there. `entry_id` forces the entry (and skips the denial checks).
+        """
+        if self._active is not None:
+            raise RuntimeError("a session is already running; call finish_session() first")
+        forced = self._entry(entry_id) if entry_id is not None else None
+        self._prepare_live()
+        assert self._clock is not None
+        headroom = (self._wall().astimezone(UTC) + self.max_ahead - self._clock).total_seconds()
+        factor = min(1.0, max(headroom, 1.0) / (self._speed * 3600.0))
+        scale = max(self._speed * factor, 1e-4)
+        at = self._clock + self._secs(60 * scale, 600 * scale)
+        latest = self._at(self._local(self._clock).date() + timedelta(days=1), time(0))
+        plan = self._plan(at, latest=latest - timedelta(seconds=30), scale=scale, live=True,
+                          force_entry=forced)
+        self._write_denials(plan)
+        self._last_denials = len(plan.denials)
+        if plan.session is None:
+            self._clock = plan.end
+            return None
+        self._write_start(plan.session)
+        return plan.session.session_id
+
+    def finish_session(self) -> str:
+        """Write the rest of the session `start_session` began; return a short description."""
+        s = self._active
+        if s is None:
+            raise RuntimeError("no session is running; call start_session() first")
+        self._write_finish(s)
+        return self._describe(s)
+
+    def step(self) -> str:
+        """Run one next live session (with whatever denials come first); describe it."""
+        if self._active is not None:
+            return self.finish_session()
+        sid = self.start_session()
+        if sid is None:
+            when = self._local(self._clock or self._wall()).strftime("%Y-%m-%d %H:%M")
+            if self._last_denials:
+                return f"{when} every launch the child tried was denied ({self._last_denials})"
+            return f"{when} no session: the day is over"
+        return self.finish_session()
+
+    def run_live(self, *, interval: float = 2.0, stop: threading.Event | None = None,
+                 max_sessions: int | None = None, speed: float = 1.0) -> int:
+        """Call `step` every `interval` real seconds until `stop` is set; return the steps run.
+
+        `max_sessions` ends after that many steps (one launch attempt each); `speed` scales
+        the simulated length of sessions and gaps (1.0: sessions of 10-45 minutes). Once the
+        simulated clock is `max_ahead` ahead of the wall clock, sessions shrink so that it
+        keeps pace with real time instead of running further into the future.
+        """
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self._speed = speed
+        saved_stop = self.stop
+        if stop is not None:
+            self.stop = stop
+        done = 0
+        try:
+            while max_sessions is None or done < max_sessions:
+                if self._stop_requested():
+                    break
+                self.step()
+                done += 1
+                if max_sessions is not None and done >= max_sessions:
+                    break
+                if interval > 0 and self.stop is not None:
+                    if self.stop.wait(interval):
+                        break
+                elif interval > 0:
+                    time_module.sleep(interval)
+        finally:
+            self.stop = saved_stop
+        return done
+
+    # --- crashes and restarts --------------------------------------------------------------
+
+    def crash_mid_session(self, entry_id: str | None = None) -> str:
+        """Start a session and stop writing as a daemon killed by SIGKILL would; return its id.
+
+        The snapshot keeps the active session; no session_ended, usage, cooldown or
+        service_stopped follows. The entry defaults to a limited one (a snapshot needs a
+        deadline).
+        """
+        if entry_id is None:
+            limited = [e for e in self.entries if e.max_run_seconds or e.daily_quota_seconds]
+            if not limited:
+                raise ValueError("a crash needs an entry with a limit (its snapshot needs a "
+                                 "deadline)")
+            entry_id = self._rng.choice(limited).id
+        sid = self.start_session(entry_id)
+        if sid is None or self._active is None:
+            raise RuntimeError("no time is left today for a session to crash in")
+        self._clock = self._active.start + self._secs(30, 600)
+        self._active = None
+        self._running = False
+        return sid
+
+    def restart_service(self) -> None:
+        """Start the daemon again, as after a crash (service_started, policy_loaded, clients)."""
+        if self._running:
+            raise RuntimeError("the service is running; crash or stop it first")
+        base = self._clock if self._clock is not None else self._wall().astimezone(UTC)
+        self._start_service(base + self._secs(20, 180))
+
+    def shutdown(self) -> None:
+        """Stop the daemon cleanly: end a running session (service_shutdown), service_stopped."""
+        s = self._active
+        if s is not None:
+            now = self._clock if self._clock is not None else s.start
+            s.end = max(now, s.start) + self._secs(0.01, 0.5)
+            s.reason, s.duration = ServiceShutdown(), s.end - s.start
+            s.warnings = [(th, t) for th, t in s.warnings if t < s.end]
+            if s.extension is not None and s.extension[0] >= s.end:
+                s.extension = None
+            self._write_finish(s)
+        if self._running and self._clock is not None:
+            self._stop_service(self._clock + self._secs(0.05, 1))
+
+    # --- planning --------------------------------------------------------------------------
+
+    def _plan(self, at: datetime, *, latest: datetime, scale: float = 1.0, live: bool = False,
+              force_entry: SimEntry | None = None,
+              force_reason: SessionEndReason | None = None) -> _Plan:
+        """Decide (without writing) the denials and the session starting at or after `at`."""
+        rng = self._rng
+        denials: list[tuple[datetime, SimEntry, tuple[str, ...]]] = []
+        t = at
+        chosen: SimEntry | None = None
+        for _ in range(3):
+            pool = self.entries
+            if scale < 0.2:  # time is compressed: cooldowns would deny nearly every launch
+                pool = tuple(e for e in pool if not self._denial_reasons(e, t)) or pool
+            entry = force_entry or rng.choices(pool, weights=[e.weight for e in pool])[0]
+            reasons = () if force_entry else self._denial_reasons(entry, t)
+            if not reasons:
+                chosen = entry
+                break
+            denials.append((t, entry, reasons))
+            t += self._secs(8 * scale, 90 * scale)
+        if chosen is None or latest - t < timedelta(seconds=30):
+            return _Plan(denials, None, t)
+        sid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        limit = self._limit_seconds(chosen)
+        deadline = t + timedelta(seconds=limit) if limit is not None else None
+        desired = rng.uniform(600, 2700) * scale if live else rng.triangular(90, 5400, 1200)
+        day = self._local(t).date()
+        if force_reason is None and force_entry is None and rng.random() < 0.03:
+            end = t + self._secs(0.02, 0.4)
+            failed = LaunchFailed(error=rng.choice(LAUNCH_ERRORS))
+            session = _Session(sid, chosen, day, t, deadline, [], None, end, failed, timedelta(0))
+            return _Plan(denials, session, end)
+        extension: tuple[datetime, datetime] | None = None
+        reason: SessionEndReason
+        reached = (deadline is not None and limit is not None and desired >= limit
+                   and force_reason is None and deadline + timedelta(seconds=1) < latest)
+        if reached:
+            assert deadline is not None and limit is not None
+            can_extend = (scale >= 1.0 and limit > WARNING_THRESHOLDS[0]
+                          and deadline + EXTENSION + timedelta(minutes=1) < latest)
+            if can_extend and rng.random() < 0.15:
+                ext_at = deadline - self._secs(15, 50)
+                extension = (ext_at, deadline + EXTENSION)
+                if rng.random() < 0.7:
+                    end, reason = deadline + EXTENSION + self._secs(0.005, 0.9), Expired()
+                else:
+                    end, reason = ext_at + self._secs(60, 880), UserStop()
+            elif rng.random() < 0.95:
+                end, reason = deadline + self._secs(0.005, 0.9), Expired()
+            else:
+                end, reason = deadline - self._secs(5, 55), UserStop()
+        else:
+            span = timedelta(seconds=desired)
+            if t + span > latest:  # the availability window closes (never past midnight)
+                span = (latest - t) * rng.uniform(0.9, 1.0)
+                reason = PolicyStop()
+            else:
+                reason = force_reason or self._early_reason()
+            end = t + span
+            if deadline is not None and end >= deadline:
+                end = max(t, deadline - self._secs(1, 30))
+        warnings = [(th, deadline - timedelta(seconds=th) + self._secs(0.005, 0.9))
+                    for th in WARNING_THRESHOLDS
+                    if deadline is not None and limit is not None and limit > th]
+        warnings = [(th, wt) for th, wt in warnings if wt < end]
+        session = _Session(sid, chosen, day, t, deadline, warnings, extension, end, reason,
+                           end - t)
+        return _Plan(denials, session, end)
+
+    def _early_reason(self) -> SessionEndReason:
+        """Why a session ended before its deadline (or an unlimited one ended)."""
+        kind = self._rng.choices(range(5), weights=[42, 30, 8, 6, 6])[0]
+        reasons: tuple[SessionEndReason, ...] = (
+            UserStop(), ProcessExited(exit_code=0), ProcessExited(exit_code=None), AdminStop(),
+            PolicyStop())
+        return reasons[kind]
+
+    def _limit_seconds(self, entry: SimEntry) -> int | None:
+        caps = []
+        if entry.max_run_seconds:
+            caps.append(entry.max_run_seconds)
+        if entry.daily_quota_seconds:
+            caps.append(max(entry.daily_quota_seconds - self._used.get(entry.id, 0), 1))
+        return min(caps) if caps else None
+
+    def _denial_reasons(self, entry: SimEntry, at: datetime) -> tuple[str, ...]:
+        """The daemon's Debug texts for why `entry` cannot start at `at` (empty: allowed)."""
+        reasons = []
+        used, quota = self._used.get(entry.id, 0), entry.daily_quota_seconds
+        if quota and used >= quota:
+            reasons.append(f"QuotaExhausted {{ used: {used}s, quota: {quota}s }}")
+        until = self._cooldowns.get(entry.id)
+        if until is not None and until > at:
+            stamp = format_timestamp(self._local(until))
+            reasons.append(f"CooldownActive {{ available_at: {stamp} }}")
+        return tuple(reasons)
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def _write_plan(self, plan: _Plan) -> None:
+        self._write_denials(plan)
+        if plan.session is None:
+            self._clock = plan.end
+            return
+        self._write_start(plan.session)
+        self._write_finish(plan.session)
+
+    def _write_denials(self, plan: _Plan) -> None:
+        for t, entry, reasons in plan.denials:
+            self._append(t, LaunchDenied(entry_id=entry.id, reasons=reasons))
+
+    def _write_start(self, s: _Session) -> None:
+        deadline = self._local(s.deadline) if s.deadline is not None else None
+        self._append(s.start, SessionStarted(session_id=s.session_id, entry_id=s.entry.id,
+                                             label=s.entry.label, deadline=deadline))
+        s.current_deadline = s.deadline
+        self._active = s
+        self._save_active(s, s.start + self._secs(0.001, 0.01))
+
+    def _write_finish(self, s: _Session) -> None:
+        steps: list[tuple[datetime, int]] = [(t, th) for th, t in s.warnings]
+        if s.extension is not None:
+            steps.append((s.extension[0], -1))
+        for t, th in sorted(steps):
+            if th < 0:
+                assert s.extension is not None
+                s.current_deadline = s.extension[1]
+                self._append(t, SessionExtended(session_id=s.session_id, extended_by=EXTENSION,
+                                                new_deadline=self._local(s.extension[1])))
+            else:
+                s.issued.append(th)
+                self._append(t, WarningIssued(session_id=s.session_id, threshold_seconds=th))
+            self._save_active(s, t + self._secs(0.001, 0.01))
+        self._append(s.end, SessionEnded(session_id=s.session_id, entry_id=s.entry.id,
+                                         reason=s.reason, duration=s.duration))
+        if not isinstance(s.reason, LaunchFailed):
+            self._store_call(self.store.add_usage, s.entry.id, s.day, s.duration)
+            self._used[s.entry.id] = self._used.get(s.entry.id, 0) + whole_seconds(s.duration)
+            if s.entry.cooldown_seconds:
+                until = s.end + timedelta(seconds=s.entry.cooldown_seconds)
+                self._store_call(self.store.set_cooldown_until, s.entry.id, self._local(until))
+                self._cooldowns[s.entry.id] = until
+        done = s.end + self._secs(0.001, 0.01)
+        self._store_call(self.store.save_snapshot, StateSnapshot(self._local(done), None))
+        self._active = None
+        self._clock = done
+
+    def _save_active(self, s: _Session, at: datetime) -> None:
+        """Save the snapshot with `s` running (skipped when unlimited: it needs a deadline)."""
+        if s.current_deadline is None:
+            return
+        session = SessionSnapshot(session_id=s.session_id, entry_id=s.entry.id,
+                                  started_at=self._local(s.start),
+                                  deadline=self._local(s.current_deadline),
+                                  warnings_issued=tuple(s.issued))
+        self._store_call(self.store.save_snapshot, StateSnapshot(self._local(at), session))
+
+    def _start_service(self, at: datetime) -> None:
+        rng = self._rng
+        self._day = self._local(at).date()
+        self._used = {e.id: whole_seconds(self.store.get_usage(e.id, self._day))
+                      for e in self.entries}
+        self._append(at, ServiceStarted())
+        self._running = True
+        t = at + self._secs(0.1, 1.5)
+        self._append(t, PolicyLoaded(entry_count=len(self.entries)))
+        t += self._secs(0.5, 20)
+        self._append(t, ClientConnected(client_id=self._uuid(), role="Shell", uid=1000))
+        if rng.random() < 0.3:
+            admin = self._uuid()
+            t += self._secs(5, 900)
+            self._append(t, ClientConnected(client_id=admin, role="Admin", uid=None))
+            t += self._secs(20, 900)
+            self._append(t, ClientDisconnected(client_id=admin))
+        self._clock = t
+
+    def _stop_service(self, at: datetime) -> None:
+        self._append(at, ServiceStopped())
+        self._running = False
+        self._clock = at
+
+    def _prepare_live(self) -> None:
+        """Bring the simulated clock near the wall clock and the service up for today."""
+        rng = self._rng
+        wall = self._wall().astimezone(UTC)
+        if self._clock is None:
+            self._clock = wall - self._secs(60, 1200)
+        elif self._clock < wall - LIVE_MAX_BEHIND:
+            if self._running and self._local(wall).date() != self._day:
+                assert self._day is not None
+                evening = self._at(self._day, time(21)) + self._secs(0, 3600)
+                self._stop_service(max(self._clock + self._secs(1, 60), evening))
+            self._clock = max(self._clock, wall - self._secs(0, 600))
+        if self._running and self._local(self._clock).date() != self._day:
+            self._stop_service(self._clock + self._secs(0.05, 1))
+        today = self._local(self._clock).date()
+        if self._running and self._local(self._clock).time() >= EVENING_END:
+            morning = self._at(today + timedelta(days=1), time(7)) + self._secs(0, 3600)
+            if morning <= wall + self.max_ahead:
+                self._stop_service(self._clock + self._secs(1, 60))
+                self._clock = morning
+                today = self._local(morning).date()
+        midnight = self._at(today + timedelta(days=1), time(0))
+        if midnight - self._clock < timedelta(minutes=15):
+            if self._running:
+                self._stop_service(self._clock + self._secs(0.05, 1))
+            self._clock = max(self._clock, midnight) + self._secs(2, 30)
+        if not self._running:
+            self._start_service(self._clock + timedelta(seconds=rng.uniform(0.01, 1)))
+
+    def _append(self, at: datetime, event: Event) -> None:
+        """Append one audit event stamped `at` (UTC, shown in the simulator's zone)."""
+        if self._until is not None and at > self._until:
+            raise _ReachedEnd
+        audit = AuditEvent(0, self._local(at), event)
+        self._clock = at
+        if self._store_call(self.store.append_audit, audit):
+            self.events_written += 1
+            if self.on_audit is not None:
+                self.on_audit(audit)
+
+    def _store_call(self, fn: Callable[..., None], *args: object) -> bool:
+        """Run one store write; with `on_error` set, report a failure and go on."""
+        try:
+            fn(*args)
+        except StoreError as exc:
+            if self.on_error is None:
+                raise
+            self.errors += 1
+            self.on_error(exc)
+            return False
+        return True
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _local(self, instant: datetime) -> datetime:
+        """`instant` in the simulator's zone (its offset valid for that very instant)."""
+        return instant.astimezone(self.tz) if self.tz is not None else instant.astimezone()
+
+    def _at(self, day: date, clock: time) -> datetime:
+        """The UTC instant of the local wall time `clock` on `day`."""
+        naive = datetime.combine(day, clock)
+        if self.tz is None:
+            return naive.astimezone(UTC)  # a naive datetime is taken as system local time
+        return naive.replace(tzinfo=self.tz).astimezone(UTC)
+
+    def _secs(self, lo: float, hi: float) -> timedelta:
+        """A random span from `lo` to `hi` seconds, in whole microseconds."""
+        return timedelta(microseconds=round(self._rng.uniform(lo, hi) * 1e6))
+
+    def _uuid(self) -> str:
+        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+
+    def _later(self, instant: datetime) -> datetime:
+        return instant + timedelta(milliseconds=1)
+
+    def _clock_or(self, day: date) -> datetime:
+        return self._clock if self._clock is not None else self._at(day, time(0))
+
+    def _entry(self, entry_id: str) -> SimEntry:
+        for e in self.entries:
+            if e.id == entry_id:
+                return e
+        raise ValueError(f"no entry {entry_id!r}; known: {', '.join(e.id for e in self.entries)}")
+
+    def _stop_requested(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
+    def _describe(self, s: _Session) -> str:
+        mins, secs = divmod(whole_seconds(s.duration), 60)
+        extra = ", extended" if s.extension is not None else ""
+        return (f"{self._local(s.start):%Y-%m-%d %H:%M} {s.entry.label}: {mins}m {secs:02d}s, "
+                f"{s.reason.TYPE}{extra}")
+
+
+# --- command line --------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m shepherd_store.simulate",
+        description="Write simulated shepherdd history (and live sessions) into a database.")
+    p.add_argument("path", help="database file (created if missing)")
+    p.add_argument("--days", type=int, default=30, help="days of history (default 30)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--live", action="store_true", help="keep writing sessions after the history")
+    p.add_argument("--interval", type=float, default=2.0,
+                   help="real seconds between live sessions; 0 = as fast as possible")
+    p.add_argument("--max-sessions", type=int, default=None, help="stop after N live steps")
+    p.add_argument("--speed", type=float, default=1.0, help="scale of live session lengths")
+    p.add_argument("--rust", action="store_true", help="create the Rust layout, not the seed one")
+    p.add_argument("--journal", choices=("delete", "wal"), default=None,
+                   help="journal mode of a new database (default: wal, or delete with --rust)")
+    p.add_argument("--tz", default=None, help="IANA time zone of the timestamps (default local)")
+    p.add_argument("--ack", action="store_true",
+                   help="print 'ack <id>' on stdout after each committed audit event")
+    return p
+
+
+def _open(path: Path, *, rust: bool, journal: str | None) -> SqliteStore:
+    if not path.exists():
+        if rust:
+            create_rust_database(path, journal or "delete")
+        elif journal == "delete":
+            SqliteStore.open(path).close()
+            conn = sqlite3.connect(str(path))
+            try:
+                conn.execute("PRAGMA journal_mode = delete")
+            finally:
+                conn.close()
+    return SqliteStore.open(path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the simulator command line; exit status 0, also on SIGTERM/SIGINT."""
+    args = _parser().parse_args(argv)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    errors = 0
+
+    def report(exc: BaseException) -> None:
+        nonlocal errors
+        errors += 1
+        text = " ".join(str(exc).split())
+        print(f"error {text}", file=sys.stderr, flush=True)
+
+    def ack(event: AuditEvent) -> None:
+        print(f"ack {event.id}", flush=True)
+
+    try:
+        tz = ZoneInfo(args.tz) if args.tz else None
+        store = _open(Path(args.path), rust=args.rust, journal=args.journal)
+    except (StoreError, OSError, ValueError, ZoneInfoNotFoundError, sqlite3.Error) as exc:
+        report(exc)
+        print(f"errors {errors}", file=sys.stderr, flush=True)
+        return 1
+    try:
+        sim = Simulator(store, seed=args.seed, tz=tz)
+        sim.stop = stop
+        sim.on_error = report
+        if args.ack:
+            sim.on_audit = ack
+        try:
+            if args.days > 0 and sim.clock is None:
+                sim.write_history(args.days, end=datetime.now(UTC))
+            if args.live and not stop.is_set():
+                sim.run_live(interval=args.interval, stop=stop, max_sessions=args.max_sessions,
+                             speed=args.speed)
+            if args.live or stop.is_set():
+                sim.shutdown()
+        except SimulationStopped:
+            sim.shutdown()
+    except StoreError as exc:
+        report(exc)
+    except BrokenPipeError:
+        pass
+    finally:
+        store.close()
+    print(f"errors {errors}", file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

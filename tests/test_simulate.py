@@ -1,0 +1,495 @@
+"""The service simulator: determinism, history invariants, DST, Rust layout, crashes, CLI."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from shepherd_store import (
+    AuditEvent,
+    ClientConnected,
+    Expired,
+    LaunchDenied,
+    LaunchFailed,
+    Layout,
+    PolicyLoaded,
+    ReadOnlyError,
+    ServiceStarted,
+    ServiceStopped,
+    SessionEnded,
+    SessionExtended,
+    SessionStarted,
+    SqliteStore,
+    StateSnapshot,
+    UnknownEvent,
+    WarningIssued,
+    encode_event,
+)
+from shepherd_store.simulate import (
+    DEFAULT_ENTRIES,
+    SimEntry,
+    Simulator,
+    create_rust_database,
+)
+from shepherd_store.timefmt import whole_seconds
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(os.environ.get("SHEPHERD_FIXTURES", REPO.parent / "shared" / "fixtures"))
+BERLIN = ZoneInfo("Europe/Berlin")
+NEW_YORK = ZoneInfo("America/New_York")
+ENTRIES = {e.id: e for e in DEFAULT_ENTRIES}
+
+
+def all_events(store: SqliteStore) -> list[AuditEvent]:
+    """Every audit event, oldest first."""
+    return store.get_recent_audits(1_000_000)[::-1]
+
+
+def dump(store: SqliteStore) -> tuple[list[tuple[int, str, str]], object, object, object]:
+    """Everything the simulator wrote, as comparable text."""
+    rows = [(e.id, e.timestamp.isoformat(), encode_event(e.event)) for e in all_events(store)]
+    return (rows, store.usage_between(), store.all_cooldowns(), store.load_snapshot_text())
+
+
+def check_history(events: list[AuditEvent], store: SqliteStore, tz: ZoneInfo,
+                  crashed: frozenset[str] = frozenset()) -> dict[str, int]:
+    """Assert the invariants of a simulated history; return counts of what it holds."""
+    counts: dict[str, int] = defaultdict(int)
+    started: dict[str, AuditEvent] = {}
+    ended: dict[str, list[AuditEvent]] = defaultdict(list)
+    warnings: dict[str, list[AuditEvent]] = defaultdict(list)
+    extensions: dict[str, AuditEvent] = {}
+    usage: dict[tuple[str, date], int] = defaultdict(int)
+    last_end: dict[str, datetime] = {}
+    previous = None
+    for ev in events:
+        assert not isinstance(ev.event, UnknownEvent), ev
+        counts[ev.type] += 1
+        if previous is not None:
+            assert ev.timestamp >= previous, "timestamps go backwards"
+        previous = ev.timestamp
+        assert ev.timestamp.utcoffset() == ev.timestamp.astimezone(tz).utcoffset()
+        e = ev.event
+        if isinstance(e, SessionStarted):
+            assert e.session_id not in started
+            started[e.session_id] = ev
+            entry = ENTRIES[e.entry_id]
+            assert e.label == entry.label
+            unlimited = not entry.max_run_seconds and not entry.daily_quota_seconds
+            assert (e.deadline is None) == unlimited
+            if e.deadline is not None and entry.max_run_seconds:
+                assert e.deadline - ev.timestamp <= timedelta(seconds=entry.max_run_seconds)
+        elif isinstance(e, WarningIssued):
+            warnings[e.session_id].append(ev)
+        elif isinstance(e, SessionExtended):
+            assert e.extended_by == timedelta(minutes=15)
+            extensions[e.session_id] = ev
+        elif isinstance(e, SessionEnded):
+            ended[e.session_id].append(ev)
+            start = started[e.session_id]
+            assert isinstance(start.event, SessionStarted)
+            assert e.entry_id == start.event.entry_id
+            local_start, local_end = start.timestamp.astimezone(tz), ev.timestamp.astimezone(tz)
+            assert local_start.date() == local_end.date(), "a session crossed midnight"
+            if isinstance(e.reason, LaunchFailed):
+                assert e.duration == timedelta(0)
+            else:
+                assert abs(e.duration - (ev.timestamp - start.timestamp)) < timedelta(seconds=1)
+                last_end[e.entry_id] = ev.timestamp
+                counts["reason:" + e.reason.TYPE] += 1
+            if isinstance(e.reason, Expired):
+                assert start.event.deadline is not None
+                deadline = start.event.deadline
+                if e.session_id in extensions:
+                    ext = extensions[e.session_id].event
+                    assert isinstance(ext, SessionExtended)
+                    deadline = ext.new_deadline
+                assert timedelta(0) <= ev.timestamp - deadline < timedelta(seconds=1)
+            if not isinstance(e.reason, LaunchFailed):  # a failed launch bills nothing
+                usage[(e.entry_id, local_start.date())] += whole_seconds(e.duration)
+        elif isinstance(e, LaunchDenied):
+            assert e.reasons
+            for reason in e.reasons:
+                m = re.fullmatch(r"QuotaExhausted \{ used: (\d+)s, quota: (\d+)s \}", reason)
+                if m:
+                    assert int(m[1]) >= int(m[2]) > 0
+                    continue
+                m = re.fullmatch(r"CooldownActive \{ available_at: (\S+) \}", reason)
+                assert m, reason
+                assert datetime.fromisoformat(m[1]) > ev.timestamp
+        elif isinstance(e, PolicyLoaded):
+            assert e.entry_count == len(DEFAULT_ENTRIES)
+        elif isinstance(e, ClientConnected):
+            assert (e.role, e.uid) in (("Shell", 1000), ("Admin", None))
+    for sid, start in started.items():
+        assert len(ended[sid]) == (0 if sid in crashed else 1), sid
+        assert isinstance(start.event, SessionStarted)
+        announced = start.event.deadline
+        thresholds = [w.event.threshold_seconds for w in warnings[sid]
+                      if isinstance(w.event, WarningIssued)]
+        assert thresholds == sorted(thresholds, reverse=True)
+        for w in warnings[sid]:
+            assert isinstance(w.event, WarningIssued) and announced is not None
+            lead = announced - w.timestamp
+            assert timedelta(seconds=w.event.threshold_seconds - 1) < lead
+            assert lead <= timedelta(seconds=w.event.threshold_seconds)
+    stored = {(u.entry_id, u.day): u.seconds for u in store.usage_between()}
+    assert stored == dict(usage)
+    cooldowns = {c.entry_id: c.until for c in store.all_cooldowns()}
+    for entry_id, end in last_end.items():
+        cooldown = ENTRIES[entry_id].cooldown_seconds
+        if cooldown:
+            assert cooldowns[entry_id] == end + timedelta(seconds=cooldown)
+        else:
+            assert entry_id not in cooldowns
+    counts["sessions"] = len(started)
+    return counts
+
+
+# --- entries and determinism ---------------------------------------------------------------
+
+
+def test_default_entries_look_like_the_config() -> None:
+    ids = [e.id for e in DEFAULT_ENTRIES]
+    assert 5 <= len(ids) <= 8 and len(set(ids)) == len(ids)
+    assert {"tuxmath", "minecraft", "gcompris", "krita"} <= set(ids)
+    assert ENTRIES["tuxmath"].label == "Tux Math"
+    unlimited = [e for e in DEFAULT_ENTRIES if not e.daily_quota_seconds]
+    assert 1 <= len(unlimited) <= 2
+
+
+def test_same_seed_same_history_other_seed_other_history() -> None:
+    end = datetime(2026, 5, 20, 18, 30, tzinfo=BERLIN)
+    dumps = []
+    for seed in (7, 7, 8):
+        with SqliteStore.in_memory() as store:
+            Simulator(store, seed=seed, tz=BERLIN).write_history(20, end=end)
+            dumps.append(dump(store))
+    assert dumps[0] == dumps[1]
+    assert dumps[0][0] != dumps[2][0]
+    assert all(datetime.fromisoformat(r[1]) <= end for r in dumps[0][0])
+
+
+# --- history -------------------------------------------------------------------------------
+
+
+def test_history_invariants() -> None:
+    end = datetime(2026, 6, 30, 23, 59, 59, tzinfo=BERLIN)
+    with SqliteStore.in_memory() as store:
+        sim = Simulator(store, seed=1, tz=BERLIN)
+        written = sim.write_history(60, end=end)
+        events = all_events(store)
+        assert written == len(events)
+        counts = check_history(events, store, BERLIN)
+        assert counts["service_started"] == counts["service_stopped"] == 60
+        assert isinstance(events[0].event, ServiceStarted)
+        assert isinstance(events[-1].event, ServiceStopped)
+        assert events[-1].timestamp <= end
+        assert events[0].timestamp.date() == date(2026, 5, 2)
+        assert 60 <= counts["sessions"] <= 60 * 6
+        for kind in ("launch_denied", "warning_issued", "session_extended", "reason:expired",
+                     "reason:user_stop", "reason:process_exited"):
+            assert counts[kind] > 0, kind
+        snapshot = store.load_snapshot()
+        assert snapshot is not None and snapshot.active_session is None
+        assert not sim.service_running
+
+
+def test_history_on_end_day_leaves_the_service_running() -> None:
+    end = datetime(2026, 6, 6, 16, 0, tzinfo=BERLIN)  # a Saturday afternoon
+    with SqliteStore.in_memory() as store:
+        sim = Simulator(store, seed=5, tz=BERLIN)
+        sim.write_history(3, end=end)
+        events = all_events(store)
+        check_history(events, store, BERLIN)
+        assert all(e.timestamp <= end for e in events)
+        assert sim.service_running
+        assert sum(isinstance(e.event, ServiceStopped) for e in events) == 2
+
+
+def test_snapshots_follow_the_session() -> None:
+    """A snapshot with the running session (and its warnings) while it runs, None after."""
+    with SqliteStore.in_memory() as store:
+        sim = Simulator(store, seed=2, tz=BERLIN,
+                        wall_clock=lambda: datetime(2026, 4, 14, 16, 0, tzinfo=BERLIN))
+        sid = sim.start_session("minecraft")
+        assert sid is not None and sim.active_session_id == sid
+        active = store.load_snapshot()
+        assert active is not None and active.active_session is not None
+        assert active.active_session.session_id == sid
+        assert active.active_session.warnings_issued == ()
+        assert not any(isinstance(e.event, SessionEnded) for e in all_events(store))
+        assert "Minecraft" in sim.finish_session()
+        final = store.load_snapshot()
+        assert final is not None and final.active_session is None
+        ends = [e.event for e in all_events(store) if isinstance(e.event, SessionEnded)]
+        assert [e.session_id for e in ends] == [sid]
+
+    saved: list[StateSnapshot] = []
+    with SqliteStore.in_memory() as store:
+        original = store.save_snapshot
+
+        def spy(snapshot: StateSnapshot) -> None:
+            saved.append(snapshot)
+            original(snapshot)
+
+        store.save_snapshot = spy  # type: ignore[method-assign]
+        Simulator(store, seed=6, tz=BERLIN).write_history(
+            20, end=datetime(2026, 4, 30, 23, 59, tzinfo=BERLIN))
+        events = all_events(store)
+    issued: dict[str, list[tuple[int, ...]]] = defaultdict(list)
+    for snap in saved:
+        if snap.active_session is not None:
+            issued[snap.active_session.session_id].append(snap.active_session.warnings_issued)
+    warned: dict[str, tuple[int, ...]] = defaultdict(tuple)
+    for ev in events:
+        if isinstance(ev.event, WarningIssued):
+            warned[ev.event.session_id] += (ev.event.threshold_seconds,)
+    limited = [e.event for e in events
+               if isinstance(e.event, SessionStarted) and e.event.deadline is not None]
+    assert limited and set(issued) == {e.session_id for e in limited}
+    assert any(len(w) == 2 for w in warned.values())
+    for sid, history in issued.items():
+        assert history[0] == () and history[-1] == warned[sid]
+    ended = sum(isinstance(e.event, SessionEnded) for e in events)
+    assert sum(s.active_session is None for s in saved) == ended
+
+
+# --- time zones ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("end", "offsets"), [
+    (datetime(2026, 3, 10, 22, 0, tzinfo=NEW_YORK), {"-05:00", "-04:00"}),
+    (datetime(2026, 11, 3, 22, 0, tzinfo=NEW_YORK), {"-04:00", "-05:00"}),
+])
+def test_dst_days_have_the_right_offsets(end: datetime, offsets: set[str]) -> None:
+    with SqliteStore.in_memory() as store:
+        Simulator(store, seed=4, tz=NEW_YORK).write_history(6, end=end)
+        events = all_events(store)
+        check_history(events, store, NEW_YORK)
+        seen = {e.timestamp.isoformat()[-6:] for e in events}
+        assert seen == offsets
+        for ev in events:  # the offset stored with each instant is New York's at that instant
+            assert ev.timestamp.utcoffset() == ev.timestamp.astimezone(NEW_YORK).utcoffset()
+            deadline = getattr(ev.event, "deadline", None)
+            if deadline is not None:
+                assert deadline.utcoffset() == deadline.astimezone(NEW_YORK).utcoffset()
+
+
+# --- Rust layout -----------------------------------------------------------------------------
+
+
+def master(path: Path) -> list[tuple[str, ...]]:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return sorted(conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"))
+    finally:
+        conn.close()
+
+
+def test_rust_database_layout_and_history(tmp_path: Path) -> None:
+    path = tmp_path / "rust.db"
+    create_rust_database(path)
+    fixture = FIXTURES / "rust-v0.db"
+    if fixture.exists():
+        assert master(path) == master(fixture)
+    with pytest.raises(FileExistsError):
+        create_rust_database(path)
+    with SqliteStore.open(path) as store:
+        assert store.layout is Layout.RUST
+        assert store.journal_mode == "delete"
+        Simulator(store, seed=3, tz=BERLIN).write_history(
+            8, end=datetime(2026, 2, 1, 23, 59, tzinfo=BERLIN))
+        check_history(all_events(store), store, BERLIN)
+    with SqliteStore.open(path, read_only=True) as store:
+        assert store.layout is Layout.RUST and store.journal_mode == "delete"
+        assert store.get_recent_audits(5)
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone() == (0,)
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert tables == {"audit_log", "sqlite_sequence", "usage", "cooldowns", "snapshot"}
+    finally:
+        conn.close()
+
+
+def test_rust_database_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "rust-wal.db"
+    create_rust_database(path, journal_mode="wal")
+    with SqliteStore.open(path) as store:
+        assert store.layout is Layout.RUST and store.journal_mode == "wal"
+    with pytest.raises(ValueError):
+        create_rust_database(tmp_path / "x.db", journal_mode="memory")
+
+
+# --- crashes and live mode -----------------------------------------------------------------
+
+
+def test_crash_mid_session_then_restart() -> None:
+    end = datetime(2026, 9, 12, 14, 0, tzinfo=BERLIN)
+    with SqliteStore.in_memory() as store:
+        sim = Simulator(store, seed=9, tz=BERLIN, wall_clock=lambda: end)
+        sim.write_history(4, end=end)
+        sid = sim.crash_mid_session()
+        snapshot = store.load_snapshot()
+        assert snapshot is not None and snapshot.active_session is not None
+        assert snapshot.active_session.session_id == sid
+        events = all_events(store)
+        assert isinstance(events[-1].event, SessionStarted)
+        assert events[-1].event.session_id == sid
+        check_history(events, store, BERLIN, crashed=frozenset({sid}))
+        assert not sim.service_running
+        sim.restart_service()
+        tail = all_events(store)[len(events):]
+        assert isinstance(tail[0].event, ServiceStarted)
+        assert isinstance(tail[1].event, PolicyLoaded)
+        assert tail[0].timestamp > events[-1].timestamp
+        after = store.load_snapshot()
+        assert after is not None and after.active_session is not None  # the stale snapshot
+        sim.step()
+        check_history(all_events(store), store, BERLIN, crashed=frozenset({sid}))
+
+
+def test_live_mode_stays_near_the_wall_clock_and_rolls_days() -> None:
+    now = [datetime(2026, 12, 18, 20, 0, tzinfo=BERLIN)]
+    with SqliteStore.in_memory() as store:
+        sim = Simulator(store, seed=11, tz=BERLIN, wall_clock=lambda: now[0])
+        sim.write_history(3, end=now[0])
+        history = len(all_events(store))
+        for _ in range(150):
+            description = sim.step()
+            assert isinstance(description, str) and description
+            clock = sim.clock
+            assert clock is not None
+            assert clock <= now[0] + sim.max_ahead + timedelta(minutes=45)
+            now[0] += timedelta(minutes=5)  # real time passes between steps
+        events = all_events(store)
+        check_history(events, store, BERLIN)
+        live_days = {e.timestamp.date() for e in events[history:]}
+        assert len(live_days) >= 2, "live mode should roll over to the next day"
+        assert sim.run_live(interval=0, max_sessions=4) == 4
+
+
+def test_write_errors_are_reported_and_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "ro.db"
+    SqliteStore.open(path).close()
+    with SqliteStore.open(path, read_only=True) as store:
+        sim = Simulator(store, seed=0, tz=BERLIN)
+        with pytest.raises(ReadOnlyError):
+            sim.write_history(1, end=datetime(2026, 1, 5, 23, 0, tzinfo=BERLIN))
+        reported: list[Exception] = []
+        sim = Simulator(store, seed=0, tz=BERLIN)
+        sim.on_error = reported.append
+        sim.write_history(1, end=datetime(2026, 1, 5, 23, 0, tzinfo=BERLIN))
+        assert sim.errors == len(reported) > 0 and sim.events_written == 0
+
+
+def test_custom_entries() -> None:
+    entries = [SimEntry("a", "Alpha", 600, 60, 300), SimEntry("b", "Beta")]
+    with SqliteStore.in_memory() as store:
+        Simulator(store, seed=3, tz=BERLIN, entries=entries).write_history(
+            5, end=datetime(2026, 3, 1, 23, 59, tzinfo=BERLIN))
+        ids = {getattr(e.event, "entry_id", None) for e in all_events(store)} - {None}
+        assert ids <= {"a", "b"} and ids
+
+
+# --- command line ----------------------------------------------------------------------------
+
+
+def run_cli(*args: str) -> subprocess.Popen[str]:
+    """The simulator's command line in a child process, stdout and stderr piped."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "shepherd_store.simulate", *args], cwd=REPO, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def audit_ids(path: Path) -> set[int]:
+    conn = sqlite3.connect(path)
+    try:
+        return {r[0] for r in conn.execute("SELECT id FROM audit_log")}
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("rust", [False, True])
+def test_cli_acked_events_survive_sigkill(tmp_path: Path, rust: bool) -> None:
+    path = tmp_path / "kill.db"
+    extra = ["--rust"] if rust else []
+    acked: list[int] = []
+    with run_cli(str(path), "--days", "2", "--live", "--interval", "0", "--ack", *extra) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            acked.append(int(line.split()[1]))
+            if len(acked) >= 150:
+                break
+        proc.send_signal(signal.SIGKILL)
+        rest, _ = proc.communicate(timeout=10)
+        acked += [int(line.split()[1]) for line in rest.splitlines() if line.startswith("ack ")]
+    assert proc.returncode == -signal.SIGKILL
+    assert acked == sorted(acked) and len(acked) >= 150
+    with SqliteStore.open(path) as store:  # recovers the journal / WAL
+        assert store.layout is (Layout.RUST if rust else Layout.SEED)
+    assert set(acked) <= audit_ids(path)
+
+
+def test_cli_live_max_sessions_exits_zero(tmp_path: Path) -> None:
+    path = tmp_path / "live.db"
+    with run_cli(str(path), "--days", "3", "--live", "--max-sessions", "3",
+                 "--interval", "0", "--seed", "5") as proc:
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert err.strip().splitlines()[-1] == "errors 0"
+    with SqliteStore.open(path) as store:
+        assert store.layout is Layout.SEED and store.journal_mode == "wal"
+        events = all_events(store)
+        assert isinstance(events[-1].event, ServiceStopped)
+        assert sum(isinstance(e.event, SessionStarted) for e in events) >= 1
+        assert max(e.timestamp for e in events) <= datetime.now(UTC) + timedelta(hours=3)
+
+
+def test_cli_exits_zero_on_sigterm(tmp_path: Path) -> None:
+    path = tmp_path / "term.db"
+    with run_cli(str(path), "--days", "1", "--live", "--interval", "0.05", "--ack",
+                 "--rust", "--journal", "wal") as proc:
+        assert proc.stdout is not None
+        for n, _ in enumerate(proc.stdout):
+            if n >= 20:
+                break
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert err.strip().splitlines()[-1] == "errors 0"
+    with SqliteStore.open(path) as store:
+        assert store.journal_mode == "wal"
+        assert isinstance(all_events(store)[-1].event, ServiceStopped)
+
+
+def test_cli_resumes_an_existing_database(tmp_path: Path) -> None:
+    path = tmp_path / "again.db"
+    for _ in range(2):
+        with run_cli(str(path), "--days", "2", "--live", "--max-sessions", "2",
+                     "--interval", "0") as proc:
+            _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+    with SqliteStore.open(path) as store:
+        events = all_events(store)
+        stamps = [e.timestamp for e in events]
+        assert stamps == sorted(stamps)
+        sids = [e.event.session_id for e in events if isinstance(e.event, SessionStarted)]
+        assert len(sids) == len(set(sids)), "a resumed run reused session ids"
+        assert sum(isinstance(e.event, ServiceStopped) for e in events) >= 2
+    started = time.monotonic()
+    with run_cli(str(tmp_path / "missing" / "x.db")) as proc:
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1 and "error " in err and time.monotonic() - started < 30
