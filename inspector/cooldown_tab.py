@@ -1,0 +1,727 @@
+"""The Cooldowns tab: every entry's cooldown, counting down live, and safe manual edits.
+
+Rows come from the cooldowns table, usage, the audit log and the policy (when given), read
+off the GUI thread. A 1 s timer only repaints the countdown (no database reads per tick).
+Edits go through `shepherd_store.overrides` on `Database.writer()`: one transaction each,
+compared with the raw value the person saw. If the service changed a cooldown meanwhile, the
+person is shown the new value and decides again; nothing is overwritten silently.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QDateTime,
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QAction, QBrush, QColor, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDateTimeEdit,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QMenu,
+    QMessageBox,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from shepherd_store import SqliteStore, StoreError
+from shepherd_store.overrides import (
+    CooldownChange,
+    OverrideConflict,
+    apply_cooldowns,
+    extended_until,
+)
+from shepherd_store.policy import Policy
+from shepherd_store.timefmt import local_now, parse_timestamp
+
+from . import workers
+from .database import Database
+from .formatting import clip, entry_display, format_duration, format_local
+
+COLUMNS = ("Entry", "Cooldown until", "Time remaining", "Status", "Configured cooldown")
+COL_ENTRY, COL_UNTIL, COL_REMAINING, COL_STATUS, COL_CONFIGURED = range(len(COLUMNS))
+EntryRole = Qt.ItemDataRole.UserRole + 1
+SortRole = Qt.ItemDataRole.UserRole + 2
+EXTEND_MINUTES = (5, 15, 30)
+DEFAULT_ADD = timedelta(minutes=30)  # a new cooldown's length when the policy does not say
+MAX_CONFLICT_ROUNDS = 3
+_Index = QModelIndex | QPersistentModelIndex
+_STATUS_COLORS = {"active": "#B71C1C", "expired": "#616161", "none": "#616161",
+                  "unreadable": "#E65100"}
+
+
+# --- small helpers shared with the snapshot tab -------------------------------------------
+
+
+def set_control(widget: QWidget, name: str, tip: str, accessible: str | None = None) -> None:
+    """Give a control its stable objectName, tooltip and accessible name."""
+    widget.setObjectName(name)
+    widget.setToolTip(tip)
+    widget.setAccessibleName(accessible or tip.split(".")[0])
+
+
+def plain_label(parent: QWidget, name: str, text: str = "") -> QLabel:
+    """A label that never interprets its text as rich text (database content)."""
+    label = QLabel(text, parent)
+    label.setObjectName(name)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
+def plain_tip(text: str) -> str:
+    """A tooltip showing `text` literally (tooltips would otherwise render markup)."""
+    return "<qt>" + html.escape(text).replace("\n", "<br>") + "</qt>"
+
+
+def when_text(value: datetime, now: datetime) -> str:
+    """`15:45` when `value` is today (local time), else `2026-07-05 15:45`."""
+    text = format_local(value, seconds=False)
+    return text[11:] if text[:10] == format_local(now, seconds=False)[:10] else text
+
+
+def countdown(value: timedelta) -> str:
+    """A countdown that visibly moves each second: `44 min 09 s`, `2 h 05 min 09 s`."""
+    secs = max(int(value.total_seconds()), 0)
+    days, rest = divmod(secs, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if days >= 2:
+        return f"{days:,} days {hours} h"
+    hours += days * 24
+    if hours:
+        return f"{hours} h {minutes:02d} min {seconds:02d} s"
+    if minutes:
+        return f"{minutes} min {seconds:02d} s"
+    return f"{seconds} s"
+
+
+def read_only_tip(reason: str) -> str:
+    """What a disabled edit control says: why, and how to get write access."""
+    return (f"Editing is disabled: {reason}. To make changes, open the database as its owner "
+            "(the account that runs shepherdd, e.g. with sudo -u) and turn read-only mode off.")
+
+
+# --- the rows ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CooldownRow:
+    """One entry: its stored cooldown text (None: no row) and what that text means."""
+
+    entry_id: str
+    raw: str | None = None
+
+    @property
+    def until(self) -> datetime | None:
+        """When the entry is available again; None without a (readable) cooldown."""
+        if self.raw is None:
+            return None
+        try:
+            return parse_timestamp(self.raw)
+        except ValueError:
+            return None
+
+    def status(self, now: datetime) -> str:
+        """`active`, `expired`, `none`, or `unreadable` (the service reads that as none)."""
+        if self.raw is None:
+            return "none"
+        until = self.until
+        if until is None:
+            return "unreadable"
+        return "active" if until > now else "expired"
+
+
+def load_rows(store: SqliteStore, policy: Policy | None) -> list[CooldownRow]:
+    """Every entry the database (and the policy) knows, with its cooldown (worker thread)."""
+    raw = {c.entry_id: c.raw for c in store.all_cooldowns()}
+    ids = set(store.known_entries()) | set(raw)
+    if policy is not None:
+        ids |= set(policy.entries)
+    return [CooldownRow(e, raw.get(e)) for e in sorted(ids)]
+
+
+class CooldownModel(QAbstractTableModel):
+    """Rows of `CooldownRow`; `tick(now)` repaints the live columns without any reads."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.rows: list[CooldownRow] = []
+        self.labels: dict[str, str] = {}
+        self.policy: Policy | None = None
+        self.now = local_now()
+
+    def set_rows(self, rows: list[CooldownRow]) -> None:
+        self.beginResetModel()
+        self.rows = list(rows)
+        self.now = local_now()
+        self.endResetModel()
+
+    def set_context(self, labels: dict[str, str], policy: Policy | None) -> None:
+        self.labels, self.policy = labels, policy
+        if self.rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self.rows) - 1,
+                                                                len(COLUMNS) - 1))
+
+    def tick(self, now: datetime) -> None:
+        """Move the clock: only the countdown and status cells are repainted."""
+        self.now = now
+        if self.rows:
+            self.dataChanged.emit(self.index(0, COL_REMAINING),
+                                  self.index(len(self.rows) - 1, COL_STATUS),
+                                  [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole,
+                                   Qt.ItemDataRole.ToolTipRole, SortRole])
+
+    def row_of(self, entry_id: str) -> int | None:
+        for i, row in enumerate(self.rows):
+            if row.entry_id == entry_id:
+                return i
+        return None
+
+    def update_raw(self, entry_id: str, raw: str | None) -> None:
+        """Show a value learned from a write or a conflict before the next reload."""
+        i = self.row_of(entry_id)
+        if i is None:
+            return
+        self.rows[i] = CooldownRow(entry_id, raw)
+        self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
+
+    def name(self, entry_id: str) -> str:
+        """The entry as people call it (its label, else its id)."""
+        return self.labels.get(entry_id) or entry_id
+
+    def configured(self, entry_id: str) -> int | str | None:
+        """The policy's cooldown in seconds, None for none, "" when unknown."""
+        if self.policy is None or entry_id not in self.policy.entries:
+            return ""
+        return self.policy.entries[entry_id].cooldown_seconds
+
+    # --- Qt model interface ----------------------------------------------------------------
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: _Index,
+             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self.rows):
+            return None
+        row, col = self.rows[index.row()], index.column()
+        if role == EntryRole:
+            return row.entry_id
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(row, col)
+        if role == SortRole:
+            return self._sort_key(row, col)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return plain_tip(self._tooltip(row, col))
+        if role == Qt.ItemDataRole.ForegroundRole and col in (COL_STATUS, COL_REMAINING):
+            return QBrush(QColor(_STATUS_COLORS[row.status(self.now)]))
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return f"{COLUMNS[col]}: {self._display(row, col)}"
+        return None
+
+    def _display(self, row: CooldownRow, col: int) -> str:
+        until, status = row.until, row.status(self.now)
+        if col == COL_ENTRY:
+            return clip(entry_display(row.entry_id, self.labels), 200)
+        if col == COL_UNTIL:
+            if status == "unreadable":
+                return clip(f"unreadable: {row.raw}", 80)
+            return format_local(until) if until is not None else "—"
+        if col == COL_REMAINING:
+            return countdown(until - self.now) if until is not None and status == "active" \
+                else "—"
+        if col == COL_STATUS:
+            return status
+        configured = self.configured(row.entry_id)
+        if configured == "":
+            return "—"
+        return format_duration(configured) if isinstance(configured, int) else "none"
+
+    def _sort_key(self, row: CooldownRow, col: int) -> Any:
+        if col == COL_ENTRY:
+            return self.name(row.entry_id).casefold()
+        if col in (COL_UNTIL, COL_REMAINING):
+            until = row.until
+            return until.timestamp() if until is not None else float("-inf")
+        if col == COL_STATUS:
+            return ("active", "unreadable", "expired", "none").index(row.status(self.now))
+        configured = self.configured(row.entry_id)
+        return configured if isinstance(configured, int) else -1
+
+    def _tooltip(self, row: CooldownRow, col: int) -> str:
+        stored = f"Stored value: {row.raw}" if row.raw is not None else "No cooldown row stored"
+        if col == COL_STATUS and row.status(self.now) == "unreadable":
+            return (f"{stored}\nThe service cannot read this value and treats it as no "
+                    "cooldown. Clear it or set a new time.")
+        if col == COL_STATUS and row.status(self.now) == "expired" and row.until is not None:
+            return f"Expired {format_duration(self.now - row.until)} ago.\n{stored}"
+        if col == COL_CONFIGURED:
+            if self.policy is None:
+                return "Open the policy file (--config) to see each entry's cooldown length."
+            if row.entry_id not in self.policy.entries:
+                return f"{row.entry_id} is not in the policy file {self.policy.path}."
+            return f"Cooldown length after each session, from {self.policy.path}."
+        return f"{entry_display(row.entry_id, self.labels)}\n{stored}"
+
+
+# --- the tab -----------------------------------------------------------------------------
+
+
+class CooldownTab(QWidget):
+    """Cooldowns of every entry, with clear / extend / set / add, confirmed in words."""
+
+    loaded = Signal()
+    written = Signal()
+
+    def __init__(self, db: Database, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("cooldownTab")
+        self.db = db
+        self._generation = 0
+        self.model = CooldownModel(self)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortRole(SortRole)
+        self._build()
+        self._timer = QTimer(self)
+        self._timer.setInterval(1000)
+        self._timer.timeout.connect(lambda: self.model.tick(local_now()))
+        self._timer.start()
+        db.opened.connect(self.reload)
+        db.changed.connect(self.reload)
+        db.failed.connect(self._on_failed)
+        db.stateChanged.connect(self._on_state)
+        self._on_state()
+        if db.store is not None:
+            self.reload()
+
+    # --- construction ------------------------------------------------------------------
+
+    def _build(self) -> None:
+        layout = QVBoxLayout(self)
+        self.notice = plain_label(self, "cooldownNotice")
+        self.notice.setWordWrap(True)
+        self.notice.setAccessibleName("Cooldown status")
+        layout.addWidget(self.notice)
+
+        self.edit_actions: dict[str, QAction] = {}
+        bar = QHBoxLayout()
+        self.buttons: dict[str, QToolButton] = {}
+        specs: list[tuple[str, str, str, Callable[[], None], QKeySequence | None]] = [
+            ("clearCooldownButton", "Clear now",
+             "Make the selected entries available again now (Delete)", self.clear_selected,
+             QKeySequence(Qt.Key.Key_Delete)),
+        ]
+        for minutes in EXTEND_MINUTES:
+            specs.append((f"extend{minutes}Button", f"+{minutes} min",
+                          f"Extend the selected cooldowns by {minutes} minutes (from their end, "
+                          "or from now when none is running)", self._extender(minutes), None))
+        specs += [
+            ("extendCustomButton", "Extend…",
+             "Extend the selected cooldowns by an amount you choose (Ctrl+E)",
+             self.extend_custom, QKeySequence("Ctrl+E")),
+            ("setUntilButton", "Set until…",
+             "Set the selected cooldowns to end at a date and time you pick, in local time "
+             "(Ctrl+T)", self.set_until_selected, QKeySequence("Ctrl+T")),
+            ("addCooldownButton", "Add cooldown…",
+             "Add a cooldown to the selected entries that have none (Ctrl+N)",
+             self.add_selected, QKeySequence("Ctrl+N")),
+        ]
+        for name, text, tip, slot, key in specs:
+            action = QAction(text, self)
+            action.setObjectName(name.replace("Button", "Action"))
+            action.setToolTip(tip)
+            if key is not None:
+                action.setShortcut(key)
+                action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+                self.addAction(action)
+            action.triggered.connect(slot)
+            button = QToolButton(self)
+            button.setDefaultAction(action)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            button.setObjectName(name)
+            button.setAccessibleName(tip.split(" (")[0])
+            self.edit_actions[name] = action
+            self.buttons[name] = button
+            bar.addWidget(button)
+        bar.addStretch(1)
+        layout.addLayout(bar)
+
+        self.table = QTableView(self)
+        set_control(self.table, "cooldownTable",
+                    "Every entry the database knows, with its cooldown. Select entries, then "
+                    "use the buttons above or the context menu.", "Cooldowns")
+        self.table.setModel(self.proxy)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(COL_ENTRY, Qt.SortOrder.AscendingOrder)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(COL_ENTRY, QHeaderView.ResizeMode.Stretch)
+        for col, width in ((COL_UNTIL, 190), (COL_REMAINING, 170), (COL_STATUS, 110),
+                           (COL_CONFIGURED, 170)):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
+            header.resizeSection(col, width)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._context_menu)
+        self.table.selectionModel().selectionChanged.connect(self._on_selection)
+        layout.addWidget(self.table, 1)
+
+    def _extender(self, minutes: int) -> Callable[[], None]:
+        def extend() -> None:
+            self.extend_selected(timedelta(minutes=minutes))
+        return extend
+
+    def _context_menu(self, pos: Any) -> None:
+        menu = QMenu(self)
+        for action in self.edit_actions.values():
+            menu.addAction(action)
+        menu.popup(self.table.viewport().mapToGlobal(pos))
+
+    # --- questions to the person (tests answer them by monkeypatching) -----------------
+
+    def confirm(self, text: str) -> bool:
+        """Ask to go ahead with a change described in words."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Change cooldowns", text,
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                          self)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        return box.exec() == QMessageBox.StandardButton.Yes
+
+    def decide_conflict(self, text: str) -> bool:
+        """Tell that the service changed a value meanwhile; True to decide again."""
+        box = QMessageBox(QMessageBox.Icon.Warning, "The cooldown changed", text,
+                          QMessageBox.StandardButton.Retry | QMessageBox.StandardButton.Cancel,
+                          self)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.button(QMessageBox.StandardButton.Retry).setText("Review my change again")
+        return box.exec() == QMessageBox.StandardButton.Retry
+
+    def report(self, text: str) -> None:
+        """Show why a change failed."""
+        box = QMessageBox(QMessageBox.Icon.Critical, "Cooldown not changed", text,
+                          QMessageBox.StandardButton.Ok, self)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.exec()
+
+    def ask_minutes(self) -> int | None:
+        """How many minutes to extend by (None: cancelled)."""
+        value, ok = QInputDialog.getInt(self, "Extend cooldowns", "Extend by (minutes):", 10,
+                                        1, 7 * 24 * 60)
+        return int(value) if ok else None
+
+    def ask_until(self, initial: datetime) -> datetime | None:
+        """A local date and time, picked in a dialog (None: cancelled)."""
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Cooldown until")
+        edit = QDateTimeEdit(QDateTime.fromSecsSinceEpoch(int(initial.timestamp())), dialog)
+        set_control(edit, "untilPicker", "When the entries become available again (local time)")
+        edit.setCalendarPopup(True)
+        edit.setDisplayFormat("yyyy-MM-dd HH:mm:ss")
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, dialog)
+        buttons.accepted.connect(dialog.accept)
+        buttons.rejected.connect(dialog.reject)
+        box = QVBoxLayout(dialog)
+        box.addWidget(QLabel("Available again at (local time):", dialog))
+        box.addWidget(edit)
+        box.addWidget(buttons)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return None
+        return datetime.fromtimestamp(edit.dateTime().toSecsSinceEpoch()).astimezone()
+
+    # --- loading -------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Read the rows again (off the GUI thread), keeping the selection."""
+        store = self.db.store
+        if store is None:
+            return
+        self._generation += 1
+        generation = self._generation
+        policy = self.db.policy
+
+        def done(rows: object) -> None:
+            if generation == self._generation and isinstance(rows, list):
+                self._show_rows(rows)
+
+        def failed(message: str) -> None:
+            if generation == self._generation:
+                self.notice.setText(message)
+
+        workers.start(lambda _report: load_rows(store, policy), done, failed)
+
+    def _show_rows(self, rows: list[CooldownRow]) -> None:
+        keep = self.selected_entries()
+        current = self.table.currentIndex()
+        current_entry = current.data(EntryRole) if current.isValid() else None
+        self.model.set_context(self.db.labels, self.db.policy)
+        self.model.set_rows(rows)
+        self._select(keep, current_entry)
+        self._on_state()
+        self.loaded.emit()
+
+    def _select(self, entries: list[str], current: str | None) -> None:
+        selection = QItemSelection()
+        sm = self.table.selectionModel()
+        for entry in entries:
+            row = self.model.row_of(entry)
+            if row is None:
+                continue
+            left = self.proxy.mapFromSource(self.model.index(row, 0))
+            right = self.proxy.mapFromSource(self.model.index(row, len(COLUMNS) - 1))
+            selection.select(left, right)
+        sm.select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        if current is not None and (row := self.model.row_of(current)) is not None:
+            sm.setCurrentIndex(self.proxy.mapFromSource(self.model.index(row, 0)),
+                               QItemSelectionModel.SelectionFlag.NoUpdate)
+
+    def _on_failed(self, message: str) -> None:
+        self._generation += 1
+        self.model.set_rows([])
+        self.notice.setText(message)
+        self._on_state()
+
+    def _on_state(self) -> None:
+        self.model.set_context(self.db.labels, self.db.policy)
+        reason = self.db.read_only_reason
+        if self.db.error is not None:
+            self.notice.setText(self.db.error)
+        elif reason is not None and self.db.store is not None:
+            self.notice.setText(f"Read-only: {reason}. Cooldowns are shown but cannot be "
+                                "changed; open the database as its owner to edit them.")
+        else:
+            self.notice.setText("")
+        self.notice.setVisible(bool(self.notice.text()))
+        self._update_actions()
+
+    def _on_selection(self, *_args: object) -> None:
+        self._update_actions()
+
+    # --- selection and actions -----------------------------------------------------------
+
+    def selected_entries(self) -> list[str]:
+        """Entry ids of the selected rows, in display order."""
+        rows = sorted(self.table.selectionModel().selectedRows(), key=lambda i: i.row())
+        return [str(i.data(EntryRole)) for i in rows]
+
+    def select_entries(self, entries: list[str]) -> None:
+        """Select these entries (tests, and keeping the selection across reloads)."""
+        self._select(entries, entries[0] if entries else None)
+
+    def _selected_rows(self) -> list[CooldownRow]:
+        out = []
+        for entry in self.selected_entries():
+            row = self.model.row_of(entry)
+            if row is not None:
+                out.append(self.model.rows[row])
+        return out
+
+    def _update_actions(self) -> None:
+        reason = self.db.read_only_reason
+        rows = self._selected_rows()
+        has_row = any(r.raw is not None for r in rows)
+        has_none = any(r.raw is None for r in rows)
+        for name, action in self.edit_actions.items():
+            tip = action.toolTip().split("\n\nEditing is disabled")[0]
+            if reason is not None:
+                action.setEnabled(False)
+                action.setToolTip(f"{tip}\n\n{read_only_tip(reason)}")
+                continue
+            if name == "clearCooldownButton":
+                enabled = has_row
+            elif name == "addCooldownButton":
+                enabled = has_none
+            else:
+                enabled = bool(rows)
+            action.setEnabled(enabled)
+            action.setToolTip(tip)
+
+    def clear_selected(self) -> None:
+        """Clear now: the selected entries become available immediately."""
+        self._edit(lambda row, now: None, only=lambda r: r.raw is not None)
+
+    def extend_selected(self, by: timedelta) -> None:
+        """Extend by `by`: from the cooldown's end when active, else from now."""
+        self._edit(lambda row, now: extended_until(row.until, by, now))
+
+    def extend_custom(self) -> None:
+        """Extend by a number of minutes the person types."""
+        if not self._can_edit():
+            return
+        minutes = self.ask_minutes()
+        if minutes:
+            self.extend_selected(timedelta(minutes=minutes))
+
+    def set_until_selected(self) -> None:
+        """Set the selected cooldowns to end at a picked local date and time."""
+        if not self._can_edit():
+            return
+        rows = self._selected_rows()
+        now = local_now()
+        initial = next((r.until for r in rows if r.until is not None and r.until > now),
+                       now + DEFAULT_ADD)
+        until = self.ask_until(initial.replace(microsecond=0))
+        if until is not None:
+            self._edit(lambda row, _now: until)
+
+    def add_selected(self) -> None:
+        """Add a cooldown to the selected entries without one (default: the policy length)."""
+        if not self._can_edit():
+            return
+        rows = [r for r in self._selected_rows() if r.raw is None]
+        if not rows:
+            return
+        configured = self.model.configured(rows[0].entry_id)
+        length = timedelta(seconds=configured) if isinstance(configured, int) else DEFAULT_ADD
+        until = self.ask_until((local_now() + length).replace(microsecond=0))
+        if until is not None:
+            self._edit(lambda row, _now: until, only=lambda r: r.raw is None)
+
+    def _can_edit(self) -> bool:
+        reason = self.db.read_only_reason
+        if reason is not None:  # the actions are disabled; a shortcut must not get through
+            self.notice.setText(read_only_tip(reason))
+            self.notice.setVisible(True)
+            return False
+        return bool(self._selected_rows())
+
+    def _edit(self, target: Callable[[CooldownRow, datetime], datetime | None], *,
+              only: Callable[[CooldownRow], bool] = lambda r: True) -> bool:
+        """Plan, confirm in words and write one edit; on a conflict show the new values and
+        let the person decide again. Returns True when something was written."""
+        if not self._can_edit():
+            return False
+        rows = [r for r in self._selected_rows() if only(r)]
+        for _round in range(MAX_CONFLICT_ROUNDS):
+            now = local_now()
+            changes = [CooldownChange(r.entry_id, r.raw, target(r, now)) for r in rows]
+            changes = [c for c, r in zip(changes, rows, strict=True)
+                       if not (c.until is None and r.raw is None)]
+            if not changes:
+                return False
+            if not self.confirm(self.describe(changes, now)):
+                return False
+            try:
+                with self.db.writer() as store:
+                    written = apply_cooldowns(store, changes)
+            except OverrideConflict as exc:
+                for entry, current in exc.conflicts.items():
+                    if entry is not None:
+                        self.model.update_raw(entry, current)
+                if not self.decide_conflict(self.describe_conflict(changes, exc)):
+                    self.reload()
+                    return False
+                rows = [CooldownRow(r.entry_id, exc.conflicts.get(r.entry_id, r.raw))
+                        if r.entry_id in exc.conflicts else r for r in rows]
+                continue
+            except StoreError as exc:
+                self.report(str(exc))
+                self.reload()
+                return False
+            for entry, raw in written.items():
+                self.model.update_raw(entry, raw)
+            self._update_actions()
+            self.written.emit()
+            return True
+        self.report("The cooldowns kept changing while you decided; nothing was written. "
+                    "Try again when the service is idle.")
+        return False
+
+    # --- words ---------------------------------------------------------------------------
+
+    def describe(self, changes: list[CooldownChange], now: datetime) -> str:
+        """The confirmation text: one sentence per entry, in local time."""
+        lines = []
+        for c in changes:
+            name = self.model.name(c.entry_id)
+            old = CooldownRow(c.entry_id, c.expected)
+            status = old.status(now)
+            if status == "unreadable":
+                was = f"(its stored value {clip(str(c.expected), 60)!r} is unreadable and the " \
+                      "service treats it as no cooldown)"
+            elif status == "active" and old.until is not None:
+                was = f"instead of at {when_text(old.until, now)}"
+            else:
+                was = "instead of now (it has no cooldown running)"
+            if c.until is None:
+                if status == "active":
+                    lines.append(f"{name} will be available again now {was}.")
+                elif status == "unreadable":
+                    lines.append(f"{name}'s cooldown value will be removed {was}.")
+                else:
+                    ended = f" (it ended at {when_text(old.until, now)})" if old.until else ""
+                    lines.append(f"{name}'s expired cooldown{ended} will be removed; it stays "
+                                 "available.")
+            elif c.until <= now:
+                lines.append(f"{name} will be available again now (you picked "
+                             f"{when_text(c.until, now)}, which has passed) {was}.")
+            else:
+                lines.append(f"{name} will be available again at {when_text(c.until, now)} "
+                             f"{was}.")
+        lines.append("")
+        lines.append("The change is written in one step and recorded as a manual change.")
+        return "\n".join(lines)
+
+    def describe_conflict(self, changes: list[CooldownChange], exc: OverrideConflict) -> str:
+        """What the service changed meanwhile, in words; nothing was written."""
+        now = local_now()
+        lines = ["The service changed these cooldowns after you looked, so nothing was "
+                 "written:"]
+        for c in changes:
+            if c.entry_id not in exc.conflicts:
+                continue
+            current = CooldownRow(c.entry_id, exc.conflicts[c.entry_id])
+            seen = CooldownRow(c.entry_id, c.expected)
+            lines.append(f"• {self.model.name(c.entry_id)}: now {self._state(current, now)} "
+                         f"(you saw {self._state(seen, now)}).")
+        lines.append("")
+        lines.append("The table shows the new values. Review your change against them, or "
+                     "cancel to keep what the service set.")
+        return "\n".join(lines)
+
+    @staticmethod
+    def _state(row: CooldownRow, now: datetime) -> str:
+        status = row.status(now)
+        if status == "active" and row.until is not None:
+            return f"unavailable until {when_text(row.until, now)}"
+        if status == "expired" and row.until is not None:
+            return f"available (cooldown ended at {when_text(row.until, now)})"
+        if status == "unreadable":
+            return f"an unreadable value {clip(str(row.raw), 60)!r}"
+        return "available, no cooldown"
