@@ -44,7 +44,8 @@ class DemoService:
         try:
             with SqliteStore.open(self.path) as store:
                 sim = Simulator(store, seed=self._seed + 1)
-                sim.run_live(interval=self.interval, stop=self._stop)
+                # Shorter simulated sessions keep the demo's clock near the real one for longer.
+                sim.run_live(interval=self.interval, stop=self._stop, speed=0.25)
         except Exception as exc:  # the demo must never take the window down
             self.errors.append(str(exc))
 
