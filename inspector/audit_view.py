@@ -243,7 +243,7 @@ class AuditTab(QWidget):
         self.splitter.addWidget(detail)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([900, 380])
+        self.splitter.setSizes([960, 320])
 
         self.message = QLabel(self)
         self.message.setObjectName("auditMessage")
