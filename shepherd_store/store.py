@@ -108,7 +108,11 @@ class OverrideRecord:
 
 
 class SqliteStore:
-    """The Shepherd store on one SQLite file (or in memory). Safe to share between threads."""
+    """The Shepherd store on one SQLite file (or in memory). Safe to share between threads.
+
+    A read-only store on a file gives every other thread that reads through it a connection
+    of its own, so a worker's scan never makes the thread that opened it (the GUI) wait.
+    """
 
     def __init__(self, conn: sqlite3.Connection, path: str, layout: Layout, tables: frozenset[str],
                  *, read_only: bool) -> None:
@@ -120,6 +124,11 @@ class SqliteStore:
         self.read_only = read_only
         self._tables = set(tables)
         self._closed = False
+        self._owner = threading.current_thread()
+        self._uri: str | None = None  # set for read-only files: other threads connect anew
+        self._busy_timeout = BUSY_TIMEOUT_S
+        self._local = threading.local()
+        self._thread_conns: list[tuple[sqlite3.Connection, threading.RLock]] = []
 
     # --- construction --------------------------------------------------------------------
 
@@ -155,11 +164,15 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise translate(exc, shown, "open") from None
         try:
-            return cls._setup(conn, shown, new=not exists, read_only=read_only,
-                              busy_timeout=busy_timeout)
+            store = cls._setup(conn, shown, new=not exists, read_only=read_only,
+                               busy_timeout=busy_timeout)
         except BaseException:
             conn.close()
             raise
+        store._busy_timeout = busy_timeout
+        if read_only:
+            store._uri = uri
+        return store
 
     @classmethod
     def in_memory(cls) -> SqliteStore:
@@ -212,6 +225,10 @@ class SqliteStore:
             if not self._closed:
                 self._closed = True
                 self._conn.close()
+                for conn, lock in self._thread_conns:
+                    with lock:  # waits for a statement still running in that thread
+                        conn.close()
+                self._thread_conns.clear()
 
     def __enter__(self) -> Self:
         return self
@@ -222,12 +239,32 @@ class SqliteStore:
 
     # --- plumbing --------------------------------------------------------------------------
 
+    def _reader(self) -> tuple[sqlite3.Connection, threading.RLock]:
+        """The connection (and its lock) this thread reads with."""
+        if self._uri is None or threading.current_thread() is self._owner:
+            return self._conn, self._lock
+        pair: tuple[sqlite3.Connection, threading.RLock] | None = getattr(
+            self._local, "pair", None)
+        if pair is None:
+            with self._lock:
+                self._check_open()
+                try:
+                    conn = sqlite3.connect(self._uri, uri=True, timeout=self._busy_timeout,
+                                           isolation_level=None, check_same_thread=False)
+                except sqlite3.Error as exc:
+                    raise translate(exc, self.path, "open") from None
+                pair = (conn, threading.RLock())
+                self._thread_conns.append(pair)
+            self._local.pair = pair
+        return pair
+
     def _read(self, sql: str, params: tuple[Any, ...] = (), action: str = "read") -> list[Any]:
         """Run one read statement to completion (its read transaction ends with it)."""
-        with self._lock:
+        conn, lock = self._reader()
+        with lock:
             self._check_open()
             try:
-                return self._conn.execute(sql, params).fetchall()
+                return conn.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
                 raise translate(exc, self.path, action) from None
 
@@ -299,6 +336,13 @@ class SqliteStore:
         last = self._read("SELECT max(id) FROM audit_log")[0][0] if self._has("audit_log") else 0
         return ChangeToken(int(version), int(last or 0))
 
+    def audit_id_range(self) -> tuple[int, int] | None:
+        """(oldest id, newest id) of the audit log, or None when it is empty (two lookups)."""
+        if not self._has("audit_log"):
+            return None
+        low, high = self._read("SELECT min(id), max(id) FROM audit_log")[0]
+        return None if low is None else (int(low), int(high))
+
     # --- audit log -------------------------------------------------------------------------
 
     def append_audit(self, event: AuditEvent) -> None:
@@ -350,10 +394,10 @@ class SqliteStore:
         flt = flt or AuditFilter()
         if not self._has("audit_log") or limit <= 0:
             return AuditPage([], None)
-        bounds = self._read("SELECT min(id), max(id) FROM audit_log")[0]
-        if bounds[0] is None:
+        bounds = self.audit_id_range()
+        if bounds is None:
             return AuditPage([], None)
-        lowest, newest = int(bounds[0]), int(bounds[1])
+        lowest, newest = bounds
         upper = min(before_id, newest + 1) if before_id is not None else newest + 1
         floor = max(lowest, (after_id or 0) + 1)
         try:
@@ -372,10 +416,11 @@ class SqliteStore:
             need = limit - len(found)
             lo = max(hi - SCAN_CHUNK, floor) if chunked else floor
             sql, params = self._select(flt, where, hi, lo, need)
+            conn, lock = self._reader()
             try:
-                with self._lock:
+                with lock:
                     self._check_open()
-                    rows = self._conn.execute(sql, params).fetchall()
+                    rows = conn.execute(sql, params).fetchall()
             except sqlite3.OperationalError as exc:
                 if "malformed JSON" in str(exc) and not guarded:
                     raise _MalformedJson from None
