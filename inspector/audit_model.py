@@ -65,7 +65,9 @@ class AuditModel(QAbstractTableModel):
         self._scan_top = 0
         self._loading = False
         self._generation = 0
-        self._empty = True
+        self._texts: dict[int, tuple[str, ...]] = {}  # id → column texts (paint is hot)
+        self._labels: dict[str, str] = {}
+        db.stateChanged.connect(self._on_state)
 
     # --- state ---------------------------------------------------------------------------
 
@@ -96,6 +98,7 @@ class AuditModel(QAbstractTableModel):
         self._generation += 1
         self.beginResetModel()
         self._blocks.clear()
+        self._texts.clear()
         self._rows = []
         self._next_before = None
         self._top, self._bottom = 0, 1
@@ -195,7 +198,7 @@ class AuditModel(QAbstractTableModel):
                 return f"(no row with id {self._top - index.row()})"
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            return self._text(event, col)
+            return self._row_texts(event)[col]
         if role == EventRole:
             return event
         if role == SessionRole:
@@ -215,6 +218,25 @@ class AuditModel(QAbstractTableModel):
 
     def _icon(self, event: AuditEvent) -> QIcon:
         return kind_icon(event_kind(event.event))
+
+    def _row_texts(self, event: AuditEvent) -> tuple[str, ...]:
+        texts = self._texts.get(event.id)
+        if texts is None:
+            if len(self._texts) > 20_000:
+                self._texts.clear()
+            texts = tuple(self._text(event, c) for c in range(len(COLUMNS)))
+            self._texts[event.id] = texts
+        return texts
+
+    def _on_state(self) -> None:
+        """Labels learnt or a policy loaded: entry names and summaries may read differently."""
+        labels = self._db.labels
+        if labels != self._labels:
+            self._labels = dict(labels)
+            self._texts.clear()
+            if self.rowCount():
+                self.dataChanged.emit(self.index(0, COL_ENTRY),
+                                      self.index(self.rowCount() - 1, COL_SUMMARY))
 
     def _text(self, event: AuditEvent, col: int) -> str:
         ev = event.event

@@ -34,13 +34,23 @@ class Task(QRunnable):
 
     def run(self) -> None:
         try:
-            result = self.fn(self.signals.progress.emit)
+            result = self.fn(self._progress)
         except (StoreError, OSError) as exc:
-            self.signals.failed.emit(str(exc))
+            self._emit(self.signals.failed, str(exc))
         except Exception:  # a bug: show it rather than lose it in a worker thread
-            self.signals.failed.emit("Internal error:\n" + traceback.format_exc(limit=8))
+            self._emit(self.signals.failed, "Internal error:\n" + traceback.format_exc(limit=8))
         else:
-            self.signals.finished.emit(result)
+            self._emit(self.signals.finished, result)
+
+    def _progress(self, done: int, total: int) -> None:
+        self._emit(self.signals.progress, done, total)
+
+    @staticmethod
+    def _emit(signal: Any, *args: Any) -> None:
+        try:
+            signal.emit(*args)
+        except RuntimeError:  # the receiving window was destroyed meanwhile: nobody listens
+            pass
 
 
 _live: set[TaskSignals] = set()
