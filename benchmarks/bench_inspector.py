@@ -41,9 +41,8 @@ def child(path: str) -> None:
     from PySide6.QtCore import QElapsedTimer, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from inspector.app import open_window
-
     from inspector import workers
+    from inspector.app import open_window
 
     app = QApplication([])
     # Qt's first-window costs (fonts, styles, plugins) are paid once per process whatever

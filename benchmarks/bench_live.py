@@ -22,12 +22,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QModelIndex, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QModelIndex, QTimer
+from PySide6.QtWidgets import QApplication
 
-from inspector.app import open_window  # noqa: E402
-from shepherd_store import AuditEvent, ServiceStarted, SqliteStore  # noqa: E402
-from shepherd_store.simulate import create_rust_database  # noqa: E402
+from inspector.app import open_window
+from shepherd_store import AuditEvent, ServiceStarted, SqliteStore
+from shepherd_store.simulate import create_rust_database
 
 WRITER = r"""
 import random, sys, time, uuid

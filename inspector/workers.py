@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -47,10 +48,9 @@ class Task(QRunnable):
 
     @staticmethod
     def _emit(signal: Any, *args: Any) -> None:
-        try:
+        # RuntimeError: the receiving window was destroyed meanwhile, so nobody listens.
+        with contextlib.suppress(RuntimeError):
             signal.emit(*args)
-        except RuntimeError:  # the receiving window was destroyed meanwhile: nobody listens
-            pass
 
 
 _live: set[TaskSignals] = set()
