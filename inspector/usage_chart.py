@@ -1,0 +1,595 @@
+"""The usage bar chart: pyqtgraph over calendar day numbers, updated in place.
+
+The x axis is in day numbers (`shepherd_store.usage.day_number`), never timestamps, so a
+bar can only ever stand on its own calendar day. Each entry has one `BarGraphItem` (and one
+quota line), created the first time the entry appears and afterwards only updated with
+`setOpts`/`setData`: rebuilding items leaked memory and one item with per-bar brushes was
+5-8x slower (DESIGN.md, "Charts").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg  # type: ignore[import-untyped]
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPalette
+from PySide6.QtWidgets import QApplication, QWidget
+
+from shepherd_store.timefmt import format_day
+from shepherd_store.usage import Bucket, BucketedUsage, DayRange, Span, day_date, span_index
+
+from .formatting import entry_display, format_duration
+
+MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July",
+               "August", "September", "October", "November", "December")
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+BAR_FILL = 0.8  # share of its days a bar covers; the rest is the gap between bars
+MIN_VISIBLE_DAYS = 7  # a one-day range is shown with some room around it
+MAX_DAY = 3_652_059  # 9999-12-31
+
+
+class Mode(StrEnum):
+    """How entries share a bar's place."""
+
+    STACKED = "stacked"
+    SIDE_BY_SIDE = "side"
+    SINGLE = "single"
+
+
+# --- axes -------------------------------------------------------------------------------------
+
+class DayAxis(pg.AxisItem):  # type: ignore[misc]
+    """Bottom axis over day numbers: day, week, month, quarter or year ticks by zoom.
+
+    The level is chosen so labels never crowd: it depends on pixels per day and the width
+    of a label in the axis font. Major ticks are labelled, minor ones are short and bare.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("bottom")
+        self._major_spacing = 0.0
+        self._day_style = "month"
+
+    def _widths(self) -> tuple[float, float, float, float]:
+        fm = QFontMetricsF(self.style["tickFont"] or self.font())
+        return (fm.horizontalAdvance("Wed Sep 30") + 14, fm.horizontalAdvance("Sep 30") + 12,
+                fm.horizontalAdvance("30") + 10, fm.horizontalAdvance("2026") + 14)
+
+    def tickValues(self, minVal: float, maxVal: float,
+                   size: float) -> list[tuple[float, list[float]]]:
+        if not (math.isfinite(minVal) and math.isfinite(maxVal)) or maxVal <= minVal or size <= 0:
+            return []
+        first = max(1, math.ceil(minVal))  # only days in view: the first one is labelled
+        last = min(MAX_DAY, math.floor(maxVal))
+        if last < first:
+            return []
+        ppd = size / (maxVal - minVal)
+        wide_w, day_w, number_w, month_w = self._widths()
+        levels: list[tuple[float, list[float]]]
+        if ppd >= number_w:
+            self._day_style = ("weekday" if ppd >= wide_w else
+                               "month" if ppd >= day_w else "number")
+            levels = [(1.0, _days(first, last))]
+        elif ppd * 7 >= day_w:
+            levels = [(7.0, _mondays(first, last))]
+            if ppd >= 4:
+                levels.append((1.0, _days(first, last)))
+        elif ppd * 30 >= month_w:
+            levels = [(30.0, _month_starts(first, last, 1))]
+            if ppd * 7 >= 6:
+                levels.append((7.0, _mondays(first, last)))
+        elif ppd * 91 >= month_w:
+            levels = [(91.0, _month_starts(first, last, 3)),
+                      (30.0, _month_starts(first, last, 1))]
+        else:
+            step = next(k for k in (1, 2, 5, 10, 20, 50, 100, 1000) if ppd * 365 * k >= month_w)
+            levels = [(365.0 * step, _year_starts(first, last, step))]
+            if ppd * 91 >= 5:
+                levels.append((91.0, _month_starts(first, last, 3)))
+        self._major_spacing = levels[0][0]
+        return levels
+
+    def tickStrings(self, values: list[float], scale: float,
+                    spacing: float) -> list[str]:
+        if spacing != self._major_spacing:
+            return [""] * len(values)
+        out = []
+        for k, v in enumerate(values):
+            d = day_date(round(v))
+            if spacing <= 1:
+                text = f"{MONTHS[d.month - 1]} {d.day}"
+                if self._day_style == "weekday":
+                    text = f"{WEEKDAYS[d.weekday()]} {text}"
+                elif self._day_style == "number" and d.day != 1 and k != 0:
+                    text = str(d.day)
+                out.append(text)
+            elif spacing <= 7:
+                out.append(f"{MONTHS[d.month - 1]} {d.day}")
+            elif spacing <= 91:
+                out.append(str(d.year) if d.month == 1 else MONTHS[d.month - 1])
+            else:
+                out.append(str(d.year))
+        return out
+
+
+def _days(first: int, last: int) -> list[float]:
+    return [float(n) for n in range(first, last + 1)]
+
+
+def _mondays(first: int, last: int) -> list[float]:
+    start = first + (-day_date(first).weekday()) % 7
+    return [float(n) for n in range(start, last + 1, 7)]
+
+
+def _month_starts(first: int, last: int, every: int) -> list[float]:
+    d = day_date(first)
+    year, month = d.year, d.month
+    out = []
+    while True:
+        if (month - 1) % every == 0:
+            n = d.replace(year=year, month=month, day=1).toordinal()
+            if n > last:
+                break
+            if n >= first:
+                out.append(float(n))
+        elif d.replace(year=year, month=month, day=1).toordinal() > last:
+            break
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        if year > 9999:
+            break
+    return out
+
+
+def _year_starts(first: int, last: int, every: int) -> list[float]:
+    y0, y1 = day_date(first).year, day_date(last).year
+    out = []
+    for year in range(y0 - y0 % every, y1 + 1, every):
+        if year >= 1:
+            n = day_date(first).replace(year=year, month=1, day=1).toordinal()
+            if first <= n <= last:
+                out.append(float(n))
+    return out
+
+
+#: Tick steps of the duration axis, in seconds: minutes, then hours.
+_STEPS = [60 * m for m in (1, 2, 5, 10, 15, 20, 30)] + [
+    3600 * h for h in (1, 2, 3, 4, 6, 12, 24, 48, 100, 200, 500, 1000, 2000, 5000, 10_000)]
+
+
+class DurationAxis(pg.AxisItem):  # type: ignore[misc]
+    """Left axis over seconds, labelled in hours and minutes at whole minute/hour steps."""
+
+    def __init__(self) -> None:
+        super().__init__("left")
+
+    def tickValues(self, minVal: float, maxVal: float,
+                   size: float) -> list[tuple[float, list[float]]]:
+        if not (math.isfinite(minVal) and math.isfinite(maxVal)) or maxVal <= minVal or size <= 0:
+            return []
+        wanted = max(2.0, size / 60)
+        raw = (maxVal - minVal) / wanted
+        step = next((s for s in _STEPS if s >= raw), _STEPS[-1])
+        start = math.ceil(minVal / step) * step
+        values = [float(v) for v in np.arange(start, maxVal + step * 1e-6, step)[:200]]
+        return [(float(step), values)]
+
+    def tickStrings(self, values: list[float], scale: float,
+                    spacing: float) -> list[str]:
+        return [duration_tick(v) for v in values]
+
+
+def duration_tick(seconds: float) -> str:
+    """An axis label: `0`, `30 min`, `2 h`, `1 h 30 min`."""
+    if seconds <= 0:
+        return "0"
+    return format_duration(round(seconds)).removesuffix(" 00 min")
+
+
+# --- the chart ----------------------------------------------------------------------------------
+
+@dataclass
+class _Geometry:
+    """Where one entry's bars are drawn (arrays per span)."""
+
+    x: np.ndarray
+    width: np.ndarray
+    y0: np.ndarray
+    height: np.ndarray
+
+
+class UsageChart(pg.PlotWidget):  # type: ignore[misc]
+    """One bar per day (or week, month), entries stacked, side by side, or one alone.
+
+    Feed it with `set_data`; choose the look with `set_mode` and `set_hidden`. The x range
+    is the user's (mouse pan and zoom) until `fit` is called; the y range always fits the
+    bars and limit lines in view, so zooming in on a quiet month shows its bars.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        pal = (QApplication.instance().palette()  # type: ignore[union-attr]
+               if QApplication.instance() else QPalette())
+        self._fg = pal.color(QPalette.ColorRole.Text)
+        bg = pal.color(QPalette.ColorRole.Base)
+        super().__init__(parent, background=bg,
+                         axisItems={"bottom": DayAxis(), "left": DurationAxis()})
+        self.setObjectName("usagePlot")
+        self.setAccessibleName("Usage chart")
+        self.setToolTip("")
+        plot = self.getPlotItem()
+        plot.setMenuEnabled(False)
+        plot.hideButtons()
+        plot.showGrid(x=False, y=True, alpha=0.25)
+        for name in ("bottom", "left"):
+            axis = plot.getAxis(name)
+            axis.setPen(pg.mkPen(self._fg))
+            axis.setTextPen(pg.mkPen(self._fg))
+        self.vb: pg.ViewBox = plot.getViewBox()
+        self.vb.setMouseEnabled(x=True, y=False)
+        self.vb.disableAutoRange()
+        self.vb.setDefaultPadding(0.0)
+        self.vb.sigXRangeChanged.connect(self._on_x_changed)
+        self.vb.sigRangeChangedManually.connect(self._on_manual)
+
+        self.mode = Mode.STACKED
+        self.single: str | None = None
+        self.hidden: set[str] = set()
+        self.user_zoomed = False
+        self.bars: dict[str, pg.BarGraphItem] = {}
+        self.quota_lines: dict[str, pg.PlotDataItem] = {}
+        self.marks = pg.ScatterPlotItem(symbol="t", size=11, pen=pg.mkPen(self._fg, width=1))
+        self.marks.setZValue(20)
+        plot.addItem(self.marks)
+        self._data: BucketedUsage | None = None
+        self._range: DayRange | None = None
+        self._spans: list[Span] = []
+        self._firsts = np.zeros(0)
+        self._lasts = np.zeros(0)
+        self._colors: dict[str, str] = {}
+        self._labels: dict[str, str] = {}
+        self._quotas: dict[str, int] = {}
+        self._hits: dict[str, list[int]] = {}
+        self._geom: dict[str, _Geometry] = {}
+        self._order: list[str] = []
+        self._tops = np.zeros(0)
+        self._caps = np.zeros(0)
+
+        self.hover = pg.TextItem("", color=QColor("#202020"), anchor=(0, 1),
+                                 fill=pg.mkBrush(255, 255, 240, 235),
+                                 border=pg.mkPen("#808080"))
+        self.hover.setZValue(100)
+        self.hover.setVisible(False)
+        plot.addItem(self.hover, ignoreBounds=True)
+        self.scene().sigMouseMoved.connect(self._on_mouse_moved)
+
+    # --- data ---------------------------------------------------------------------------------
+
+    def set_data(self, data: BucketedUsage, rng: DayRange, *, colors: Mapping[str, str],
+                 labels: Mapping[str, str], quotas: Mapping[str, int],
+                 hits: Mapping[str, list[int]]) -> None:
+        """Show `data` (bars over `rng`); `hits` are quota-hit counts per span per entry.
+
+        Items are updated in place; the x range is left alone (call `fit` to reset it).
+        """
+        self._data = data
+        self._range = rng
+        self._spans = list(data.spans)
+        self._firsts = np.fromiter((s.first for s in data.spans), float, len(data.spans))
+        self._lasts = np.fromiter((s.last for s in data.spans), float, len(data.spans))
+        self._labels = dict(labels)
+        self._quotas = {e: q for e, q in quotas.items() if q}
+        self._hits = {e: list(v) for e, v in hits.items()}
+        plot = self.getPlotItem()
+        for entry in data.seconds:
+            color = colors.get(entry, "#7F7F7F")
+            bar = self.bars.get(entry)
+            if bar is None:
+                bar = pg.BarGraphItem(x=np.zeros(0), height=np.zeros(0), width=1.0, pen=None,
+                                      brush=pg.mkBrush(color))
+                bar.setZValue(1)
+                self.bars[entry] = bar
+                plot.addItem(bar)
+                line = pg.PlotDataItem(pen=pg.mkPen(color, width=2,
+                                                    style=Qt.PenStyle.DashLine))
+                line.setZValue(10)
+                line.setVisible(False)
+                self.quota_lines[entry] = line
+                plot.addItem(line)
+            elif self._colors.get(entry) != color:
+                bar.setOpts(brush=pg.mkBrush(color))
+                self.quota_lines[entry].setPen(pg.mkPen(color, width=2,
+                                                        style=Qt.PenStyle.DashLine))
+        self._colors = {e: colors.get(e, "#7F7F7F") for e in self.bars}
+        self._layout()
+
+    @property
+    def bucket(self) -> Bucket | None:
+        """The bar length of the data shown (None before any data)."""
+        return self._data.bucket if self._data is not None else None
+
+    def set_labels(self, labels: Mapping[str, str]) -> None:
+        """New entry labels (hover text only)."""
+        self._labels = dict(labels)
+
+    def set_mode(self, mode: Mode, single: str | None = None) -> None:
+        """Stacked, side by side, or only `single`."""
+        if (mode, single) != (self.mode, self.single):
+            self.mode, self.single = mode, single
+            self._layout()
+
+    def set_hidden(self, hidden: set[str]) -> None:
+        """Entries not to draw (the legend's unchecked ones)."""
+        if hidden != self.hidden:
+            self.hidden = set(hidden)
+            self._layout()
+
+    def visible_entries(self) -> list[str]:
+        """The entries drawn now, bottom of the stack first."""
+        return list(self._order)
+
+    def geometry_of(self, entry: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(x centres, widths, bottoms, heights) of an entry's bars as drawn."""
+        g = self._geom[entry]
+        return g.x, g.width, g.y0, g.height
+
+    def _layout(self) -> None:
+        """Place every entry's bars for the current data, mode and hidden set."""
+        data = self._data
+        n = len(self._spans)
+        if data is None:
+            return
+        days = self._lasts - self._firsts + 1
+        centers = (self._firsts + self._lasts) / 2
+        full = days * BAR_FILL
+        if self.mode is Mode.SINGLE:
+            order = [self.single] if self.single in data.seconds else []
+        else:
+            order = [e for e in data.seconds if e not in self.hidden]
+        self._order = [e for e in order if e is not None]
+        self._geom = {}
+        base = np.zeros(n)
+        tops = np.zeros(n)
+        caps = np.zeros(n)
+        k = max(1, len(self._order))
+        for i, entry in enumerate(self._order):
+            values = np.asarray(data.seconds[entry], dtype=float)
+            if self.mode is Mode.SIDE_BY_SIDE:
+                width = full / k
+                x = centers - full / 2 + width * (i + 0.5)
+                geom = _Geometry(x, width * 0.92, np.zeros(n), values)
+                tops = np.maximum(tops, values)
+            elif self.mode is Mode.STACKED:
+                geom = _Geometry(centers, full, base.copy(), values)
+                base += values
+                tops = base
+            else:
+                geom = _Geometry(centers, full, np.zeros(n), values)
+                tops = values
+            self._geom[entry] = geom
+            bar = self.bars[entry]
+            bar.setOpts(x=geom.x, width=geom.width, y0=geom.y0, height=geom.height)
+            bar.setVisible(True)
+            quota = self._quotas.get(entry)
+            line = self.quota_lines[entry]
+            if quota and n and data.bucket is Bucket.DAY:
+                edges = np.append(self._firsts - 0.5, self._lasts[-1] + 0.5)
+                cap = days * quota
+                line.setData(x=edges, y=cap, stepMode="center")
+                line.setVisible(True)
+                caps = np.maximum(caps, cap)
+            else:
+                line.setVisible(False)
+        for entry, bar in self.bars.items():
+            if entry not in self._geom:
+                bar.setVisible(False)
+                self.quota_lines[entry].setVisible(False)
+        self._tops, self._caps = tops, caps
+        self._place_marks()
+        self._fit_y()
+
+    def _place_marks(self) -> None:
+        xs: list[float] = []
+        ys: list[float] = []
+        brushes: list[Any] = []
+        for entry in self._order:
+            counts = self._hits.get(entry)
+            if not counts:
+                continue
+            g = self._geom[entry]
+            brush = pg.mkBrush(self._colors.get(entry, "#7F7F7F"))
+            for i, c in enumerate(counts):
+                if c > 0:
+                    xs.append(float(g.x[i]))
+                    ys.append(float(g.y0[i] + g.height[i]))
+                    brushes.append(brush)
+        self.marks.setData(x=xs, y=ys, brush=brushes)
+
+    # --- view ---------------------------------------------------------------------------------
+
+    def fit(self) -> None:
+        """Show the whole range again (and forget the user's zoom)."""
+        rng = self._range
+        if rng is None:
+            return
+        lo, hi = rng.first - 0.5, rng.last + 0.5
+        if hi - lo < MIN_VISIBLE_DAYS:
+            mid = (lo + hi) / 2
+            lo, hi = mid - MIN_VISIBLE_DAYS / 2, mid + MIN_VISIBLE_DAYS / 2
+        pad = (hi - lo) * 0.01
+        self.vb.setLimits(xMin=lo - pad, xMax=hi + pad, minXRange=min(3.0, hi - lo),
+                          maxXRange=hi - lo + 2 * pad)
+        self.vb.setXRange(lo, hi, padding=0.01)
+        self.user_zoomed = False
+        self._fit_y()
+
+    def update_limits(self) -> None:
+        """Let the user pan over the (possibly grown) range without moving their view."""
+        rng = self._range
+        if rng is None:
+            return
+        lo, hi = rng.first - 0.5, rng.last + 0.5
+        if hi - lo < MIN_VISIBLE_DAYS:
+            mid = (lo + hi) / 2
+            lo, hi = mid - MIN_VISIBLE_DAYS / 2, mid + MIN_VISIBLE_DAYS / 2
+        pad = (hi - lo) * 0.01
+        self.vb.setLimits(xMin=lo - pad, xMax=hi + pad, maxXRange=hi - lo + 2 * pad)
+
+    def x_range(self) -> tuple[float, float]:
+        (x0, x1), _y = self.vb.viewRange()
+        return float(x0), float(x1)
+
+    def _on_manual(self, *_args: object) -> None:
+        self.user_zoomed = True
+
+    def _on_x_changed(self, *_args: object) -> None:
+        self._fit_y()
+        self._update_year_label()
+
+    def _fit_y(self) -> None:
+        if not len(self._tops):
+            self.vb.setYRange(0, 3600, padding=0)
+            return
+        x0, x1 = self.x_range()
+        mask = (self._lasts + 0.5 >= x0) & (self._firsts - 0.5 <= x1)
+        top = float(max(self._tops[mask].max(initial=0), self._caps[mask].max(initial=0)))
+        self.vb.setYRange(0, max(top * 1.08, 600.0), padding=0)
+
+    def visible_days(self) -> DayRange | None:
+        """The days of the range whose bars are (at least half) in view."""
+        rng = self._range
+        if rng is None:
+            return None
+        x0, x1 = self.x_range()
+        lo = max(rng.first, math.ceil(x0)) if math.isfinite(x0) else rng.first
+        hi = min(rng.last, math.floor(x1)) if math.isfinite(x1) else rng.last
+        return DayRange(lo, hi) if lo <= hi else None
+
+    def _update_year_label(self) -> None:
+        days = self.visible_days()
+        if days is None:
+            return
+        lo, hi = days.start.year, days.end.year
+        text = str(lo) if lo == hi else f"{lo} – {hi}"
+        axis = self.getPlotItem().getAxis("bottom")
+        if axis.labelText != text:
+            axis.setLabel(text, color=self._fg.name())
+
+    # --- hover ----------------------------------------------------------------------------------
+
+    def hover_text(self, x: float, y: float) -> str | None:
+        """What hovering at view position (x, y) shows: entry, day(s) and the time."""
+        i = span_index(self._spans, x)
+        if i is None or self._data is None:
+            return None
+        for entry in reversed(self._order):
+            g = self._geom[entry]
+            h = float(g.height[i])
+            if h > 0 and abs(x - float(g.x[i])) <= float(g.width[i]) / 2 and \
+                    float(g.y0[i]) <= y <= float(g.y0[i]) + h:
+                return self._describe(entry, i)
+        return None
+
+    def _describe(self, entry: str, i: int) -> str:
+        assert self._data is not None
+        span = self._spans[i]
+        secs = self._data.seconds[entry][i]
+        lines = [entry_display(entry, self._labels), span_text(span, self._data.bucket),
+                 format_duration(secs)]
+        quota = self._quotas.get(entry)
+        if quota:
+            hits = self._hits.get(entry, [0] * len(self._spans))[i]
+            if self._data.bucket is Bucket.DAY:
+                state = "reached" if hits else "not reached"
+                lines.append(f"Daily limit {format_duration(quota)}: {state}")
+            else:
+                lines.append(f"Daily limit {format_duration(quota)}: reached on "
+                             f"{hits} of {span.days} days")
+        return "\n".join(lines)
+
+    def _on_mouse_moved(self, pos: QPointF) -> None:
+        if not self.vb.sceneBoundingRect().contains(pos):
+            self.hover.setVisible(False)
+            return
+        p = self.vb.mapSceneToView(pos)
+        text = self.hover_text(p.x(), p.y())
+        if text is None:
+            self.hover.setVisible(False)
+            return
+        self.hover.setText(text)
+        x0, x1 = self.x_range()
+        (_, _), (y0, y1) = self.vb.viewRange()
+        self.hover.setAnchor((1 if p.x() > (x0 + x1) / 2 else 0,
+                              0 if p.y() > (y0 + y1) / 2 else 1))
+        self.hover.setPos(p)
+        self.hover.setVisible(True)
+
+    def hide_hover(self) -> None:
+        self.hover.setVisible(False)
+
+    # --- export -----------------------------------------------------------------------------------
+
+    def _legend_layout(self, width: float) -> tuple[list[tuple[QRectF, QPointF, str, str]], float]:
+        """Swatch, text position, label and colour of each drawn entry; and the height."""
+        fm = QFontMetricsF(self.font())
+        pad, row_h = 8.0, fm.height() + 6
+        x, y = pad, pad
+        out = []
+        for entry in self._order:
+            text = fm.elidedText(self._labels.get(entry) or entry, Qt.TextElideMode.ElideRight,
+                                 max(60.0, min(280.0, width - 3 * pad - 18)))
+            w = 12 + 6 + fm.horizontalAdvance(text) + 18
+            if x + w > width - pad and x > pad:
+                x, y = pad, y + row_h
+            swatch = QRectF(x, y + (row_h - 12) / 2, 12, 12)
+            out.append((swatch, QPointF(x + 18, y + (row_h + fm.ascent() - fm.descent()) / 2),
+                        text, self._colors.get(entry, "#7F7F7F")))
+            x += w
+        return out, (y + row_h + pad if out else 0.0)
+
+    def export_size(self) -> QSize:
+        """Size of the exported picture: the chart as on screen plus its legend rows."""
+        _rows, legend_h = self._legend_layout(self.width())
+        return QSize(self.width(), self.height() + round(legend_h))
+
+    def paint_export(self, painter: QPainter) -> None:
+        """Draw the chart (vector, via the scene) and a legend of the drawn entries.
+
+        Labels are drawn with `drawText`, which never interprets markup.
+        """
+        self.hide_hover()
+        size = self.export_size()
+        painter.fillRect(QRectF(0, 0, size.width(), size.height()),
+                         self.backgroundBrush())
+        source = self.mapToScene(self.viewport().rect()).boundingRect()
+        self.scene().render(painter, QRectF(0, 0, self.width(), self.height()), source)
+        rows, _h = self._legend_layout(self.width())
+        painter.save()
+        painter.translate(0, self.height())
+        painter.setFont(self.font())
+        for swatch, pos, text, color in rows:
+            painter.fillRect(swatch, QColor(color))
+            painter.setPen(self._fg)
+            painter.drawText(pos, text)
+        painter.restore()
+
+
+def span_text(span: Span, bucket: Bucket) -> str:
+    """A bar's days in words: `Sun 2026-03-08`, `Week 2026-03-02 – 2026-03-08`, `March 2026`.
+
+    A week or month cut by the range's ends also says which of its days it holds.
+    """
+    start, end = span.start, span.end
+    if bucket is Bucket.DAY:
+        return f"{WEEKDAYS[start.weekday()]} {format_day(start)}"
+    if bucket is Bucket.WEEK:
+        return f"Week {format_day(start)} – {format_day(end)}"
+    name = f"{MONTH_NAMES[start.month - 1]} {start.year}"
+    whole = start.day == 1 and (end + timedelta(days=1)).day == 1
+    return name if whole else f"{name} ({format_day(start)} – {format_day(end)})"

@@ -1,0 +1,854 @@
+"""The Usage tab: usage per entry per day as a chart, a legend and a summary table.
+
+Reads go through the database's read-only store. A full read (open, range change, and a
+reconciling re-read after live changes) runs in the worker pool; a live change first
+re-reads only yesterday and today on the GUI thread (a few rows, about a millisecond), so
+the chart follows the service at once and never loses the user's range, zoom, selection
+or hidden entries. The aggregation itself is `shepherd_store.usage` (pure, tested without
+Qt); this module only lays it out.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from PySide6.QtCore import (
+    QDate,
+    QItemSelectionModel,
+    QModelIndex,
+    QRect,
+    QSize,
+    QSortFilterProxyModel,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import (
+    QAction,
+    QColor,
+    QIcon,
+    QImage,
+    QPainter,
+    QPixmap,
+    QStandardItem,
+    QStandardItemModel,
+)
+from PySide6.QtSvg import QSvgGenerator
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDateEdit,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from shepherd_store import SqliteStore, StoreError
+from shepherd_store.timefmt import format_day
+from shepherd_store.usage import (
+    MAX_RANGE_DAYS,
+    Bucket,
+    DailyUsage,
+    DayRange,
+    EntrySummary,
+    Preset,
+    auto_bucket,
+    count_per_span,
+    csv_rows,
+    day_number,
+    preset_range,
+    quota_hit_days,
+    summarize,
+)
+
+from . import workers
+from .database import Database
+from .formatting import entry_colors, entry_display, format_duration
+from .usage_chart import Mode, UsageChart
+
+RANGES: tuple[tuple[str, Preset | None], ...] = (
+    ("Last 7 days", Preset.WEEK), ("Last 30 days", Preset.MONTH),
+    ("Last 90 days", Preset.QUARTER), ("Last year", Preset.YEAR),
+    ("Everything", Preset.ALL), ("Custom", None))
+BUCKETS: tuple[tuple[str, Bucket | None], ...] = (
+    ("Auto", None), ("Days", Bucket.DAY), ("Weeks", Bucket.WEEK), ("Months", Bucket.MONTH))
+MODES: tuple[tuple[str, Mode], ...] = (
+    ("Stacked", Mode.STACKED), ("Side by side", Mode.SIDE_BY_SIDE), ("One entry", Mode.SINGLE))
+COLUMNS = ("Entry", "Total", "Avg / day", "Busiest day", "Days used", "Today",
+           "Daily limit", "Limit reached")
+COLUMN_TIPS = ("The entry, as the policy file or the audit log names it",
+               "Usage over the whole range", "Total divided by the days of the range",
+               "The day with the most usage, and how much", "Days with any usage",
+               "Usage today", "The daily limit of the policy file",
+               "Days in the range on which the daily limit was reached")
+ENTRY_COLUMN_MAX = 220  # px; longer labels are elided (the tooltip has them whole)
+LIMIT_COLUMNS = (6, 7)
+RECONCILE_MS = 1500  # after live changes settle, re-read the whole range once
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+ENTRY_ROLE = Qt.ItemDataRole.UserRole + 2
+
+
+def plain_tip(text: str) -> str:
+    """A tooltip that shows `text` literally (Qt guesses rich text for tooltips)."""
+    return "<qt>" + html.escape(text).replace("\n", "<br>") + "</qt>"
+
+
+def _control(widget: QWidget, name: str, tip: str, accessible: str) -> None:
+    widget.setObjectName(name)
+    widget.setToolTip(tip)
+    widget.setAccessibleName(accessible)
+
+
+def _swatch(color: str, size: int = 12) -> QIcon:
+    pix = QPixmap(size, size)
+    pix.fill(QColor(color))
+    return QIcon(pix)
+
+
+@dataclass
+class Loaded:
+    """What one full read returns (built in a worker thread, no Qt objects)."""
+
+    daily: DailyUsage
+    today_usage: dict[str, int] | None
+    known: set[str]
+
+
+def read_usage(store: SqliteStore, preset: Preset | None, custom: DayRange | None,
+               today: date) -> Loaded:
+    """Read the range's usage, today's (when outside the range) and every known entry."""
+    if preset is Preset.ALL:
+        records = store.usage_between()
+        days = [r.day for r in records]
+        rng = preset_range(Preset.ALL, today, min(days, default=None), max(days, default=None))
+    else:
+        rng = custom if preset is None and custom is not None else preset_range(
+            preset or Preset.MONTH, today)
+        records = store.usage_between(rng.start, rng.end)
+    today_usage = None
+    if today not in rng:
+        today_usage = {r.entry_id: r.seconds for r in store.usage_between(today, today)}
+    daily = DailyUsage.from_records(records, rng)
+    known = set(store.known_entries()) | set(daily.entries)
+    return Loaded(daily, today_usage, known)
+
+
+class UsageTab(QWidget):
+    """Usage per entry per day: range, grouping and mode controls, chart, legend, table."""
+
+    #: Emitted after every completed read (full or live) has been laid out.
+    dataApplied = Signal()
+
+    def __init__(self, db: Database, parent: QWidget | None = None, *,
+                 today: Callable[[], date] = date.today) -> None:
+        super().__init__(parent)
+        self.setObjectName("usageTab")
+        self._db = db
+        self._today = today
+        self.daily: DailyUsage | None = None
+        self._today_usage: dict[str, int] | None = None
+        self._known: set[str] = set()
+        self._labels: dict[str, str] = dict(db.labels)
+        self._quotas: dict[str, int] = self._policy_quotas()
+        self._colors: dict[str, str] = {}
+        self._hidden: set[str] = set()
+        self._gen = 0
+        self._loading = False
+        self._pending = False
+        self._rows: dict[str, list[QStandardItem]] = {}
+        self._legend_items: dict[str, QListWidgetItem] = {}
+        self._reconcile = QTimer(self)
+        self._reconcile.setSingleShot(True)
+        self._reconcile.setInterval(RECONCILE_MS)
+        self._reconcile.timeout.connect(lambda: self.reload(keep_view=True))
+        self._custom_timer = QTimer(self)
+        self._custom_timer.setSingleShot(True)
+        self._custom_timer.setInterval(300)
+        self._custom_timer.timeout.connect(self.reload)
+        self._build()
+        db.opened.connect(self._on_opened)
+        db.changed.connect(self._on_changed)
+        db.failed.connect(self._on_failed)
+        db.stateChanged.connect(self._on_state_changed)
+        if db.store is not None:
+            self._on_opened()
+        else:
+            self._show_empty(f"Cannot show usage: {db.error}" if db.error
+                             else "Open a database to see usage per entry and day.")
+
+    # --- layout ---------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.range_combo = QComboBox(self)
+        for text, preset in RANGES:
+            self.range_combo.addItem(text, preset)
+        self.range_combo.setCurrentIndex(1)
+        _control(self.range_combo, "usageRange", "Which days to show, ending today",
+                 "Date range")
+        self.from_edit = QDateEdit(self)
+        self.to_edit = QDateEdit(self)
+        for edit, name, tip, acc in (
+                (self.from_edit, "usageFrom", "First day of a custom range", "From day"),
+                (self.to_edit, "usageTo", "Last day of a custom range", "To day")):
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat("yyyy-MM-dd")
+            edit.setDateRange(QDate(1, 1, 1), QDate(9999, 12, 31))
+            _control(edit, name, tip, acc)
+        self.bucket_combo = QComboBox(self)
+        for text, bucket in BUCKETS:
+            self.bucket_combo.addItem(text, bucket)
+        _control(self.bucket_combo, "usageBucket",
+                 "One bar per day, week (Monday to Sunday) or month; Auto picks by the "
+                 "range's length", "Bar length")
+        self.mode_combo = QComboBox(self)
+        for text, mode in MODES:
+            self.mode_combo.addItem(text, mode)
+        _control(self.mode_combo, "usageMode",
+                 "Stack entries, put them side by side, or show one entry alone", "Chart mode")
+        self.entry_combo = QComboBox(self)
+        self.entry_combo.setMinimumContentsLength(22)
+        self.entry_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        _control(self.entry_combo, "usageEntry", "The entry shown in “One entry” mode",
+                 "Entry shown alone")
+        self.entry_combo.setEnabled(False)
+        self.fit_button = QPushButton("Fit", self)
+        _control(self.fit_button, "usageFit",
+                 "Show the whole range again (drag to pan, scroll to zoom)", "Fit chart")
+        self.export_button = QToolButton(self)
+        self.export_button.setText("Export")
+        self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        _control(self.export_button, "usageExport",
+                 "Save the chart as PNG or SVG, or its data as CSV", "Export")
+        menu = QMenu(self.export_button)
+        for text, name, slot in (("Chart as PNG…", "usageExportPng", self._ask_png),
+                                 ("Chart as SVG…", "usageExportSvg", self._ask_svg),
+                                 ("Data as CSV…", "usageExportCsv", self._ask_csv)):
+            action = QAction(text, menu)
+            action.setObjectName(name)
+            action.triggered.connect(slot)
+            menu.addAction(action)
+        self.export_button.setMenu(menu)
+
+        bar = QHBoxLayout()
+        bar.setSpacing(6)
+        for label_text, widget in (("Range", self.range_combo), ("from", self.from_edit),
+                                   ("to", self.to_edit), ("Bars", self.bucket_combo),
+                                   ("Show", self.mode_combo)):
+            label = QLabel(label_text, self)
+            label.setBuddy(widget)
+            bar.addWidget(label)
+            bar.addWidget(widget)
+        bar.addWidget(self.entry_combo)
+        bar.addStretch(1)
+        bar.addWidget(self.fit_button)
+        bar.addWidget(self.export_button)
+
+        self.message = QLabel(self)
+        self.message.setObjectName("usageMessage")
+        self.message.setTextFormat(Qt.TextFormat.PlainText)
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet(
+            "QLabel { background: #FFF3E0; color: #5D4037; padding: 6px; border-radius: 4px; }")
+        self.message.setVisible(False)
+
+        self.chart = UsageChart(self)
+        self.chart.setMinimumSize(320, 240)
+        self.legend = QListWidget(self)
+        _control(self.legend, "usageLegend",
+                 "Entries in the chart: uncheck one to hide it, check it to show it again",
+                 "Legend")
+        self.legend.setFlow(QListView.Flow.LeftToRight)
+        self.legend.setWrapping(True)
+        self.legend.setResizeMode(QListView.ResizeMode.Adjust)
+        self.legend.setSpacing(2)
+        self.legend.setIconSize(QSize(12, 12))
+        self.legend.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.legend.setFrameShape(QListWidget.Shape.NoFrame)
+        self.legend.itemChanged.connect(self._on_legend_changed)
+        self.chart_pane = QWidget(self)
+        self.chart_pane.setObjectName("usageChartPane")
+        left = QVBoxLayout(self.chart_pane)
+        left.setContentsMargins(0, 0, 0, 0)
+        left.addWidget(self.chart, 1)
+        left.addWidget(self.legend)
+
+        self.model = QStandardItemModel(0, len(COLUMNS), self)
+        self.model.setHorizontalHeaderLabels(list(COLUMNS))
+        for column, tip in enumerate(COLUMN_TIPS):
+            header_item = self.model.horizontalHeaderItem(column)
+            header_item.setToolTip(tip)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortRole(SORT_ROLE)
+        self.proxy.setDynamicSortFilter(True)
+        self.summary = QTableView(self)
+        _control(self.summary, "usageSummary",
+                 "Per entry over the range: total, average per day, busiest day, days used "
+                 "and today. Click a header to sort; select a row for “One entry” mode.",
+                 "Usage summary")
+        self.summary.setModel(self.proxy)
+        self.summary.setSortingEnabled(True)
+        self.summary.sortByColumn(1, Qt.SortOrder.DescendingOrder)
+        self.summary.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.summary.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.summary.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.summary.verticalHeader().setVisible(False)
+        self.summary.setWordWrap(False)
+        self.summary.setTextElideMode(Qt.TextElideMode.ElideRight)
+        header = self.summary.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(False)
+        header.setMinimumSectionSize(40)
+        self.summary.selectionModel().selectionChanged.connect(self._on_row_selected)
+        self.summary_title = QLabel(self)
+        self.summary_title.setObjectName("usageSummaryTitle")
+        self.summary_title.setTextFormat(Qt.TextFormat.PlainText)
+        self.limits_note = QLabel(self)
+        self.limits_note.setObjectName("usageLimits")
+        self.limits_note.setTextFormat(Qt.TextFormat.PlainText)
+        self.limits_note.setWordWrap(True)
+        right_pane = QWidget(self)
+        right = QVBoxLayout(right_pane)
+        right.setContentsMargins(0, 0, 0, 0)
+        right.addWidget(self.summary_title)
+        right.addWidget(self.summary, 1)
+        right.addWidget(self.limits_note)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.setObjectName("usageSplitter")
+        self.splitter.addWidget(self.chart_pane)
+        self.splitter.addWidget(right_pane)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setSizes([690, 590])
+
+        content = QWidget(self)
+        col = QVBoxLayout(content)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.addLayout(bar)
+        col.addWidget(self.message)
+        col.addWidget(self.splitter, 1)
+        self.empty = QLabel(self)
+        self.empty.setObjectName("usageEmpty")
+        self.empty.setTextFormat(Qt.TextFormat.PlainText)
+        self.empty.setWordWrap(True)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(content)
+        self.stack.addWidget(self.empty)
+        outer = QVBoxLayout(self)
+        outer.addWidget(self.stack)
+
+        self.range_combo.currentIndexChanged.connect(self._on_range_chosen)
+        self.from_edit.dateChanged.connect(self._on_custom_dates)
+        self.to_edit.dateChanged.connect(self._on_custom_dates)
+        self.bucket_combo.currentIndexChanged.connect(lambda _i: self._apply(keep_view=True))
+        self.mode_combo.currentIndexChanged.connect(self._on_mode)
+        self.entry_combo.currentIndexChanged.connect(self._on_mode)
+        self.fit_button.clicked.connect(self.chart.fit)
+        self._rebucket = QTimer(self)
+        self._rebucket.setSingleShot(True)
+        self._rebucket.setInterval(60)
+        self._rebucket.timeout.connect(self._check_auto_bucket)
+        self.chart.vb.sigXRangeChanged.connect(lambda *_a: self._rebucket.start())
+        self._show_dates(preset_range(Preset.MONTH, self._today()))
+        self._update_limits_note()
+
+    # --- reading --------------------------------------------------------------------------
+
+    @property
+    def preset(self) -> Preset | None:
+        """The chosen preset, or None for a custom range."""
+        value = self.range_combo.currentData()
+        return Preset(value) if value is not None else None
+
+    def custom_range(self) -> DayRange:
+        """The days of the From/To fields (capped to `MAX_RANGE_DAYS`)."""
+        rng = DayRange.from_dates(self.from_edit.date().toPython(),  # type: ignore[arg-type]
+                                  self.to_edit.date().toPython())  # type: ignore[arg-type]
+        if rng.days > MAX_RANGE_DAYS:
+            rng = DayRange(rng.last - MAX_RANGE_DAYS + 1, rng.last)
+        return rng
+
+    def reload(self, *, keep_view: bool = False, wait: bool = False) -> None:
+        """Read the whole range again, in the worker pool (or here with `wait`)."""
+        store = self._db.store
+        if store is None:
+            return
+        self._gen += 1
+        gen = self._gen
+        preset, today = self.preset, self._today()
+        custom = self.custom_range() if preset is None else None
+        self._loading = True
+        self._reconcile.stop()
+
+        def load(_report: Callable[[int, int], None]) -> Loaded:
+            return read_usage(store, preset, custom, today)
+
+        if wait:
+            try:
+                result = load(lambda _a, _b: None)
+            except StoreError as exc:
+                self._on_load_error(gen, str(exc))
+                return
+            self._on_loaded(gen, keep_view, result)
+        else:
+            workers.start(load, lambda r: self._on_loaded(gen, keep_view, r),
+                          lambda msg: self._on_load_error(gen, msg))
+
+    def _on_loaded(self, gen: int, keep_view: bool, result: object) -> None:
+        if gen != self._gen or not isinstance(result, Loaded):
+            return
+        self._loading = False
+        same = (self.daily is not None and result.daily == self.daily
+                and result.today_usage == self._today_usage and result.known == self._known)
+        self.daily, self._today_usage, self._known = (result.daily, result.today_usage,
+                                                      result.known)
+        if self.preset is not None:
+            self._show_dates(result.daily.range)
+        if not same:
+            self._apply(keep_view=keep_view)
+        if self._pending:
+            self._pending = False
+            self._reconcile.start()
+        self.dataApplied.emit()
+
+    def _on_load_error(self, gen: int, message: str) -> None:
+        if gen != self._gen:
+            return
+        self._loading = False
+        if self._db.store is not None:  # the database itself reports its own failures
+            self._set_message(f"Cannot read usage: {message}")
+
+    # --- database signals -------------------------------------------------------------------
+
+    def _on_opened(self) -> None:
+        self.stack.setCurrentIndex(0)
+        self.daily = None
+        self._set_message("")
+        self._on_state_changed()
+        self.reload(keep_view=False)
+
+    def _on_failed(self, message: str) -> None:
+        self._gen += 1  # drop reads in flight
+        self._loading = False
+        self._reconcile.stop()
+        self._show_empty(f"Cannot show usage: {message}")
+
+    def _show_empty(self, text: str) -> None:
+        self.empty.setText(text)
+        self.stack.setCurrentIndex(1)
+
+    def _on_changed(self) -> None:
+        """Another connection committed: re-read yesterday and today now, the rest later."""
+        store = self._db.store
+        if store is None or self.daily is None:
+            return
+        if self._loading:
+            self._pending = True
+            return
+        today = self._today()
+        preset = self.preset
+        rng = self.daily.range
+        if (preset is Preset.ALL and day_number(today) > rng.last) or (
+                preset not in (None, Preset.ALL) and preset_range(preset, today) != rng):
+            self.reload(keep_view=True)  # the day changed: the range moves with it
+            return
+        recent = DayRange(max(1, day_number(today) - 1), day_number(today))
+        try:
+            records = store.usage_between(recent.start, recent.end)
+        except StoreError:
+            return  # the database reports its own failure
+        self.daily = self.daily.replace_days(records, recent)
+        if today not in rng:
+            self._today_usage = {r.entry_id: r.seconds for r in records if r.day == today}
+        self._known |= {r.entry_id for r in records}
+        self._apply(keep_view=True)
+        self._reconcile.start()
+        self.dataApplied.emit()
+
+    def _policy_quotas(self) -> dict[str, int]:
+        policy = self._db.policy
+        if policy is None:
+            return {}
+        return {e.id: e.daily_quota_seconds for e in policy.entries.values()
+                if e.daily_quota_seconds}
+
+    def _on_state_changed(self) -> None:
+        """Labels or the policy may have changed (this also fires with every change)."""
+        labels, quotas = dict(self._db.labels), self._policy_quotas()
+        if labels == self._labels and quotas == self._quotas:
+            return
+        self._labels, self._quotas = labels, quotas
+        self._update_limits_note()
+        if self.daily is not None:
+            self._apply(keep_view=True)
+
+    # --- laying out -----------------------------------------------------------------------------
+
+    @property
+    def bucket(self) -> Bucket:
+        """The bar length to use: the choice, or Auto's pick for the days in view.
+
+        Auto follows the zoom: a year shows weeks, zoomed in on a month it shows days.
+        """
+        choice = self.bucket_combo.currentData()
+        if choice is not None:
+            return Bucket(choice)
+        if self.daily is None:
+            return Bucket.DAY
+        days = self.daily.range.days
+        if self.chart.user_zoomed:
+            visible = self.chart.visible_days()
+            days = visible.days if visible is not None else days
+        return auto_bucket(days)
+
+    def _check_auto_bucket(self) -> None:
+        """After a zoom, re-group the bars if Auto now picks another bar length."""
+        if self.daily is not None and self.bucket is not self.chart.bucket:
+            self._apply(keep_view=True)
+
+    def _apply(self, *, keep_view: bool) -> None:
+        """Lay the current data out: chart, legend, entry list, table, messages."""
+        daily = self.daily
+        if daily is None:
+            return
+        bars = daily.bucketed(self.bucket)
+        hit_days = quota_hit_days(daily, self._quotas)
+        hits = {e: count_per_span(days, bars.spans) for e, days in hit_days.items()}
+        colors = entry_colors(self._known | set(daily.entries))
+        self._colors = colors
+        self.chart.set_data(bars, daily.range, colors=colors, labels=self._labels,
+                            quotas=self._quotas, hits=hits)
+        self._update_legend(daily.entries)
+        self._update_entry_combo(daily.entries)
+        self._on_mode()
+        rows = summarize(daily, self._today(), today_usage=self._today_usage,
+                         quotas=self._quotas)
+        self._update_table(rows)
+        if not keep_view or not self.chart.user_zoomed:
+            self.chart.fit()
+        else:
+            self.chart.update_limits()
+        rng = daily.range
+        self.summary_title.setText(f"Totals for {rng} ({rng.days} day"
+                                   f"{'s' if rng.days != 1 else ''})")
+        if not any(any(v) for v in daily.seconds.values()):
+            self._set_message(f"No usage was recorded from {format_day(rng.start)} to "
+                              f"{format_day(rng.end)}." if rng.days > 1 else
+                              f"No usage was recorded on {format_day(rng.start)}.")
+        else:
+            self._set_message("")
+
+    def _set_message(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+
+    def _update_limits_note(self) -> None:
+        policy = self._db.policy
+        if policy is None:
+            text = ("No daily limits shown: open the service's policy file (File ▸ Open "
+                    "Policy File… or --config) to draw each entry's limit.")
+        elif self._quotas:
+            text = (f"Daily limits from {policy.path}: dashed lines on day bars; ▼ marks "
+                    "bars on which a limit was reached.")
+        else:
+            text = f"The policy file {policy.path} sets no daily limits."
+        self.limits_note.setText(text)
+        for column in LIMIT_COLUMNS:
+            self.summary.setColumnHidden(column, not self._quotas)
+
+    def _name(self, entry: str) -> str:
+        return self._labels.get(entry) or entry
+
+    def _update_legend(self, entries: list[str]) -> None:
+        self.legend.blockSignals(True)
+        for entry in list(self._legend_items):
+            if entry not in entries:
+                item = self._legend_items.pop(entry)
+                self.legend.takeItem(self.legend.row(item))
+        for entry in entries:
+            found = self._legend_items.get(entry)
+            if found is None:
+                item = QListWidgetItem()
+                item.setData(ENTRY_ROLE, entry)
+                item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
+                self._legend_items[entry] = item
+                self.legend.insertItem(sorted(self._legend_items).index(entry), item)
+            else:
+                item = found
+            name, color = self._name(entry), self._colors.get(entry, "#7F7F7F")
+            if item.text() != name:
+                item.setText(name)
+                item.setToolTip(plain_tip(entry_display(entry, self._labels)))
+            if item.data(Qt.ItemDataRole.UserRole) != color:
+                item.setData(Qt.ItemDataRole.UserRole, color)
+                item.setIcon(_swatch(color))
+            state = Qt.CheckState.Unchecked if entry in self._hidden else Qt.CheckState.Checked
+            if item.checkState() != state:
+                item.setCheckState(state)
+        self.legend.blockSignals(False)
+        self._fit_legend_height()
+
+    def _fit_legend_height(self) -> None:
+        """As tall as its wrapped rows need, at most four rows (then it scrolls)."""
+        count = self.legend.count()
+        if not count:
+            self.legend.setFixedHeight(0)
+            return
+        row_h = max(self.legend.sizeHintForRow(0), 16) + 2 * self.legend.spacing()
+        width = max(1, self.legend.viewport().width() or self.chart.width())
+        used, rows = 0, 1
+        for i in range(count):
+            w = self.legend.sizeHintForIndex(self.legend.model().index(i, 0)).width() + \
+                2 * self.legend.spacing()
+            if used + w > width and used:
+                rows, used = rows + 1, 0
+            used += w
+        self.legend.setFixedHeight(min(rows, 4) * row_h + 4)
+
+    def resizeEvent(self, event: object) -> None:
+        super().resizeEvent(event)  # type: ignore[arg-type]
+        self._fit_legend_height()
+
+    def _on_legend_changed(self, item: QListWidgetItem) -> None:
+        entry = item.data(ENTRY_ROLE)
+        if item.checkState() == Qt.CheckState.Checked:
+            self._hidden.discard(entry)
+        else:
+            self._hidden.add(entry)
+        self.chart.set_hidden(self._hidden)
+
+    def set_entry_visible(self, entry: str, visible: bool) -> None:
+        """Show or hide one entry (what the legend's check box does)."""
+        item = self._legend_items.get(entry)
+        if item is not None:
+            item.setCheckState(Qt.CheckState.Checked if visible else Qt.CheckState.Unchecked)
+
+    def _update_entry_combo(self, entries: list[str]) -> None:
+        wanted = [(entry_display(e, self._labels), e) for e in entries]
+        have = [(self.entry_combo.itemText(i), self.entry_combo.itemData(i))
+                for i in range(self.entry_combo.count())]
+        if have == wanted:
+            return
+        current = self.entry_combo.currentData()
+        self.entry_combo.blockSignals(True)
+        self.entry_combo.clear()
+        for text, entry in wanted:
+            self.entry_combo.addItem(_swatch(self._colors.get(entry, "#7F7F7F")), text, entry)
+        index = self.entry_combo.findData(current)
+        self.entry_combo.setCurrentIndex(max(index, 0))
+        self.entry_combo.blockSignals(False)
+
+    def _on_mode(self, *_args: object) -> None:
+        mode = Mode(self.mode_combo.currentData())
+        self.entry_combo.setEnabled(mode is Mode.SINGLE)
+        single = self.entry_combo.currentData()
+        self.chart.set_mode(mode, single if mode is Mode.SINGLE else None)
+
+    def _on_row_selected(self, *_args: object) -> None:
+        rows = self.summary.selectionModel().selectedRows(0)
+        if not rows:
+            return
+        entry = rows[0].data(ENTRY_ROLE)
+        index = self.entry_combo.findData(entry)
+        if index >= 0 and index != self.entry_combo.currentIndex():
+            self.entry_combo.setCurrentIndex(index)
+
+    def selected_entry(self) -> str | None:
+        """The entry of the selected summary row, if any."""
+        rows = self.summary.selectionModel().selectedRows(0)
+        return str(rows[0].data(ENTRY_ROLE)) if rows else None
+
+    def select_entry(self, entry: str) -> None:
+        """Select the summary row of `entry`."""
+        items = self._rows.get(entry)
+        if items is None:
+            return
+        index = self.proxy.mapFromSource(self.model.indexFromItem(items[0]))
+        self.summary.selectionModel().select(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows)
+        self.summary.scrollTo(index)
+
+    def _update_table(self, rows: list[EntrySummary]) -> None:
+        """Update the summary rows in place (keeps the sort order and the selection)."""
+        wanted = {r.entry_id for r in rows}
+        for entry in [e for e in self._rows if e not in wanted]:
+            items = self._rows.pop(entry)
+            self.model.removeRow(items[0].row())
+        for r in rows:
+            cells = self._cells(r)
+            items = self._rows.get(r.entry_id) or []
+            if not items:
+                items = [QStandardItem() for _ in COLUMNS]
+                for item in items:
+                    item.setEditable(False)
+                    item.setData(r.entry_id, ENTRY_ROLE)
+                for column in range(1, len(COLUMNS)):
+                    items[column].setTextAlignment(
+                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self._rows[r.entry_id] = items
+                self.model.appendRow(items)
+            for item, (text, key) in zip(items, cells, strict=True):
+                if item.text() != text:
+                    item.setText(text)
+                if item.data(SORT_ROLE) != key:
+                    item.setData(key, SORT_ROLE)
+            color = self._colors.get(r.entry_id, "#7F7F7F")
+            if items[0].data(Qt.ItemDataRole.UserRole) != color:
+                items[0].setData(color, Qt.ItemDataRole.UserRole)
+                items[0].setIcon(_swatch(color))
+            tip = plain_tip(entry_display(r.entry_id, self._labels))
+            if items[0].toolTip() != tip:
+                items[0].setToolTip(tip)
+        wanted_width = min(max(self.summary.sizeHintForColumn(0), 90), ENTRY_COLUMN_MAX)
+        if self.summary.columnWidth(0) != wanted_width:
+            self.summary.setColumnWidth(0, wanted_width)
+
+    def _cells(self, r: EntrySummary) -> list[tuple[str, object]]:
+        """(text, sort key) per column of one summary row."""
+        busiest = ("—" if r.busiest_day is None else
+                   f"{format_day(r.busiest_day)} ({format_duration(r.busiest_seconds)})")
+        return [
+            (self._name(r.entry_id), self._name(r.entry_id).casefold()),
+            (format_duration(r.total_seconds), r.total_seconds),
+            (format_duration(round(r.average_seconds)), r.average_seconds),
+            (busiest, r.busiest_seconds),
+            (str(r.days_used), r.days_used),
+            (format_duration(r.today_seconds), r.today_seconds),
+            ("none" if r.quota_seconds is None else format_duration(r.quota_seconds),
+             r.quota_seconds or 0),
+            (f"{r.quota_days} day{'s' if r.quota_days != 1 else ''}"
+             if r.quota_seconds else "—", r.quota_days),
+        ]
+
+    def summary_row(self, entry: str) -> list[str]:
+        """The texts of `entry`'s summary row (for tests and the command line's checks)."""
+        return [item.text() for item in self._rows.get(entry, [])]
+
+    # --- controls ---------------------------------------------------------------------------------
+
+    def _show_dates(self, rng: DayRange) -> None:
+        for edit, day in ((self.from_edit, rng.start), (self.to_edit, rng.end)):
+            edit.blockSignals(True)
+            edit.setDate(QDate(day.year, day.month, day.day))
+            edit.blockSignals(False)
+
+    def _on_range_chosen(self, _index: int) -> None:
+        preset = self.preset
+        if preset is not None and preset is not Preset.ALL:
+            self._show_dates(preset_range(preset, self._today()))
+        self.reload(keep_view=False)
+
+    def _on_custom_dates(self, *_args: object) -> None:
+        if self.preset is not None:
+            self.range_combo.blockSignals(True)
+            self.range_combo.setCurrentIndex(len(RANGES) - 1)
+            self.range_combo.blockSignals(False)
+        self._custom_timer.start()
+
+    def set_range(self, preset: Preset | None, custom: DayRange | None = None) -> None:
+        """Choose a preset, or a custom range (read at once; results arrive via the pool)."""
+        if custom is not None:
+            self._show_dates(custom)
+        index = next(i for i, (_t, p) in enumerate(RANGES) if p == preset)
+        if index == self.range_combo.currentIndex():
+            self.reload(keep_view=False)
+        else:
+            self.range_combo.setCurrentIndex(index)
+
+    # --- exports ---------------------------------------------------------------------------
+
+    def _default_name(self, suffix: str) -> str:
+        rng = self.daily.range if self.daily else preset_range(Preset.MONTH, self._today())
+        return str(Path.home() / f"shepherd-usage-{format_day(rng.start)}-"
+                                 f"{format_day(rng.end)}.{suffix}")
+
+    def _ask(self, title: str, suffix: str, filt: str, save: Callable[[Path], None]) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, title, self._default_name(suffix), filt)
+        if not path:
+            return
+        try:
+            save(Path(path))
+        except OSError as exc:
+            self._set_message(f"Could not save {path}: {exc.strerror or exc}")
+
+    def _ask_png(self) -> None:
+        self._ask("Save the chart as PNG", "png", "PNG images (*.png)", self.export_png)
+
+    def _ask_svg(self) -> None:
+        self._ask("Save the chart as SVG", "svg", "SVG images (*.svg)", self.export_svg)
+
+    def _ask_csv(self) -> None:
+        self._ask("Save the chart's data as CSV", "csv", "CSV files (*.csv)", self.export_csv)
+
+    def export_png(self, path: str | Path) -> None:
+        """Save the chart and a legend of the entries shown as a PNG (at twice the screen
+        resolution); raises OSError on failure."""
+        size = self.chart.export_size()
+        image = QImage(size * 2, QImage.Format.Format_ARGB32_Premultiplied)
+        image.setDevicePixelRatio(2)
+        painter = QPainter(image)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        try:
+            self.chart.paint_export(painter)
+        finally:
+            painter.end()
+        if not image.save(str(path), "PNG"):  # type: ignore[call-overload]
+            raise OSError(f"cannot write {path}")
+
+    def export_svg(self, path: str | Path) -> None:
+        """Save the chart and its legend as an SVG (vector) image; raises OSError on failure."""
+        size = self.chart.export_size()
+        gen = QSvgGenerator()
+        gen.setFileName(str(path))
+        gen.setSize(size)
+        gen.setViewBox(QRect(0, 0, size.width(), size.height()))
+        gen.setTitle("Shepherd usage")
+        if self.daily is not None:
+            gen.setDescription(f"Usage per entry, {self.daily.range}")
+        painter = QPainter()
+        if not painter.begin(gen):
+            raise OSError(f"cannot write {path}")
+        try:
+            self.chart.paint_export(painter)
+        finally:
+            painter.end()
+        if not Path(path).exists():
+            raise OSError(f"cannot write {path}")
+
+    def export_csv(self, path: str | Path) -> None:
+        """Save the data behind the chart: one row per entry per day of the range."""
+        if self.daily is None:
+            raise OSError("no usage has been read yet")
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            csv.writer(fh).writerows(csv_rows(self.daily, self._labels, self._quotas))
+
+    # --- for tests and tools -----------------------------------------------------------------
+
+    def row_index(self, entry: str) -> QModelIndex:
+        """The view index of `entry`'s summary row (invalid if none)."""
+        items = self._rows.get(entry)
+        if items is None:
+            return QModelIndex()
+        return self.proxy.mapFromSource(self.model.indexFromItem(items[0]))

@@ -1,0 +1,561 @@
+"""The Usage tab, driven offscreen: bars, axes, modes, legend, hover, table, live updates."""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QImage
+from pytestqt.qtbot import QtBot
+
+from inspector.database import Database
+from inspector.formatting import entry_colors
+from inspector.usage_chart import DayAxis, DurationAxis, Mode, duration_tick, span_text
+from inspector.usage_tab import UsageTab, plain_tip
+from shepherd_store import AuditEvent, SessionStarted, SqliteStore, StoreError
+from shepherd_store.policy import load_policy
+from shepherd_store.usage import Bucket, DayRange, Preset, Span, day_number
+
+D = date.fromisoformat
+TODAY = D("2026-03-10")  # two days after the US spring-forward change
+
+Rows = list[tuple[str, str, int]]
+
+
+def make_db(path: Path, rows: Rows, labels: dict[str, str] | None = None) -> Path:
+    """A seed database with `rows` of (entry, day, seconds) and session starts for labels."""
+    with SqliteStore.open(path) as store:
+        for entry, day, secs in rows:
+            store.add_usage(entry, D(day), timedelta(seconds=secs))
+        for n, (entry, label) in enumerate((labels or {}).items()):
+            store.append_audit(AuditEvent.new(SessionStarted(
+                f"00000000-0000-4000-8000-{n:012d}", entry, label, None)))
+    return path
+
+
+class Env:
+    """A database session and a Usage tab on it (the tab is registered with qtbot)."""
+
+    def __init__(self, qtbot: QtBot, path: Path | None, *, today: date = TODAY,
+                 policy: Path | None = None, preset: Preset | None = Preset.MONTH,
+                 custom: DayRange | None = None) -> None:
+        self.qtbot = qtbot
+        self.db = Database(poll_ms=60_000)
+        if policy is not None:
+            self.db.set_policy(load_policy(policy))
+        self.tab = UsageTab(self.db, today=lambda: today)
+        qtbot.addWidget(self.tab)
+        self.tab.resize(1280, 800)
+        self.tab.show()
+        qtbot.waitExposed(self.tab)
+        if preset is not Preset.MONTH or custom is not None:
+            self.tab.set_range(preset, custom)  # nothing to read yet: no database
+        self.path = path
+        if path is not None:
+            with SqliteStore.open(path, read_only=True) as store:
+                logged = store.entry_labels()
+            with qtbot.waitSignal(self.tab.dataApplied, timeout=5000):
+                self.db.open(path)
+            # the log's labels arrive from a worker just after the first read
+            qtbot.waitUntil(lambda: all(self.tab.summary_row(e)[:1] in ([], [lbl])
+                                        for e, lbl in logged.items()), timeout=5000)
+
+    def heights(self, entry: str) -> list[float]:
+        return [float(h) for h in self.tab.chart.geometry_of(entry)[3]]
+
+    def write(self, entry: str, day: date | str, secs: int) -> None:
+        assert self.path is not None
+        with SqliteStore.open(self.path) as store:
+            store.add_usage(entry, D(day) if isinstance(day, str) else day,
+                            timedelta(seconds=secs))
+
+    def change(self) -> None:
+        """Let the tab see another connection's commit (as the watcher would)."""
+        with self.qtbot.waitSignal(self.tab.dataApplied, timeout=5000):
+            self.db.check_now()
+
+
+EnvFactory = Callable[..., Env]
+
+
+@pytest.fixture
+def env_factory(qtbot: QtBot) -> Iterator[EnvFactory]:
+    made: list[Env] = []
+
+    def make(path: Path | None, **kwargs: object) -> Env:
+        env = Env(qtbot, path, **kwargs)  # type: ignore[arg-type]
+        made.append(env)
+        return env
+
+    yield make
+    for env in made:
+        env.db.close()
+
+
+def days_of(rng: DayRange) -> list[int]:
+    return list(rng.numbers())
+
+
+# --- bars are the stored seconds, one per calendar day ---------------------------------------
+
+def test_bar_heights_equal_the_stored_seconds(tmp_path: Path, env_factory: EnvFactory) -> None:
+    rows = [("tuxmath", "2026-03-01", 90), ("tuxmath", "2026-03-02", 1800),
+            ("minecraft", "2026-03-02", 600), ("minecraft", "2026-03-10", 7200),
+            ("tuxmath", "2026-02-01", 999)]  # before the range: not drawn
+    env = env_factory(make_db(tmp_path / "u.db", rows))
+    tab = env.tab
+    assert tab.daily is not None
+    rng = tab.daily.range
+    assert (rng.start, rng.end, rng.days) == (D("2026-02-09"), TODAY, 30)
+    assert tab.chart.bucket is Bucket.DAY
+    x, width, y0, _height = tab.chart.geometry_of("minecraft")
+    assert list(x) == [float(n) for n in days_of(rng)]  # every day, zeros included
+    assert np.all(width == pytest.approx(0.8))
+    minecraft = dict(zip(days_of(rng), env.heights("minecraft"), strict=True))
+    tux = dict(zip(days_of(rng), env.heights("tuxmath"), strict=True))
+    n = day_number
+    assert minecraft[n(D("2026-03-02"))] == 600
+    assert minecraft[n(D("2026-03-10"))] == 7200
+    assert tux[n(D("2026-03-01"))] == 90
+    assert tux[n(D("2026-03-02"))] == 1800
+    assert sum(minecraft.values()) == 7800
+    assert sum(tux.values()) == 1890
+    # stacked: minecraft (sorted first) at the bottom, tuxmath on top of it
+    assert tab.chart.visible_entries() == ["minecraft", "tuxmath"]
+    tux_y0 = dict(zip(days_of(rng), tab.chart.geometry_of("tuxmath")[2], strict=True))
+    assert tux_y0[n(D("2026-03-02"))] == 600
+    assert float(y0.max()) == 0
+
+
+@pytest.fixture
+def new_york() -> Iterator[None]:
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "America/New_York"
+    time.tzset()
+    yield
+    if old is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = old
+    time.tzset()
+
+
+@pytest.mark.parametrize(("first", "last"), [("2026-03-06", "2026-03-10"),
+                                             ("2026-10-30", "2026-11-03")])
+def test_days_around_dst_changes_get_one_bar_each(
+        tmp_path: Path, env_factory: EnvFactory, new_york: None, first: str, last: str) -> None:
+    rng = DayRange.from_dates(D(first), D(last))
+    rows = [("a", d.isoformat(), 100 * (i + 1)) for i, d in
+            enumerate(rng.start + timedelta(days=k) for k in range(rng.days))]
+    env = env_factory(make_db(tmp_path / "dst.db", rows), preset=None, custom=rng,
+                      today=rng.end)
+    x, _w, _y0, height = env.tab.chart.geometry_of("a")
+    assert list(x) == [float(n) for n in rng.numbers()]  # consecutive, no gap, no merge
+    assert list(height) == [100.0, 200.0, 300.0, 400.0, 500.0]
+    texts = [env.tab.chart.hover_text(float(n), 50) for n in rng.numbers()]
+    assert [t.splitlines()[1][4:] if t else None for t in texts] == [
+        (rng.start + timedelta(days=k)).isoformat() for k in range(rng.days)]
+
+
+def test_missing_days_are_zero_bars_not_gaps(tmp_path: Path, env_factory: EnvFactory) -> None:
+    env = env_factory(make_db(tmp_path / "gaps.db", [("a", "2026-03-04", 60),
+                                                     ("a", "2026-03-09", 120)]),
+                      preset=Preset.WEEK)
+    x, _w, _y0, height = env.tab.chart.geometry_of("a")
+    assert len(x) == 7
+    assert list(np.diff(x)) == [1.0] * 6
+    assert list(height) == [60, 0, 0, 0, 0, 120, 0]  # 2026-03-04 .. 2026-03-10
+
+
+# --- modes, legend, single entry -------------------------------------------------------------
+
+def three_entries(tmp_path: Path) -> Path:
+    return make_db(tmp_path / "three.db", [
+        ("a", "2026-03-09", 600), ("b", "2026-03-09", 1200), ("c", "2026-03-09", 1800),
+        ("a", "2026-03-10", 60)], labels={"a": "Alpha", "b": "Beta", "c": "Gamma"})
+
+
+def test_side_by_side_and_single_entry_modes(tmp_path: Path, env_factory: EnvFactory) -> None:
+    env = env_factory(three_entries(tmp_path), preset=Preset.WEEK)
+    tab, chart = env.tab, env.tab.chart
+    day = float(day_number(D("2026-03-09")))
+    i = 5  # 2026-03-09 in the week ending 2026-03-10
+    tab.mode_combo.setCurrentIndex(tab.mode_combo.findData(Mode.SIDE_BY_SIDE))
+    xs = [float(chart.geometry_of(e)[0][i]) for e in "abc"]
+    assert xs[0] < xs[1] < xs[2]
+    assert xs[1] == pytest.approx(day)
+    assert all(float(chart.geometry_of(e)[2][i]) == 0 for e in "abc")
+    assert [float(chart.geometry_of(e)[3][i]) for e in "abc"] == [600, 1200, 1800]
+    assert not tab.entry_combo.isEnabled()
+
+    tab.mode_combo.setCurrentIndex(tab.mode_combo.findData(Mode.SINGLE))
+    assert tab.entry_combo.isEnabled()
+    tab.entry_combo.setCurrentIndex(tab.entry_combo.findData("b"))
+    assert chart.visible_entries() == ["b"]
+    assert chart.bars["b"].isVisible()
+    assert not chart.bars["a"].isVisible() and not chart.bars["c"].isVisible()
+    # selecting a summary row chooses the entry shown alone
+    tab.select_entry("c")
+    assert tab.entry_combo.currentData() == "c"
+    assert chart.visible_entries() == ["c"]
+
+
+def test_legend_toggles_entries_and_the_stack_closes_up(
+        tmp_path: Path, env_factory: EnvFactory) -> None:
+    env = env_factory(three_entries(tmp_path), preset=Preset.WEEK)
+    tab, chart = env.tab, env.tab.chart
+    i = 5
+    assert float(chart.geometry_of("c")[2][i]) == 1800  # on top of a and b
+    assert tab.legend.count() == 3
+    item = tab.legend.item(1)
+    assert item.text() == "Beta"
+    assert item.checkState() == Qt.CheckState.Checked
+    item.setCheckState(Qt.CheckState.Unchecked)  # what a click on the check box does
+    assert chart.visible_entries() == ["a", "c"]
+    assert not chart.bars["b"].isVisible()
+    assert float(chart.geometry_of("c")[2][i]) == 600
+    tab.set_entry_visible("b", True)
+    assert chart.visible_entries() == ["a", "b", "c"]
+    assert item.checkState() == Qt.CheckState.Checked
+
+
+def test_colours_are_the_shared_entry_colours(tmp_path: Path, env_factory: EnvFactory) -> None:
+    env = env_factory(three_entries(tmp_path), preset=Preset.WEEK)
+    want = entry_colors(["a", "b", "c"])
+    for entry, color in want.items():
+        assert env.tab.chart.bars[entry].opts["brush"].color().name() == color.lower()
+
+
+# --- hover -----------------------------------------------------------------------------------
+
+def test_hover_shows_entry_day_and_time(tmp_path: Path, env_factory: EnvFactory) -> None:
+    env = env_factory(make_db(tmp_path / "h.db", [("tuxmath", "2026-03-08", 3900)],
+                              labels={"tuxmath": "Tux <b>Math</b>"}), preset=Preset.WEEK)
+    chart = env.tab.chart
+    day = float(day_number(D("2026-03-08")))
+    assert chart.hover_text(day, 1000) == "Tux <b>Math</b> (tuxmath)\nSun 2026-03-08\n1 h 05 min"
+    assert chart.hover_text(day, 5000) is None  # above the bar
+    assert chart.hover_text(day + 1, 10) is None  # a day without usage
+    assert chart.hover_text(day + 0.45, 1000) is None  # in the gap between bars
+    # move the mouse there: the text item follows, as plain text
+    scene_pos = chart.vb.mapViewToScene(QPointF(day, 1000))
+    chart.scene().sigMouseMoved.emit(scene_pos)
+    assert chart.hover.isVisible()
+    assert chart.hover.toPlainText().startswith("Tux <b>Math</b> (tuxmath)")
+    chart.scene().sigMouseMoved.emit(chart.vb.mapViewToScene(QPointF(day, 5000)))
+    assert not chart.hover.isVisible()
+
+
+def test_hover_on_week_bars_names_the_week(tmp_path: Path, env_factory: EnvFactory) -> None:
+    env = env_factory(make_db(tmp_path / "w.db", [("a", "2026-03-02", 60),
+                                                  ("a", "2026-03-04", 60)]), preset=Preset.MONTH)
+    tab = env.tab
+    tab.bucket_combo.setCurrentIndex(tab.bucket_combo.findData(Bucket.WEEK))
+    assert tab.chart.bucket is Bucket.WEEK
+    x = float(day_number(D("2026-03-05")))  # the middle of Mon 2 – Sun 8 March
+    assert tab.chart.hover_text(x, 60) == "a\nWeek 2026-03-02 – 2026-03-08\n2 min"
+    assert span_text(Span(day_number(D("2026-02-01")), day_number(D("2026-02-28"))),
+                      Bucket.MONTH) == "February 2026"
+    assert span_text(Span(day_number(D("2026-02-09")), day_number(D("2026-02-28"))),
+                      Bucket.MONTH) == "February 2026 (2026-02-09 – 2026-02-28)"
+
+
+# --- axes ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("seconds", "text"), [(0, "0"), (60, "1 min"), (1800, "30 min"),
+                                               (3600, "1 h"), (5400, "1 h 30 min"),
+                                               (36000, "10 h"), (3900, "1 h 05 min")])
+def test_duration_ticks_read_as_hours_and_minutes(seconds: int, text: str) -> None:
+    assert duration_tick(seconds) == text
+
+
+def test_duration_axis_steps_are_whole_minutes_or_hours(qtbot: QtBot) -> None:
+    axis = DurationAxis()
+    for top in (600, 3600, 4 * 3600, 30 * 3600, 2000 * 3600):
+        ((step, values),) = axis.tickValues(0, top, 600)
+        assert step % 60 == 0 and (step < 3600 or step % 3600 == 0)
+        assert 2 <= len(values) <= 12
+        assert all(v % step == 0 for v in values)
+        assert all(s.endswith(("h", "min")) or s == "0" for s in axis.tickStrings(values, 1, step))
+
+
+@pytest.mark.parametrize(("days", "spacing", "first_label"), [
+    (7, 1.0, "Wed Mar 4"),   # days with weekday names
+    (14, 1.0, "Feb 25"),     # day numbers, the month on the first
+    (30, 7.0, "Feb 9"),      # Mondays
+    (365, 30.0, "Apr"),      # months
+    (3 * 365, 91.0, "Apr"),  # quarters
+    (12 * 365, 365.0, "2015"),  # years
+])
+def test_day_axis_levels_keep_labels_readable(qtbot: QtBot, days: int, spacing: float,
+                                              first_label: str) -> None:
+    axis = DayAxis()
+    end = day_number(TODAY)
+    lo, hi = end - days + 0.5, end + 0.5
+    levels = axis.tickValues(lo, hi, 700)
+    major_spacing, values = levels[0]
+    assert major_spacing == spacing
+    labels = axis.tickStrings(values, 1, major_spacing)
+    assert labels[0] == first_label
+    width = 700 / len(values)
+    assert width >= 25  # never crowded
+    if len(levels) > 1:
+        assert axis.tickStrings(levels[1][1], 1, levels[1][0]) == [""] * len(levels[1][1])
+
+
+# --- ranges and buckets ----------------------------------------------------------------------
+
+def test_presets_custom_range_and_everything(tmp_path: Path, env_factory: EnvFactory) -> None:
+    env = env_factory(make_db(tmp_path / "r.db", [("a", "2024-06-01", 60),
+                                                  ("a", "2026-03-10", 60)]))
+    tab = env.tab
+    for preset, days in ((Preset.WEEK, 7), (Preset.QUARTER, 90), (Preset.YEAR, 365)):
+        with env.qtbot.waitSignal(tab.dataApplied, timeout=5000):
+            tab.set_range(preset)
+        assert tab.daily is not None and tab.daily.range.days == days
+        assert tab.daily.range.end == TODAY
+    with env.qtbot.waitSignal(tab.dataApplied, timeout=5000):
+        tab.set_range(Preset.ALL)
+    assert tab.daily is not None
+    assert (tab.daily.range.start, tab.daily.range.end) == (D("2024-06-01"), TODAY)
+    assert tab.chart.bucket is Bucket.WEEK  # 648 days: weekly bars
+    assert tab.from_edit.date().toPython() == D("2024-06-01")
+    custom = DayRange.from_dates(D("2024-05-30"), D("2024-06-02"))
+    with env.qtbot.waitSignal(tab.dataApplied, timeout=5000):
+        tab.set_range(None, custom)
+    assert tab.daily is not None and tab.daily.range == custom
+    assert tab.range_combo.currentText() == "Custom"
+    assert env.heights("a") == [0, 0, 60, 0]
+    # typing dates switches to Custom and reads after a short pause
+    with env.qtbot.waitSignal(tab.dataApplied, timeout=5000):
+        tab.set_range(Preset.WEEK)
+    with env.qtbot.waitSignal(tab.dataApplied, timeout=5000):
+        tab.from_edit.setDate(tab.from_edit.date().addDays(-3))
+    assert tab.range_combo.currentText() == "Custom"
+    assert tab.daily is not None and tab.daily.range.days == 10
+
+
+def test_auto_bucket_follows_the_zoom(tmp_path: Path, env_factory: EnvFactory) -> None:
+    env = env_factory(make_db(tmp_path / "z.db", [("a", "2026-03-09", 60)]),
+                      preset=Preset.YEAR)
+    chart = env.tab.chart
+    assert chart.bucket is Bucket.WEEK
+    end = day_number(TODAY)
+    chart.vb.setXRange(end - 20, end + 0.5, padding=0)
+    chart.vb.sigRangeChangedManually.emit([True, False])  # as a wheel or drag does
+    env.qtbot.waitUntil(lambda: chart.bucket is Bucket.DAY, timeout=2000)
+    assert chart.user_zoomed
+    assert chart.x_range() == pytest.approx((end - 20, end + 0.5), abs=0.01)  # kept
+    chart.fit()
+    env.qtbot.waitUntil(lambda: chart.bucket is Bucket.WEEK, timeout=2000)
+
+
+# --- summary table ---------------------------------------------------------------------------
+
+def test_summary_table(tmp_path: Path, env_factory: EnvFactory) -> None:
+    env = env_factory(make_db(tmp_path / "s.db", [
+        ("a", "2026-03-04", 3900), ("a", "2026-03-09", 600), ("a", "2026-03-10", 300),
+        ("b", "2026-03-05", 60)], labels={"a": "<img src=x> Alpha"}), preset=Preset.WEEK)
+    tab = env.tab
+    assert tab.summary.objectName() == "usageSummary"
+    assert tab.summary_row("a")[:6] == ["<img src=x> Alpha", "1 h 20 min", "11 min",
+                                        "2026-03-04 (1 h 05 min)", "3", "5 min"]
+    assert tab.summary_row("b")[:6] == ["b", "1 min", "9 s", "2026-03-05 (1 min)", "1", "0 s"]
+    assert tab.summary.isColumnHidden(6) and tab.summary.isColumnHidden(7)  # no policy
+    # sorted by total, largest first; a click on a header sorts by that column
+    assert tab.row_index("a").row() == 0
+    tab.summary.sortByColumn(0, Qt.SortOrder.DescendingOrder)
+    assert tab.row_index("b").row() == 0
+    tip = tab.model.item(tab.row_index("a").row(), 0)
+    assert tip is not None
+
+
+def test_labels_from_the_database_are_plain_text(tmp_path: Path, env_factory: EnvFactory) -> None:
+    label = "<b>Bold</b> & <img src=x>"
+    env = env_factory(make_db(tmp_path / "p.db", [("x", "2026-03-10", 60)],
+                              labels={"x": label}), preset=Preset.WEEK)
+    tab = env.tab
+    item = tab.legend.item(0)
+    assert item.text() == label
+    assert item.toolTip() == plain_tip(f"{label} (x)")
+    assert "&lt;b&gt;" in item.toolTip() and "<b>" not in item.toolTip()
+    assert tab.summary_row("x")[0] == label
+    assert tab.entry_combo.itemText(0) == f"{label} (x)"
+    assert tab.message.textFormat() == Qt.TextFormat.PlainText
+
+
+# --- live updates ----------------------------------------------------------------------------
+
+def test_live_usage_updates_without_losing_the_users_place(
+        tmp_path: Path, env_factory: EnvFactory) -> None:
+    env = env_factory(three_entries(tmp_path), preset=Preset.MONTH)
+    tab, chart = env.tab, env.tab.chart
+    end = day_number(TODAY)
+    chart.vb.setXRange(end - 10, end + 0.5, padding=0)
+    chart.vb.sigRangeChangedManually.emit([True, False])
+    env.qtbot.waitUntil(lambda: not tab._rebucket.isActive(), timeout=2000)
+    tab.set_entry_visible("b", False)
+    tab.select_entry("c")
+    items_before = dict(chart.bars)
+    range_before = tab.daily.range if tab.daily else None
+
+    env.write("a", TODAY, 1500)  # the service adds usage for today
+    env.change()
+    assert env.heights("a")[-1] == 60 + 1500
+    assert tab.summary_row("a")[5] == "26 min"  # today
+    assert chart.x_range() == pytest.approx((end - 10, end + 0.5), abs=0.01)
+    assert chart.visible_entries() == ["a", "c"]
+    assert tab.legend.item(1).checkState() == Qt.CheckState.Unchecked
+    assert tab.selected_entry() == "c"
+    assert tab.daily is not None and tab.daily.range == range_before
+    assert chart.bars == items_before  # updated in place, never rebuilt
+
+    env.write("d", TODAY, 120)  # a new entry appears: it gets its own item
+    env.change()
+    assert "d" in chart.bars and env.heights("d")[-1] == 120
+    assert tab.summary_row("d")[1] == "2 min"
+
+
+def test_changes_to_older_days_arrive_with_the_reconciling_read(
+        tmp_path: Path, env_factory: EnvFactory) -> None:
+    env = env_factory(three_entries(tmp_path), preset=Preset.MONTH)
+    tab = env.tab
+    tab._reconcile.setInterval(20)
+    env.write("a", "2026-03-01", 700)  # not today or yesterday: a backfill
+    env.change()
+    env.qtbot.waitUntil(lambda: env.heights("a")[-10] == 700, timeout=5000)
+
+
+def test_new_day_moves_the_preset_range(tmp_path: Path, env_factory: EnvFactory) -> None:
+    days = [TODAY]
+    env = env_factory(three_entries(tmp_path), preset=Preset.WEEK)
+    env.tab._today = lambda: days[0]
+    days[0] = TODAY + timedelta(days=1)
+    env.write("a", days[0], 30)
+    env.change()
+    env.qtbot.waitUntil(lambda: env.tab.daily is not None
+                        and env.tab.daily.range.end == days[0], timeout=5000)
+    assert env.heights("a")[-1] == 30
+
+
+# --- failures, empty databases, policies -----------------------------------------------------
+
+def test_failure_shows_the_message_and_reopening_recovers(
+        tmp_path: Path, env_factory: EnvFactory) -> None:
+    env = env_factory(three_entries(tmp_path))
+    tab = env.tab
+    env.db.failed.emit("the disk is on fire")
+    assert tab.stack.currentWidget() is tab.empty
+    assert "the disk is on fire" in tab.empty.text()
+    with env.qtbot.waitSignal(tab.dataApplied, timeout=5000):
+        env.db.reload()
+    assert tab.stack.currentIndex() == 0
+    assert tab.chart.visible_entries() == ["a", "b", "c"]
+
+
+def test_empty_database_and_no_database(tmp_path: Path, env_factory: EnvFactory) -> None:
+    none = env_factory(None)
+    assert none.tab.stack.currentWidget() is none.tab.empty
+    assert "Open a database" in none.tab.empty.text()
+    env = env_factory(make_db(tmp_path / "empty.db", []))
+    tab = env.tab
+    assert tab.stack.currentIndex() == 0
+    assert tab.daily is not None and tab.daily.entries == []
+    assert tab.message.isVisible()
+    assert "No usage was recorded" in tab.message.text()
+    assert tab.model.rowCount() == 0
+    assert tab.legend.count() == 0
+    out = tmp_path / "empty.csv"
+    tab.export_csv(out)
+    assert out.read_text().splitlines() == [
+        "day,entry_id,label,seconds,daily_quota_seconds,quota_reached"]
+
+
+def write_policy(path: Path, quotas: dict[str, int], labels: dict[str, str]) -> Path:
+    lines = []
+    for entry, label in labels.items():
+        lines += ["[[entries]]", f'id = "{entry}"', f'label = "{label}"']
+        if entry in quotas:
+            lines += ["[entries.limits]", f"daily_quota_seconds = {quotas[entry]}"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_policy_quota_lines_and_hits(tmp_path: Path, env_factory: EnvFactory) -> None:
+    db_path = make_db(tmp_path / "q.db", [("a", "2026-03-08", 3600), ("a", "2026-03-09", 3599),
+                                          ("a", "2026-03-10", 4000), ("b", "2026-03-10", 99)])
+    policy = write_policy(tmp_path / "policy.toml", {"a": 3600},
+                          {"a": "Alpha from policy", "b": "Beta"})
+    env = env_factory(db_path, policy=policy, preset=Preset.WEEK)
+    tab, chart = env.tab, env.tab.chart
+    line = chart.quota_lines["a"]
+    assert line.isVisible()
+    _xs, ys = line.getData()
+    assert set(ys) == {3600.0}
+    assert not chart.quota_lines["b"].isVisible()
+    marks_x = sorted(float(p.pos().x()) for p in chart.marks.points())
+    assert marks_x == [float(day_number(D("2026-03-08"))), float(day_number(D("2026-03-10")))]
+    assert (chart.hover_text(float(day_number(D("2026-03-08"))), 100) or "").endswith(
+        "Daily limit 1 h 00 min: reached")
+    assert tab.summary_row("a")[0] == "Alpha from policy"
+    assert tab.summary_row("a")[6:] == ["1 h 00 min", "2 days"]
+    assert not tab.summary.isColumnHidden(6)
+    assert "dashed lines" in tab.limits_note.text()
+    # week bars: no daily line, but the marks still say how often the limit was reached
+    tab.bucket_combo.setCurrentIndex(tab.bucket_combo.findData(Bucket.WEEK))
+    assert not line.isVisible()
+    assert "reached on 1 of 2 days" in (chart.hover_text(float(day_number(TODAY)), 100) or "")
+    # dropping the policy removes lines and columns; the chart keeps working
+    env.db.set_policy(None)
+    assert tab.summary.isColumnHidden(6)
+    assert len(chart.marks.points()) == 0
+    assert "No daily limits" in tab.limits_note.text()
+
+
+@pytest.mark.parametrize("content", [None, "entries = [ this is not toml",
+                                     "[[entries]]\nlabel = 1\n"])
+def test_missing_or_malformed_policy_is_a_clear_error_and_the_chart_works(
+        tmp_path: Path, env_factory: EnvFactory, content: str | None) -> None:
+    path = tmp_path / "policy.toml"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(StoreError) as info:
+        load_policy(path)
+    assert str(path) in str(info.value)
+    env = env_factory(three_entries(tmp_path), preset=Preset.WEEK)
+    assert env.db.policy is None
+    assert env.heights("c")[5] == 1800
+    assert "No daily limits" in env.tab.limits_note.text()
+
+
+# --- exports ---------------------------------------------------------------------------------
+
+def test_exports(tmp_path: Path, env_factory: EnvFactory) -> None:
+    env = env_factory(three_entries(tmp_path), preset=Preset.WEEK)
+    tab = env.tab
+    png, svg, out = tmp_path / "u.png", tmp_path / "u.svg", tmp_path / "u.csv"
+    tab.export_png(png)
+    image = QImage(str(png))
+    assert not image.isNull()
+    assert image.width() == 2 * tab.chart.width()
+    assert image.height() > 2 * tab.chart.height()  # the legend below the chart
+    tab.export_svg(svg)
+    text = svg.read_text(encoding="utf-8")
+    assert text.lstrip().startswith("<?xml") and "<svg" in text
+    assert ">Beta</text>" in text  # vector text, and the legend is part of the picture
+    assert "<image" not in text
+    tab.export_csv(out)
+    rows = list(csv.reader(out.open(encoding="utf-8", newline="")))
+    assert rows[0] == ["day", "entry_id", "label", "seconds", "daily_quota_seconds",
+                       "quota_reached"]
+    assert len(rows) == 1 + 7 * 3  # one row per entry per day of the range
+    assert ["2026-03-09", "c", "Gamma", "1800", "", ""] in rows
+    with pytest.raises(OSError):
+        tab.export_png(tmp_path / "missing-dir" / "u.png")
