@@ -271,32 +271,37 @@ class _Diagnosis:
         gap = UsageGap(s.entry_id, day, s.session_id, low, high)
         recorded = self.store.get_usage(s.entry_id, day)
         if first is None:
-            how = ("the service has written nothing since the snapshot although the deadline "
+            how = ("Since then the service has written nothing, although the deadline "
                    f"{_when(s.deadline, self.now)} has passed (it crashed or was killed)")
         elif isinstance(first.event, ServiceStopped):
-            how = f"the service stopped at {_when(first.timestamp, self.now)}"
+            how = f"Then the service stopped at {_when(first.timestamp, self.now)}"
         else:
-            how = (f"the service started again at {_when(first.timestamp, self.now)} without "
-                   "stopping first (it crashed or was killed)")
+            how = (f"Then the service started again at {_when(first.timestamp, self.now)} "
+                   "without stopping first (it crashed or was killed)")
         added = self.added_by_hand(gap)
-        amount = (f"{_span_secs(low)}" if low == high else
-                  f"between {_span_secs(low)} and {_span_secs(high)}")
         if added is not None:
             self.add(
                 "usage_added_by_hand", "info", "The lost minutes were added by hand",
-                f"{label}'s session from {_when(s.started_at, self.now)} was never ended "
-                f"({how}); {added} added its time to the usage of {format_day(day)} by hand.",
+                f"{label}'s session from {_when(s.started_at, self.now)} was never ended; "
+                f"{added} added its time to the usage of {format_day(day)} by hand.",
                 "Nothing more to do for usage.")
             return
+        if low == high:
+            amount, least = _span_secs(low), _span_secs(low)
+        elif low == 0:
+            amount, least = f"up to {_span_secs(high)}", f"up to {_span_secs(high)}"
+        else:
+            amount = f"between {_span_secs(low)} and {_span_secs(high)}"
+            least = f"at least {_span_secs(low)}"
         self.add(
             "unaccounted_usage", "problem", f"{label}'s time was never counted",
             f"The snapshot saved at {_when(self.snapshot.timestamp, self.now)} shows {label} "
-            f"running since {_when(s.started_at, self.now)}, and then {how} without ending the "
-            "session. The service adds a session's time to usage only when it ends, so "
+            f"running since {_when(s.started_at, self.now)}. {how}, and the session was never "
+            "ended. The service adds a session's time to usage only when it ends, so "
             f"{amount} of {label} were never added to the usage of {format_day(day)} "
             f"(recorded that day: {_span(recorded)}).",
-            f"Add the unaccounted minutes to {format_day(day)}'s usage (at least "
-            f"{_span_secs(low)}), then clear the active session.", FIX_ADD_USAGE, gap)
+            f"Add the unaccounted minutes to {format_day(day)}'s usage ({least}), then clear "
+            "the active session.", FIX_ADD_USAGE, gap)
 
     def added_by_hand(self, gap: UsageGap) -> str | None:
         """Who added this gap's time already (recognised by its recorded reason), if anyone."""
