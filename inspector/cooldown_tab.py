@@ -39,13 +39,14 @@ from PySide6.QtWidgets import (
     QLabel,
     QMenu,
     QMessageBox,
+    QPlainTextEdit,
     QTableView,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from shepherd_store import SqliteStore, StoreError
+from shepherd_store import OverrideRecord, SqliteStore, StoreError
 from shepherd_store.overrides import (
     CooldownChange,
     OverrideConflict,
@@ -160,6 +161,16 @@ def load_rows(store: SqliteStore, policy: Policy | None) -> list[CooldownRow]:
     if policy is not None:
         ids |= set(policy.entries)
     return [CooldownRow(e, raw.get(e)) for e in sorted(ids)]
+
+
+def latest_changes(store: SqliteStore) -> dict[str, OverrideRecord]:
+    """The newest manual cooldown change of each entry (worker thread)."""
+    out: dict[str, OverrideRecord] = {}
+    for record in store.list_overrides():  # newest first
+        change = record.change
+        if change.what == "cooldown" and change.entry_id and change.entry_id not in out:
+            out[change.entry_id] = record
+    return out
 
 
 class CooldownModel(QAbstractTableModel):
@@ -295,6 +306,17 @@ class CooldownModel(QAbstractTableModel):
         return f"{entry_display(row.entry_id, self.labels)}\n{stored}"
 
 
+def _status_sentence(row: CooldownRow, now: datetime) -> str:
+    status = row.status(now)
+    if status == "active" and row.until is not None:
+        return f"Unavailable until {format_local(row.until)} (local time)."
+    if status == "expired" and row.until is not None:
+        return f"Available: the cooldown ended at {format_local(row.until)}."
+    if status == "unreadable":
+        return "The stored value cannot be read; the service treats it as no cooldown."
+    return "Available: no cooldown."
+
+
 # --- the tab -----------------------------------------------------------------------------
 
 
@@ -309,6 +331,7 @@ class CooldownTab(QWidget):
         self.setObjectName("cooldownTab")
         self.db = db
         self._generation = 0
+        self.changes: dict[str, OverrideRecord] = {}
         self.model = CooldownModel(self)
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)
@@ -360,6 +383,7 @@ class CooldownTab(QWidget):
         ]
         for name, text, tip, slot, key in specs:
             action = QAction(text, self)
+            action.setIconText(text)  # keep the "…": the dialog-opening actions need it
             action.setObjectName(name.replace("Button", "Action"))
             action.setToolTip(tip)
             if key is not None:
@@ -399,7 +423,19 @@ class CooldownTab(QWidget):
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._context_menu)
         self.table.selectionModel().selectionChanged.connect(self._on_selection)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(self.table, 3)
+        self.detail = QPlainTextEdit(self)
+        set_control(self.detail, "cooldownDetail",
+                    "The selected entries in full: stored value, configured length and the "
+                    "last manual change", "Cooldown details")
+        self.detail.setReadOnly(True)
+        self.detail.setPlaceholderText("Select entries to see their stored values here.")
+        layout.addWidget(self.detail, 1)
+        zone = local_now().strftime("%Z, UTC%z")
+        self.caption = plain_label(self, "cooldownCaption",
+                                   f"Times are local ({zone[:-2]}:{zone[-2:]}). The countdown "
+                                   "runs live; the table refreshes when the service writes.")
+        layout.addWidget(self.caption)
 
     def _extender(self, minutes: int) -> Callable[[], None]:
         def extend() -> None:
@@ -476,24 +512,28 @@ class CooldownTab(QWidget):
         generation = self._generation
         policy = self.db.policy
 
-        def done(rows: object) -> None:
-            if generation == self._generation and isinstance(rows, list):
-                self._show_rows(rows)
+        def done(result: object) -> None:
+            if generation == self._generation and isinstance(result, tuple):
+                self._show_rows(*result)
 
         def failed(message: str) -> None:
             if generation == self._generation:
                 self.notice.setText(message)
 
-        workers.start(lambda _report: load_rows(store, policy), done, failed)
+        workers.start(lambda _report: (load_rows(store, policy), latest_changes(store)), done,
+                      failed)
 
-    def _show_rows(self, rows: list[CooldownRow]) -> None:
+    def _show_rows(self, rows: list[CooldownRow],
+                   changes: dict[str, OverrideRecord] | None = None) -> None:
         keep = self.selected_entries()
         current = self.table.currentIndex()
         current_entry = current.data(EntryRole) if current.isValid() else None
         self.model.set_context(self.db.labels, self.db.policy)
         self.model.set_rows(rows)
+        self.changes = changes or {}
         self._select(keep, current_entry)
         self._on_state()
+        self._show_detail()
         self.loaded.emit()
 
     def _select(self, entries: list[str], current: str | None) -> None:
@@ -532,6 +572,30 @@ class CooldownTab(QWidget):
 
     def _on_selection(self, *_args: object) -> None:
         self._update_actions()
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        """The selected entries in full (plain text; refreshed on selection and reload)."""
+        now = self.model.now
+        blocks = []
+        for row in self._selected_rows()[:50]:
+            name = entry_display(row.entry_id, self.model.labels)
+            lines = [clip(name, 300)]
+            lines.append("  " + _status_sentence(row, now))
+            lines.append(f"  Stored value: {clip(row.raw, 200)}" if row.raw is not None
+                         else "  Stored value: no cooldown row")
+            configured = self.model.configured(row.entry_id)
+            if isinstance(configured, int) and self.model.policy is not None:
+                lines.append(f"  Configured: {format_duration(configured)} after each "
+                             f"session ({self.model.policy.path})")
+            record = self.changes.get(row.entry_id)
+            if record is not None:
+                c = record.change
+                lines.append(f"  Last manual change: {clip(c.user, 60)}, "
+                             f"{format_local(record.timestamp)}: {clip(c.previous or 'none', 60)}"
+                             f" → {clip(c.new or 'none', 60)}")
+            blocks.append("\n".join(lines))
+        self.detail.setPlainText("\n\n".join(blocks))
 
     # --- selection and actions -----------------------------------------------------------
 
@@ -657,6 +721,7 @@ class CooldownTab(QWidget):
             for entry, raw in written.items():
                 self.model.update_raw(entry, raw)
             self._update_actions()
+            self._show_detail()
             self.written.emit()
             return True
         self.report("The cooldowns kept changing while you decided; nothing was written. "

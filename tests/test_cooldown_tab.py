@@ -192,6 +192,10 @@ def test_clear_now_with_the_delete_key(qtbot: Any, db: Database) -> None:
     assert record.change.previous == format_timestamp(old)
     assert record.change.user
     qtbot.waitUntil(lambda: cell(tab, "minecraft", COL_STATUS) == "none", timeout=5000)
+    qtbot.waitUntil(lambda: "Last manual change" in tab.detail.toPlainText(), timeout=5000)
+    detail = tab.detail.toPlainText()
+    assert detail.startswith("Minecraft (minecraft)\n  Available: no cooldown.")
+    assert f"{record.change.user}, " in detail and f"{record.change.previous} → none" in detail
 
 
 def test_cancelling_writes_nothing(qtbot: Any, db: Database) -> None:
