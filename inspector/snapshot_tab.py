@@ -28,7 +28,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QBrush, QColor, QFont, QFontDatabase
+from PySide6.QtGui import QBrush, QColor, QFont, QFontDatabase, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -355,8 +355,11 @@ class SnapshotTab(QWidget):
         self.revert_button.clicked.connect(self.revert)
         self.save_button = QPushButton("Save snapshot…", box)
         set_control(self.save_button, "saveSnapshotButton",
-                    "Save the edited snapshot (you see the change and confirm first)")
+                    "Save the edited snapshot (you see the change and confirm first) (Ctrl+S)")
         self.save_button.clicked.connect(self.save)
+        save_key = QShortcut(QKeySequence.StandardKey.Save, self)
+        save_key.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        save_key.activated.connect(self.save)
         row.addStretch(1)
         row.addWidget(self.revert_button)
         row.addWidget(self.save_button)
@@ -489,6 +492,8 @@ class SnapshotTab(QWidget):
 
     def _on_opened(self) -> None:
         self._dirty = False
+        self._set_notice("")
+        self._on_state()
         self.reload()
 
     def reload(self) -> None:
@@ -837,7 +842,7 @@ class SnapshotTab(QWidget):
     def save(self) -> bool:
         """Save the edited snapshot (confirmed, with the preview)."""
         pending = self._pending
-        if pending is None:
+        if pending is None or not self.save_button.isEnabled():
             return False
         return self._replace(lambda store, expected: save_snapshot_text(
             store, pending, expected=expected), lambda seen: self._describe_save(seen, pending))

@@ -440,3 +440,26 @@ def test_selection_survives_a_reload(qtbot: Any, db: Database) -> None:
     db.check_now()
     qtbot.waitUntil(lambda: tab.model.row_of("aaa-new") is not None, timeout=5000)
     assert tab.selected_entries() == ["minecraft", "tuxmath"]
+
+
+def test_a_vanished_file_empties_both_tabs_without_errors(qtbot: Any, db: Database,
+                                                          db_path: Path) -> None:
+    from inspector.snapshot_tab import SnapshotTab
+
+    tab = make_tab(qtbot, db)
+    snap = SnapshotTab(db)
+    qtbot.addWidget(snap)
+    qtbot.waitUntil(lambda: snap.state is not None, timeout=5000)
+    tab.select_entries(["minecraft"])
+    moved = db_path.with_suffix(".moved")
+    db_path.rename(moved)
+    with qtbot.waitSignal(db.failed, timeout=5000):
+        db.check_now()
+    assert tab.model.rowCount() == 0 and "deleted or moved" in tab.notice.text()
+    assert not any(b.isEnabled() for b in tab.buttons.values())
+    assert "no database is open" in tab.buttons["clearCooldownButton"].toolTip()
+    assert snap.state is None and "deleted or moved" in snap.notice.text()
+    assert not snap.clear_button.isEnabled()
+    moved.rename(db_path)  # back: both reload
+    qtbot.waitUntil(lambda: tab.model.rowCount() > 0 and snap.state is not None, timeout=5000)
+    assert tab.notice.text() == "" and snap.notice.text() == ""

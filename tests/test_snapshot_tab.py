@@ -273,7 +273,7 @@ def test_form_edit_previews_then_saves(qtbot: Any, tmp_path: Path, open_db: Any)
     assert tab.save_button.isEnabled()
     asked = answer(tab, "confirm", True)
     with qtbot.waitSignal(tab.written, timeout=5000):
-        tab.save_button.click()
+        qtbot.keyClick(tab.form_warnings, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
     assert "+      300" in asked[0]
     after = stored_text(path)
     assert after is not None
