@@ -20,7 +20,14 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor, QIcon
 
-from shepherd_store import AuditEvent, AuditFilter, SessionStarted, StoreError, UnknownEvent
+from shepherd_store import (
+    AuditEvent,
+    AuditFilter,
+    AuditPage,
+    SessionStarted,
+    StoreError,
+    UnknownEvent,
+)
 
 from . import workers
 from .database import Database
@@ -265,6 +272,13 @@ class AuditModel(QAbstractTableModel):
         if store is None:
             return
         flt, before, gen = self._filter, self._next_before, self._generation
+        if store.is_indexed(flt):  # an index lookup: faster inline than a thread hop
+            try:
+                self._append_page(store.find_audits(flt, before_id=before, limit=PAGE))
+            except StoreError as exc:
+                self._next_before = None
+                self.error.emit(str(exc))
+            return
         self._set_loading(True)
 
         def run(report: Any) -> Any:
@@ -279,13 +293,7 @@ class AuditModel(QAbstractTableModel):
             if gen != self._generation:
                 return
             self._set_loading(False)
-            if page.events:
-                start = len(self._rows)
-                self.beginInsertRows(QModelIndex(), start, start + len(page.events) - 1)
-                self._rows.extend(page.events)
-                self.endInsertRows()
-                self._learn(page.events)
-            self._next_before = page.next_before_id
+            self._append_page(page)
             self.progress.emit(1, 1)
 
         def failed(message: str) -> None:
@@ -299,6 +307,15 @@ class AuditModel(QAbstractTableModel):
                 self.progress.emit(done_, total)
 
         workers.start(run, done, failed, progress)
+
+    def _append_page(self, page: AuditPage) -> None:
+        if page.events:
+            start = len(self._rows)
+            self.beginInsertRows(QModelIndex(), start, start + len(page.events) - 1)
+            self._rows.extend(page.events)
+            self.endInsertRows()
+            self._learn(page.events)
+        self._next_before = page.next_before_id
 
     # --- live ----------------------------------------------------------------------------
 

@@ -385,6 +385,12 @@ class SqliteStore:
         return AuditEvent(int(row_id), timestamp, event, raw_timestamp=str(stamp),
                           raw_json=text if isinstance(text, str) else str(text))
 
+    def is_indexed(self, flt: AuditFilter) -> bool:
+        """Whether an index serves `flt` outright, so a page costs about a millisecond at any
+        log size (otherwise the search scans, and callers should run it off the GUI thread)."""
+        return (flt.since is None and flt.until is None
+                and build_where(flt, self.layout).indexed)
+
     def find_audits(self, flt: AuditFilter | None = None, *, before_id: int | None = None,
                     after_id: int | None = None, limit: int = 200,
                     progress: Progress | None = None) -> AuditPage:
