@@ -60,7 +60,7 @@ class DayAxis(pg.AxisItem):  # type: ignore[misc]
 
     def _widths(self) -> tuple[float, float, float, float]:
         fm = QFontMetricsF(self.style["tickFont"] or self.font())
-        return (fm.horizontalAdvance("Wed Sep 30") + 14, fm.horizontalAdvance("Sep 30") + 12,
+        return (fm.horizontalAdvance("Wed Sep 30") + 14, fm.horizontalAdvance("Sep 30") + 8,
                 fm.horizontalAdvance("30") + 10, fm.horizontalAdvance("2026") + 14)
 
     def tickValues(self, minVal: float, maxVal: float,
@@ -77,11 +77,16 @@ class DayAxis(pg.AxisItem):  # type: ignore[misc]
         if ppd >= number_w:
             self._day_style = ("weekday" if ppd >= wide_w else
                                "month" if ppd >= day_w else "number")
-            levels = [(1.0, _days(first, last))]
+            # the first label carries the month: start where it fits in the axis
+            lead = max(first, math.ceil(minVal + day_w / 2 / ppd))
+            levels = [(1.0, _days(lead, last))]
         elif ppd * 7 >= day_w:
             levels = [(7.0, _mondays(first, last))]
             if ppd >= 4:
                 levels.append((1.0, _days(first, last)))
+        elif ppd * 14 >= day_w:  # every other Monday (fixed ones, so panning keeps them)
+            levels = [(14.0, [v for v in _mondays(first, last) if (int(v) // 7) % 2 == 0]),
+                      (7.0, _mondays(first, last))]
         elif ppd * 30 >= month_w:
             levels = [(30.0, _month_starts(first, last, 1))]
             if ppd * 7 >= 6:
@@ -111,7 +116,7 @@ class DayAxis(pg.AxisItem):  # type: ignore[misc]
                 elif self._day_style == "number" and d.day != 1 and k != 0:
                     text = str(d.day)
                 out.append(text)
-            elif spacing <= 7:
+            elif spacing <= 14:
                 out.append(f"{MONTHS[d.month - 1]} {d.day}")
             elif spacing <= 91:
                 out.append(str(d.year) if d.month == 1 else MONTHS[d.month - 1])

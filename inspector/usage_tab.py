@@ -98,7 +98,7 @@ COLUMN_TIPS = ("The entry, as the policy file or the audit log names it",
                "The day with the most usage, and how much", "Days with any usage",
                "Usage today", "The daily limit of the policy file",
                "Days in the range on which the daily limit was reached")
-ENTRY_COLUMN_MAX = 220  # px; longer labels are elided (the tooltip has them whole)
+ENTRY_COLUMN_MAX = 170  # px; longer labels are elided (the tooltip has them whole)
 LIMIT_COLUMNS = (6, 7)
 RECONCILE_MS = 1500  # after live changes settle, re-read the whole range once
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -352,6 +352,7 @@ class UsageTab(QWidget):
         self.empty.setTextFormat(Qt.TextFormat.PlainText)
         self.empty.setWordWrap(True)
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setStyleSheet("QLabel { font-size: 14px; padding: 40px; }")
         self.stack = QStackedWidget(self)
         self.stack.addWidget(content)
         self.stack.addWidget(self.empty)

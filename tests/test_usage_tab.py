@@ -290,6 +290,8 @@ def test_duration_axis_steps_are_whole_minutes_or_hours(qtbot: QtBot) -> None:
     (7, 1.0, "Wed Mar 4"),   # days with weekday names
     (14, 1.0, "Feb 25"),     # day numbers, the month on the first
     (30, 7.0, "Feb 9"),      # Mondays
+    (90, 7.0, "Dec 15"),     # Mondays
+    (180, 14.0, "Sep 15"),   # every other Monday
     (365, 30.0, "Apr"),      # months
     (3 * 365, 91.0, "Apr"),  # quarters
     (12 * 365, 365.0, "2015"),  # years
