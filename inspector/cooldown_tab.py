@@ -331,6 +331,8 @@ class CooldownTab(QWidget):
         self.setObjectName("cooldownTab")
         self.db = db
         self._generation = 0
+        self._in_flight = False  # a load is running; changes meanwhile ask for one more
+        self._again = False
         self.changes: dict[str, OverrideRecord] = {}
         self.model = CooldownModel(self)
         self.proxy = QSortFilterProxyModel(self)
@@ -508,17 +510,29 @@ class CooldownTab(QWidget):
         store = self.db.store
         if store is None:
             return
+        if self._in_flight:  # coalesce: a burst of commits costs one more load, not many
+            self._again = True
+            return
+        self._in_flight, self._again = True, False
         self._generation += 1
         generation = self._generation
         policy = self.db.policy
 
+        def finish() -> None:
+            self._in_flight = False
+            if self._again:
+                self.reload()
+
         def done(result: object) -> None:
             if generation == self._generation and isinstance(result, tuple):
                 self._show_rows(*result)
+            finish()
 
         def failed(message: str) -> None:
             if generation == self._generation:
                 self.notice.setText(message)
+                self.notice.setVisible(True)
+            finish()
 
         workers.start(lambda _report: (load_rows(store, policy), latest_changes(store)), done,
                       failed)

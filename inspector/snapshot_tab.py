@@ -209,6 +209,8 @@ class SnapshotTab(QWidget):
         self._dirty = False
         self._originals: dict[str, datetime] = {}
         self._generation = 0
+        self._in_flight = False  # a load is running; changes meanwhile ask for one more
+        self._again = False
         self._build()
         self._timer = QTimer(self)
         self._timer.setInterval(1000)
@@ -501,17 +503,28 @@ class SnapshotTab(QWidget):
         store = self.db.store
         if store is None:
             return
+        if self._in_flight:  # coalesce: a burst of commits costs one more load, not many
+            self._again = True
+            return
+        self._in_flight, self._again = True, False
         self._generation += 1
         generation = self._generation
         policy = self.db.policy
 
+        def finish() -> None:
+            self._in_flight = False
+            if self._again:
+                self.reload()
+
         def done(state: object) -> None:
             if generation == self._generation and isinstance(state, SnapshotState):
                 self._show_state(state)
+            finish()
 
         def failed(message: str) -> None:
             if generation == self._generation:
                 self._set_notice(message)
+            finish()
 
         workers.start(lambda _report: load_state(store, policy), done, failed)
 
