@@ -325,21 +325,36 @@ def _check_utf8(value: str, where: str) -> str:
     return value
 
 
+#: Per class: (field name, kind, optional, "type.field") - `fields()` is slow on hot paths.
+_SPECS: dict[type[Any], tuple[tuple[str, str, bool, str], ...]] = {}
+
+
+def _specs(cls: type[Any]) -> tuple[tuple[str, str, bool, str], ...]:
+    spec = _SPECS.get(cls)
+    if spec is None:
+        spec = _SPECS[cls] = tuple(
+            (f.name, f.metadata["kind"], f.metadata["optional"], f"{cls.TYPE}.{f.name}")
+            for f in fields(cls))
+    return spec
+
+
 def _to_json_obj(obj: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"type": obj.TYPE}
-    for f in fields(obj):
-        value = getattr(obj, f.name)
-        if value is None and f.metadata["optional"]:
-            out[f.name] = None
+    for name, kind, optional, where in _specs(type(obj)):
+        value = getattr(obj, name)
+        if value is None and optional:
+            out[name] = None
             continue
-        out[f.name] = _check_value(f.metadata["kind"], value, f"{obj.TYPE}.{f.name}")
+        out[name] = _check_value(kind, value, where)
     return out
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def dumps(obj: dict[str, Any]) -> str:
     """JSON text the way serde_json writes it: compact, UTF-8, no NaN."""
-    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return _check_utf8(text, "the JSON text")
+    return _check_utf8(_ENCODER.encode(obj), "the JSON text")
 
 
 def encode_event(event: Event, *, rust: bool = False) -> str:
@@ -399,15 +414,14 @@ def _from_json_value(kind: str, value: Any, where: str) -> Any:
 
 def _from_json_obj(cls: type[Any], obj: dict[str, Any]) -> Any:
     kwargs: dict[str, Any] = {}
-    for f in fields(cls):
-        where = f"{cls.TYPE}.{f.name}"
-        value = obj.get(f.name)
+    for name, kind, optional, where in _specs(cls):
+        value = obj.get(name)
         if value is None:
-            if not f.metadata["optional"]:
+            if not optional:
                 raise ValueError(f"{where} is missing")
-            kwargs[f.name] = None
+            kwargs[name] = None
             continue
-        kwargs[f.name] = _from_json_value(f.metadata["kind"], value, where)
+        kwargs[name] = _from_json_value(kind, value, where)
     return cls(**kwargs)
 
 

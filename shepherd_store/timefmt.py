@@ -56,21 +56,19 @@ def format_timestamp(value: datetime, *, zulu: bool = False) -> str:
     offset = value.utcoffset()
     if offset is None:
         raise ValueError(f"timestamp {value!r} has no time zone; use an aware datetime")
-    if offset % timedelta(minutes=1):
+    secs = offset.days * 86400 + offset.seconds  # integer arithmetic: this is a hot path
+    if offset.microseconds or secs % 60:
         raise ValueError(f"time zone offset {offset} has seconds; RFC 3339 cannot express it")
-    if abs(offset) >= timedelta(hours=24):
+    if not -86400 < secs < 86400:
         raise ValueError(f"time zone offset {offset} is out of range")
-    body = value.strftime("%Y-%m-%dT%H:%M:%S")
-    if len(body) != 19:  # years below 1000 are not zero-padded on every platform
-        body = f"{value.year:04d}" + value.strftime("-%m-%dT%H:%M:%S")
+    body = (f"{value.year:04d}-{value.month:02d}-{value.day:02d}T"
+            f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}")
     if value.microsecond:
         body += f".{value.microsecond:06d}"
-    if zulu and not offset:
+    if zulu and not secs:
         return body + "Z"
-    total = int(offset.total_seconds()) // 60
-    sign = "-" if total < 0 else "+"
-    hh, mm = divmod(abs(total), 60)
-    return f"{body}{sign}{hh:02d}:{mm:02d}"
+    hh, mm = divmod(abs(secs) // 60, 60)
+    return f"{body}{'-' if secs < 0 else '+'}{hh:02d}:{mm:02d}"
 
 
 def parse_day(text: object) -> date:
