@@ -27,6 +27,9 @@ from . import workers
 from .watcher import DbWatcher, file_identity
 
 RETRY_MS = 1000  # how often a missing or broken file is tried again
+# The window's reads wait at most this long for a writer's lock: a read the service blocks
+# for longer is retried later rather than freezing the window for the daemon's full 5 s.
+READ_BUSY_TIMEOUT_S = 0.75
 
 
 class Database(QObject):
@@ -77,7 +80,8 @@ class Database(QObject):
     def _open_current(self) -> bool:
         assert self.path is not None
         try:
-            store = SqliteStore.open(self.path, read_only=True)
+            store = SqliteStore.open(self.path, read_only=True,
+                                     busy_timeout=READ_BUSY_TIMEOUT_S)
         except StoreError as exc:
             self._fail(str(exc), retry=True)
             return False

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 
-from shepherd_store import ChangeToken, StoreError
+from shepherd_store import ChangeToken, LockedError, StoreError
 
 BURST_MS = (4, 10, 20, 40, 70)  # re-checks after a file event (ms after it, cumulative)
 POLL_MS = 250
@@ -105,6 +105,8 @@ class DbWatcher(QObject):
             return
         try:
             token = self._token_fn()
+        except LockedError:
+            return  # a writer is mid-commit for longer than our short timeout: look again soon
         except StoreError as exc:
             self._active = False
             self.failed.emit(str(exc))

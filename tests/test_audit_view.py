@@ -405,3 +405,35 @@ def test_service_started_seed_layout_shows_in_status(qtbot, seed_path: Path) -> 
     assert "seed layout" in window.status_layout.text()
     assert "wal" in window.status_layout.text()
     assert window.audit.model.rowCount() == 1
+
+
+def test_locked_database_says_so_and_recovers(qtbot, rust_copy: Path) -> None:
+    holder = sqlite3.connect(rust_copy, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # as a stuck writer in rollback-journal mode would
+    try:
+        started = datetime.now()
+        window = make_window(qtbot, rust_copy)
+        assert datetime.now() - started < timedelta(seconds=3)  # the window did not freeze
+        assert window.banner.isVisible()
+        assert "locked" in window.banner_text.text()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    qtbot.waitUntil(lambda: not window.banner.isVisible(), timeout=5000)
+    assert window.audit.model.rowCount() == 23
+
+
+def test_own_reads_do_not_look_like_changes(qtbot, rust_v0: Path) -> None:
+    window = make_window(qtbot, rust_v0, read_only=True)
+    changes: list[int] = []
+    window.db.changed.connect(lambda: changes.append(1))
+    tab = window.audit
+    for _ in range(3):
+        tab.table.scrollToBottom()
+        tab.search.setText("tux")
+        tab._apply_filter()
+        qtbot.waitUntil(lambda: not tab.model.loading, timeout=3000)
+        tab.clear_filters()
+    qtbot.wait(700)  # more than two polls of the watcher
+    assert changes == []
+    assert window.status_changed.text() == "no changes since opened"
