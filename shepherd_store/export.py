@@ -47,8 +47,7 @@ def iter_events(store: SqliteStore, flt: AuditFilter | None = None, *, page: int
         if want <= 0:
             return
         result = store.find_audits(flt, before_id=before, limit=want, progress=progress)
-        for event in result.events:
-            yield event
+        yield from result.events
         sent += len(result.events)
         if result.cancelled or result.next_before_id is None:
             return
