@@ -35,6 +35,7 @@ from PySide6.QtGui import (
     QImage,
     QPainter,
     QPixmap,
+    QResizeEvent,
     QStandardItem,
     QStandardItemModel,
 )
@@ -148,6 +149,39 @@ def read_usage(store: SqliteStore, preset: Preset | None, custom: DayRange | Non
     daily = DailyUsage.from_records(records, rng)
     known = set(store.known_entries()) | set(daily.entries)
     return Loaded(daily, today_usage, known)
+
+
+class Legend(QListWidget):
+    """The legend: one checkable, coloured item per entry, wrapped into rows.
+
+    As tall as its rows need, up to four (then it scrolls), recomputed whenever its width
+    changes, so it neither wastes the chart's room nor hides entries.
+    """
+
+    MAX_ROWS = 4
+
+    def fit_height(self) -> None:
+        count = self.count()
+        if not count:
+            self.setFixedHeight(0)
+            return
+        gap = 2 * self.spacing()
+        row_h = max(self.sizeHintForRow(0), 16) + gap
+        width = max(1, self.width() - 2 * self.frameWidth() - 4)
+        used, rows = 0, 1
+        for i in range(count):
+            w = self.sizeHintForIndex(self.model().index(i, 0)).width() + gap
+            if used + w > width and used:
+                rows, used = rows + 1, 0
+            used += w
+        height = min(rows, self.MAX_ROWS) * row_h + 2 * self.frameWidth() + 4
+        if self.height() != height:
+            self.setFixedHeight(height)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            self.fit_height()
 
 
 class UsageTab(QWidget):
@@ -271,7 +305,7 @@ class UsageTab(QWidget):
 
         self.chart = UsageChart(self)
         self.chart.setMinimumSize(320, 240)
-        self.legend = QListWidget(self)
+        self.legend = Legend(self)
         _control(self.legend, "usageLegend",
                  "Entries in the chart: uncheck one to hide it, check it to show it again",
                  "Legend")
@@ -554,9 +588,12 @@ class UsageTab(QWidget):
         self.summary_title.setText(f"Totals for {rng} ({rng.days} day"
                                    f"{'s' if rng.days != 1 else ''})")
         if not any(any(v) for v in daily.seconds.values()):
-            self._set_message(f"No usage was recorded from {format_day(rng.start)} to "
-                              f"{format_day(rng.end)}." if rng.days > 1 else
-                              f"No usage was recorded on {format_day(rng.start)}.")
+            text = (f"No usage was recorded from {format_day(rng.start)} to "
+                    f"{format_day(rng.end)}." if rng.days > 1 else
+                    f"No usage was recorded on {format_day(rng.start)}.")
+            if self.preset is not Preset.ALL:
+                text += " “Everything” shows every day that has usage."
+            self._set_message(text)
         else:
             self._set_message("")
 
@@ -611,25 +648,7 @@ class UsageTab(QWidget):
         self._fit_legend_height()
 
     def _fit_legend_height(self) -> None:
-        """As tall as its wrapped rows need, at most four rows (then it scrolls)."""
-        count = self.legend.count()
-        if not count:
-            self.legend.setFixedHeight(0)
-            return
-        row_h = max(self.legend.sizeHintForRow(0), 16) + 2 * self.legend.spacing()
-        width = max(1, self.legend.viewport().width() or self.chart.width())
-        used, rows = 0, 1
-        for i in range(count):
-            w = self.legend.sizeHintForIndex(self.legend.model().index(i, 0)).width() + \
-                2 * self.legend.spacing()
-            if used + w > width and used:
-                rows, used = rows + 1, 0
-            used += w
-        self.legend.setFixedHeight(min(rows, 4) * row_h + 4)
-
-    def resizeEvent(self, event: object) -> None:
-        super().resizeEvent(event)  # type: ignore[arg-type]
-        self._fit_legend_height()
+        self.legend.fit_height()
 
     def _on_legend_changed(self, item: QListWidgetItem) -> None:
         entry = item.data(ENTRY_ROLE)
