@@ -454,13 +454,16 @@ class UsageTab(QWidget):
         if gen != self._gen or not isinstance(result, Loaded):
             return
         self._loading = False
-        same = (self.daily is not None and result.daily == self.daily
-                and result.today_usage == self._today_usage and result.known == self._known)
+        before = (self.daily, self._today_usage, self._known)
         self.daily, self._today_usage, self._known = (result.daily, result.today_usage,
                                                       result.known)
+        store = self._db.store
+        if self._pending and store is not None:
+            # changes arrived while reading: the newest days win over what was read
+            self._overlay_recent(store)
         if self.preset is not None:
             self._show_dates(result.daily.range)
-        if not same:
+        if before != (self.daily, self._today_usage, self._known):
             self._apply(keep_view=keep_view)
         if self._pending:
             self._pending = False
@@ -496,10 +499,11 @@ class UsageTab(QWidget):
     def _on_changed(self) -> None:
         """Another connection committed: re-read yesterday and today now, the rest later."""
         store = self._db.store
-        if store is None or self.daily is None:
+        if store is None:
             return
         if self._loading:
-            self._pending = True
+            self._pending = True  # the read in flight may predate this commit
+        if self.daily is None:
             return
         today = self._today()
         preset = self.preset
@@ -508,18 +512,31 @@ class UsageTab(QWidget):
                 preset not in (None, Preset.ALL) and preset_range(preset, today) != rng):
             self.reload(keep_view=True)  # the day changed: the range moves with it
             return
+        if not self._overlay_recent(store):
+            return  # the database reports its own failure
+        self._apply(keep_view=True)
+        if not self._loading:
+            self._reconcile.start()
+        self.dataApplied.emit()
+
+    def _overlay_recent(self, store: SqliteStore) -> bool:
+        """Swap a fresh read of yesterday and today into the data (a few rows, ~1 ms).
+
+        The service only ever adds usage to the current day (and the previous one around
+        midnight); anything older is caught by the reconciling full read.
+        """
+        assert self.daily is not None
+        today = self._today()
         recent = DayRange(max(1, day_number(today) - 1), day_number(today))
         try:
             records = store.usage_between(recent.start, recent.end)
         except StoreError:
-            return  # the database reports its own failure
+            return False
         self.daily = self.daily.replace_days(records, recent)
-        if today not in rng:
+        if today not in self.daily.range:
             self._today_usage = {r.entry_id: r.seconds for r in records if r.day == today}
         self._known |= {r.entry_id for r in records}
-        self._apply(keep_view=True)
-        self._reconcile.start()
-        self.dataApplied.emit()
+        return True
 
     def _policy_quotas(self) -> dict[str, int]:
         policy = self._db.policy

@@ -425,6 +425,20 @@ def test_live_usage_updates_without_losing_the_users_place(
     assert tab.summary_row("d")[1] == "2 min"
 
 
+def test_a_change_during_a_full_read_is_not_lost(tmp_path: Path,
+                                                env_factory: EnvFactory) -> None:
+    env = env_factory(three_entries(tmp_path), preset=Preset.MONTH)
+    tab = env.tab
+    with env.qtbot.waitSignal(tab.dataApplied, timeout=5000):
+        tab.reload(keep_view=True)  # a full read in the pool...
+        env.write("a", TODAY, 900)  # ...and the service commits meanwhile
+        env.db.check_now()
+        assert tab._pending
+    env.qtbot.waitUntil(lambda: not tab._loading, timeout=5000)
+    assert env.heights("a")[-1] == 60 + 900
+    assert not tab._pending and tab._reconcile.isActive()
+
+
 def test_changes_to_older_days_arrive_with_the_reconciling_read(
         tmp_path: Path, env_factory: EnvFactory) -> None:
     env = env_factory(three_entries(tmp_path), preset=Preset.MONTH)
