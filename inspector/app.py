@@ -10,7 +10,9 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from shepherd_store.paths import candidate_paths, default_database
 
+from .icons import app_icon
 from .main_window import MainWindow
+from .theme import apply_theme
 
 
 def open_window(path: str | Path | None, *, read_only: bool = False,
@@ -47,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--demo", action="store_true",
                    help="open a fresh demo database with a simulated service writing live")
     p.add_argument("--config", metavar="TOML", help="the service's policy file (labels, quotas)")
+    p.add_argument("--theme", choices=("auto", "light", "dark"), default="auto",
+                   help="colour scheme (default: follow the system)")
     return p
 
 
@@ -57,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("shepherd-inspector")
     app.setApplicationDisplayName("Shepherd Inspector")
     app.setOrganizationName("Shepherd")
+    app.setWindowIcon(app_icon())
+    apply_theme(app, args.theme)
     demo = None
 
     def start_demo(window: MainWindow) -> None:

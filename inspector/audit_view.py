@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -221,6 +222,7 @@ class AuditTab(QWidget):
         self.detail_raw.setObjectName("auditDetailRaw")
         self.detail_raw.setAccessibleName("Raw JSON of the event")
         self.detail_raw.setReadOnly(True)
+        self.detail_raw.setToolTip("The event exactly as the service stored it")
         self.detail_raw.setPlaceholderText("Select an event to see its raw JSON")
         self.detail_raw.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         detail = QWidget(self)
@@ -260,6 +262,12 @@ class AuditTab(QWidget):
         layout.addWidget(self.splitter, 1)
         self._show_details(None)
         self._update_count()
+        chain = [self.type_button, self.entry_combo, self.session_edit, self.time_combo,
+                 self.since_edit, self.until_edit, self.search, self.clear_button, self.table,
+                 self.detail_fields, self.detail_raw, self.new_chip, self.follow,
+                 self.export_button]
+        for first, second in itertools.pairwise(chain):
+            QWidget.setTabOrder(first, second)
 
     # --- filters -------------------------------------------------------------------------
 

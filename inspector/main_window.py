@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -15,7 +16,9 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QPushButton,
+    QSplitter,
     QStatusBar,
+    QTableView,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -84,10 +87,20 @@ class MainWindow(QMainWindow):
         self._clock.setInterval(5000)
         self._clock.timeout.connect(self._update_status)
         self._clock.start()
-        self.resize(1280, 800)
+        self._fit_to_screen()
+        self.restore_settings()
         self._update_status()
 
     # --- construction ------------------------------------------------------------------
+
+    def _fit_to_screen(self) -> None:
+        """1280×800 where it fits; on a small laptop screen, 90 % of it (never off-screen)."""
+        screen = self.screen().availableGeometry() if self.screen() else None
+        width, height = 1280, 800
+        if screen is not None and screen.width() > 0:
+            width = min(width, int(screen.width() * 0.92))
+            height = min(height, int(screen.height() * 0.9))
+        self.resize(width, height)
 
     def _add_optional_tabs(self) -> None:
         """Tabs of the other views, in reading order (each module owns its view)."""
@@ -116,10 +129,12 @@ class MainWindow(QMainWindow):
         open_button = QPushButton("Open a database…", self.banner)
         open_button.setObjectName("bannerOpen")
         open_button.setToolTip("Choose the service's database file")
+        open_button.setAccessibleName("Open a database")
         open_button.clicked.connect(self.choose_file)
         self.banner_demo = QPushButton("Try the demo", self.banner)
         self.banner_demo.setObjectName("bannerDemo")
         self.banner_demo.setToolTip("Open a demo database that a simulated service keeps writing")
+        self.banner_demo.setAccessibleName("Try the demo")
         self.banner_demo.clicked.connect(self.demoRequested.emit)
         row = QHBoxLayout(self.banner)
         row.addWidget(self.banner_text, 1)
@@ -336,6 +351,52 @@ class MainWindow(QMainWindow):
             self.open_path(urls[0].toLocalFile())
             event.acceptProposedAction()
 
+    # --- settings --------------------------------------------------------------------------
+
+    def save_settings(self) -> None:
+        """Remember geometry, tab, splitters, column widths and the views' own state."""
+        s = self.settings
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/tab", self.tabs.currentIndex())
+        for splitter in self.findChildren(QSplitter):
+            if splitter.objectName():
+                s.setValue(f"splitters/{splitter.objectName()}", splitter.saveState())
+        for view in self.findChildren(QTableView):
+            if view.objectName():
+                s.setValue(f"columns/{view.objectName()}", view.horizontalHeader().saveState())
+        for i in range(self.tabs.count()):
+            tab = self.tabs.widget(i)
+            if hasattr(tab, "save_settings"):
+                tab.save_settings(s)
+        s.sync()
+
+    def restore_settings(self) -> None:
+        """Bring back what `save_settings` stored, keeping the window on a visible screen."""
+        s = self.settings
+        geometry = s.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+            screen = self.screen().availableGeometry() if self.screen() else None
+            if screen is not None and screen.width() > 0 and (
+                    self.width() > screen.width() or self.height() > screen.height()):
+                self._fit_to_screen()
+        tab = s.value("window/tab", 0)
+        with contextlib.suppress(TypeError, ValueError):
+            self.tabs.setCurrentIndex(min(max(int(tab), 0), self.tabs.count() - 1))  # type: ignore[arg-type]
+        for splitter in self.findChildren(QSplitter):
+            state = s.value(f"splitters/{splitter.objectName()}")
+            if splitter.objectName() and isinstance(state, QByteArray):
+                splitter.restoreState(state)
+        for view in self.findChildren(QTableView):
+            state = s.value(f"columns/{view.objectName()}")
+            if view.objectName() and isinstance(state, QByteArray):
+                view.horizontalHeader().restoreState(state)
+        for i in range(self.tabs.count()):
+            tab_widget = self.tabs.widget(i)
+            if hasattr(tab_widget, "restore_settings"):
+                tab_widget.restore_settings(s)
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_settings()
         self.db.close()
         super().closeEvent(event)

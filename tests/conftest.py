@@ -86,3 +86,13 @@ def no_threads_left_behind() -> Iterator[None]:
     left = [t.name for t in set(threading.enumerate()) - before
             if t.is_alive() and not isinstance(t, threading._DummyThread)]
     assert not left, f"threads left running: {left}"
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings() -> Iterator[None]:
+    """Each test starts with no remembered window state or recent files."""
+    if "PySide6.QtCore" in sys.modules:
+        from PySide6.QtCore import QSettings
+
+        QSettings("Shepherd", "shepherd-inspector").clear()
+    yield
