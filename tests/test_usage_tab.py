@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from inspector.database import Database
@@ -575,3 +576,17 @@ def test_exports(tmp_path: Path, env_factory: EnvFactory) -> None:
     assert ["2026-03-09", "c", "Gamma", "1800", "", ""] in rows
     with pytest.raises(OSError):
         tab.export_png(tmp_path / "missing-dir" / "u.png")
+
+
+def test_controls_have_stable_names_tooltips_and_accessible_names(
+        tmp_path: Path, env_factory: EnvFactory) -> None:
+    env = env_factory(three_entries(tmp_path), preset=Preset.WEEK)
+    names = ["usagePlot", "usageRange", "usageFrom", "usageTo", "usageBucket", "usageMode",
+             "usageEntry", "usageFit", "usageExport", "usageLegend", "usageSummary"]
+    for name in names:
+        widget = env.tab.findChild(QWidget, name)
+        assert widget is not None, name
+        assert widget.accessibleName(), name
+        if name != "usagePlot":  # the chart's hover text is its tooltip
+            assert widget.toolTip(), name
+    assert env.tab.findChild(QWidget, "usagePlot") is env.tab.chart
