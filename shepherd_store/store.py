@@ -264,7 +264,7 @@ class SqliteStore:
         with lock:
             self._check_open()
             try:
-                return conn.execute(sql, params).fetchall()
+                return _fetch(conn, sql, params)
             except sqlite3.Error as exc:
                 raise translate(exc, self.path, action) from None
 
@@ -429,7 +429,7 @@ class SqliteStore:
             try:
                 with lock:
                     self._check_open()
-                    rows = conn.execute(sql, params).fetchall()
+                    rows = _fetch(conn, sql, params)
             except sqlite3.OperationalError as exc:
                 if "malformed JSON" in str(exc) and not guarded:
                     raise _MalformedJson from None
@@ -670,6 +670,26 @@ class SqliteStore:
 
 class _MalformedJson(Exception):
     """A seed-layout query hit a row with invalid JSON; retry with guarded expressions."""
+
+
+def _fetch(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    """All rows of one statement. Text that is not UTF-8 (another tool wrote bytes) fails the
+    whole fetch in `sqlite3`; then the statement is rerun decoding with U+FFFD replacements,
+    so one bad row shows as such instead of hiding the rest. Call with the lock held."""
+    try:
+        return conn.execute(sql, params).fetchall()
+    except sqlite3.OperationalError as exc:
+        if "Could not decode to UTF-8" not in str(exc):
+            raise
+    conn.text_factory = _lenient_text
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.text_factory = str
+
+
+def _lenient_text(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

@@ -18,12 +18,14 @@ from shepherd_store import (
     AuditFilter,
     CorruptDatabaseError,
     IncompatibleSchemaError,
+    LaunchDenied,
     LockedError,
     NotFoundError,
     ReadOnlyError,
     ServiceStarted,
     SqliteStore,
     StoreError,
+    UnknownEvent,
     encode_event,
 )
 
@@ -326,3 +328,30 @@ def test_read_only_directory_refuses_writes(tmp_path: Path, rust_v0: Path) -> No
             assert isinstance(info.value, (ReadOnlyError, NotFoundError))
     finally:
         folder.chmod(0o755)
+
+
+# Regression: one row whose text is not UTF-8 (written by some other tool) made every read
+# that fetched it fail with "Could not decode to UTF-8", hiding the whole audit log.
+def test_rows_with_invalid_utf8_do_not_hide_the_rest(rust_copy: Path) -> None:
+    conn = sqlite3.connect(rust_copy, isolation_level=None)
+    conn.execute("INSERT INTO audit_log (timestamp, event_json) VALUES "
+                 "('2026-07-05T10:00:00-04:00', CAST(X'7B2274797065223A22FF227D' AS TEXT))")
+    conn.execute("INSERT INTO audit_log (timestamp, event_json) VALUES ("
+                 "'2026-07-05T10:01:00-04:00', "
+                 "CAST('{\"type\":\"launch_denied\",\"entry_id\":\"tux' || X'C328' || "
+                 "'\",\"reasons\":[]}' AS TEXT))")
+    conn.execute("INSERT INTO usage VALUES (CAST(X'6D696E65FF' AS TEXT), '2026-07-05', 60)")
+    conn.execute("INSERT INTO cooldowns VALUES (CAST(X'FE' AS TEXT), '2030-01-01T00:00:00Z')")
+    conn.close()
+    with SqliteStore.open(rust_copy, read_only=True) as store:
+        recent = store.get_recent_audits(100)
+        assert [e.id for e in recent] == list(range(25, 0, -1))
+        assert recent[1].event == UnknownEvent("\ufffd", '{"type":"\ufffd"}')
+        denied = recent[0].event
+        assert isinstance(denied, LaunchDenied) and denied.entry_id.startswith("tux\ufffd")
+        found = store.find_audits(AuditFilter(text="launch_denied")).events
+        assert [e.id for e in found] == [25, 18]
+        assert len(store.usage_between()) == 14
+        assert "mine\ufffd" in store.known_entries()
+        assert len(store.all_cooldowns()) == 3
+        assert store.get_cooldown_until("tuxmath") is not None
