@@ -841,3 +841,20 @@ def test_newest_page_does_not_scan_the_log(tmp_path: Path, layout: str,
         assert _vm_steps(s, lambda: s.get_recent_audits(200)) < full_scan / 10
         assert _vm_steps(s, s.change_token) < 5
         assert len(s.get_recent_audits(200)) == 200
+
+
+def test_invalid_json_row_in_rust_layout(rust_copy: Path) -> None:
+    conn = raw_conn(rust_copy)
+    conn.execute("INSERT INTO audit_log (timestamp, event_json) VALUES "
+                 "('2026-07-05T10:00:00-04:00', '{\"type\":\"session_started\",\"entry_id\":')")
+    conn.close()
+    with SqliteStore.open(rust_copy, read_only=True) as s:
+        recent = s.get_recent_audits(3)
+        assert recent[0].id == 24
+        assert isinstance(recent[0].event, UnknownEvent) and recent[0].event.malformed
+        assert recent[0].type == ""
+        assert [e.id for e in s.find_audits(AuditFilter(entry_id="minecraft")).events] == [21]
+        started = s.find_audits(AuditFilter(event_types=frozenset({"session_started"}))).events
+        assert [e.id for e in started] == [21, 10, 5]
+        assert [e.id for e in s.find_audits(AuditFilter(session_id=S[0])).events] == []
+        assert s.entry_labels()["minecraft"] == "Minecraft"
