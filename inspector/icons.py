@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from PySide6.QtCore import QSize
 from PySide6.QtGui import QIcon, QPixmap
 
 
+def resource_root() -> Traversable:
+    """Where the assets are: the installed `inspector.resources`, or `resources/` of a
+    source checkout (where the directory sits beside the packages)."""
+    try:
+        return resources.files("inspector.resources")
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "resources"
+
+
 def _svg_icon(*parts: str) -> QIcon:
-    source = resources.files("resources").joinpath(*parts)
+    source = resource_root().joinpath(*parts)
     if isinstance(source, Path) and source.is_file():
         icon = QIcon(str(source))  # the SVG icon engine renders sharp at every size
         # Selected rows: keep the icon as drawn (the default tint hides it in the highlight).
