@@ -40,6 +40,7 @@ from .formatting import (
     summarize,
 )
 from .icons import kind_icon
+from .widgets import plain_tip
 
 PAGE = 200
 CACHE_BLOCKS = 64
@@ -210,11 +211,11 @@ class AuditModel(QAbstractTableModel):
             return event
         if role == SessionRole:
             return getattr(event.event, "session_id", None)
-        if role == Qt.ItemDataRole.ToolTipRole:
+        if role == Qt.ItemDataRole.ToolTipRole:  # escaped: Qt would render markup in tips
             if col == COL_SESSION:
                 sid = getattr(event.event, "session_id", None)
-                return f"{sid}\nDouble-click to see this whole session" if sid else None
-            return self._text(event, COL_SUMMARY)
+                return plain_tip(f"{sid}\nDouble-click to see this whole session") if sid else None
+            return plain_tip(self._row_texts(event)[COL_SUMMARY])
         if role == Qt.ItemDataRole.DecorationRole and col == COL_EVENT:
             return self._icon(event)
         if role == Qt.ItemDataRole.ForegroundRole and isinstance(event.event, UnknownEvent):

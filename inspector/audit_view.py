@@ -41,15 +41,9 @@ from . import workers
 from .audit_model import AuditModel, EventRole, SessionRole
 from .database import Database
 from .formatting import EVENT_NAMES, event_fields, pretty_json
+from .widgets import set_control
 
 TIME_RANGES = ("All time", "Today", "Last 7 days", "Last 30 days", "Custom…")
-
-
-def _tip(widget: QWidget, name: str, tip: str) -> None:
-    """Give a control its stable objectName, tooltip and accessible name."""
-    widget.setObjectName(name)
-    widget.setToolTip(tip)
-    widget.setAccessibleName(tip.split(".")[0])
 
 
 class AuditTab(QWidget):
@@ -82,7 +76,8 @@ class AuditTab(QWidget):
         self.type_button = QToolButton(self)
         self.type_button.setText("All events")
         self.type_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        _tip(self.type_button, "auditTypeFilter", "Event types to show. None ticked shows all.")
+        set_control(self.type_button, "auditTypeFilter",
+                    "Event types to show. None ticked shows all.")
         menu = QMenu(self.type_button)
         self.type_actions: dict[str, QAction] = {}
         for tag, name in EVENT_NAMES.items():
@@ -96,20 +91,20 @@ class AuditTab(QWidget):
         self.entry_combo.setEditable(False)
         self.entry_combo.setMinimumContentsLength(14)
         self.entry_combo.addItem("All entries", None)
-        _tip(self.entry_combo, "auditEntryFilter", "Show only events of this application.")
+        set_control(self.entry_combo, "auditEntryFilter", "Show only events of this application.")
         self.entry_combo.currentIndexChanged.connect(self._apply_filter)
 
         self.session_edit = QLineEdit(self)
         self.session_edit.setPlaceholderText("Session id")
         self.session_edit.setClearButtonEnabled(True)
-        _tip(self.session_edit, "auditSessionFilter",
+        set_control(self.session_edit, "auditSessionFilter",
              "Show one session's whole story. Double-click a session in the table to fill this.")
         self.session_edit.editingFinished.connect(self._apply_filter)
         self.session_edit.textChanged.connect(self._session_cleared)
 
         self.time_combo = QComboBox(self)
         self.time_combo.addItems(TIME_RANGES)
-        _tip(self.time_combo, "auditTimeFilter", "Time range to show, in local time.")
+        set_control(self.time_combo, "auditTimeFilter", "Time range to show, in local time.")
         self.time_combo.currentIndexChanged.connect(self._on_time_range)
         now = QDateTime.currentDateTime()
         self.since_edit = QDateTimeEdit(now.addDays(-1), self)
@@ -119,13 +114,13 @@ class AuditTab(QWidget):
             edit.setCalendarPopup(True)
             edit.setDisplayFormat("yyyy-MM-dd HH:mm")
             edit.setVisible(False)
-            _tip(edit, name, tip)
+            set_control(edit, name, tip)
             edit.dateTimeChanged.connect(self._apply_filter)
 
         self.search = QLineEdit(self)
         self.search.setPlaceholderText("Search (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
-        _tip(self.search, "auditSearch", "Find events containing this text (any field).")
+        set_control(self.search, "auditSearch", "Find events containing this text (any field).")
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(250)
@@ -133,7 +128,7 @@ class AuditTab(QWidget):
         self.search.textChanged.connect(lambda _t: self._search_timer.start())
 
         self.clear_button = QPushButton("Clear filters", self)
-        _tip(self.clear_button, "auditClearFilters", "Show every event again.")
+        set_control(self.clear_button, "auditClearFilters", "Show every event again.")
         self.clear_button.clicked.connect(self.clear_filters)
 
         for w in (self.type_button, self.entry_combo, self.session_edit, self.time_combo,
@@ -153,10 +148,11 @@ class AuditTab(QWidget):
         self.progress.setAccessibleName("Search progress")
         self.follow = QCheckBox("Follow new events", self)
         self.follow.setChecked(True)
-        _tip(self.follow, "auditFollow",
+        set_control(self.follow, "auditFollow",
              "Keep the newest event in view as the service writes. Off: stay where you are.")
         self.new_chip = QPushButton(self)
-        _tip(self.new_chip, "auditNewEvents", "New events arrived above. Click to go to them.")
+        set_control(self.new_chip, "auditNewEvents",
+                    "New events arrived above. Click to go to them.")
         self.new_chip.setVisible(False)
         self.new_chip.setStyleSheet(
             "QPushButton { background: #1E88E5; color: white; border-radius: 9px; "
@@ -165,7 +161,8 @@ class AuditTab(QWidget):
         self.export_button = QToolButton(self)
         self.export_button.setText("Export")
         self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        _tip(self.export_button, "auditExport", "Save the events matching the filters to a file.")
+        set_control(self.export_button, "auditExport",
+                    "Save the events matching the filters to a file.")
         export_menu = QMenu(self.export_button)
         export_menu.addAction("CSV…", lambda: self._ask_export("csv"))
         export_menu.addAction("JSON…", lambda: self._ask_export("json"))

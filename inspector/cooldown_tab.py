@@ -9,7 +9,6 @@ person is shown the new value and decides again; nothing is overwritten silently
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -58,7 +57,15 @@ from shepherd_store.timefmt import local_now, parse_timestamp
 
 from . import workers
 from .database import Database
-from .formatting import clip, entry_display, format_duration, format_local
+from .formatting import (
+    clip,
+    entry_display,
+    format_duration,
+    format_local,
+    format_local_time,
+    to_local,
+)
+from .widgets import plain_label, plain_tip, set_control
 
 COLUMNS = ("Entry", "Cooldown until", "Time remaining", "Status", "Configured cooldown")
 COL_ENTRY, COL_UNTIL, COL_REMAINING, COL_STATUS, COL_CONFIGURED = range(len(COLUMNS))
@@ -72,34 +79,11 @@ _STATUS_COLORS = {"active": "#B71C1C", "expired": "#616161", "none": "#616161",
                   "unreadable": "#E65100"}
 
 
-# --- small helpers shared with the snapshot tab -------------------------------------------
-
-
-def set_control(widget: QWidget, name: str, tip: str, accessible: str | None = None) -> None:
-    """Give a control its stable objectName, tooltip and accessible name."""
-    widget.setObjectName(name)
-    widget.setToolTip(tip)
-    widget.setAccessibleName(accessible or tip.split(".")[0])
-
-
-def plain_label(parent: QWidget, name: str, text: str = "") -> QLabel:
-    """A label that never interprets its text as rich text (database content)."""
-    label = QLabel(text, parent)
-    label.setObjectName(name)
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    return label
-
-
-def plain_tip(text: str) -> str:
-    """A tooltip showing `text` literally (tooltips would otherwise render markup)."""
-    return "<qt>" + html.escape(text).replace("\n", "<br>") + "</qt>"
-
-
 def when_text(value: datetime, now: datetime) -> str:
-    """`15:45` when `value` is today (local time), else `2026-07-05 15:45`."""
-    text = format_local(value, seconds=False)
-    return text[11:] if text[:10] == format_local(now, seconds=False)[:10] else text
+    """`15:45` when `value` is today (local time), else the date and time."""
+    if to_local(value).date() == to_local(now).date():
+        return format_local_time(value)
+    return format_local(value, seconds=False)
 
 
 def countdown(value: timedelta) -> str:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import zlib
-from dataclasses import fields
-from datetime import datetime, timedelta
+from dataclasses import dataclass, fields
+from datetime import date, datetime, timedelta
 
 from shepherd_store.events import (
     AdminStop,
@@ -102,13 +102,50 @@ def to_local(value: datetime) -> datetime:
         return value
 
 
+@dataclass(frozen=True)
+class TimeStyle:
+    """How dates and clock times are written: the locale's date order and 12/24 h clock."""
+
+    order: str = "ymd"  # "ymd", "dmy" or "mdy"
+    separator: str = "-"
+    hour12: bool = False
+
+
+_style = TimeStyle()
+
+
+def set_time_style(style: TimeStyle) -> None:
+    """Use the viewer's locale conventions (set once at start-up from the system locale)."""
+    global _style
+    _style = style
+
+
+def format_date(day: date) -> str:
+    """A calendar date in the locale's order (ISO `YYYY-MM-DD` by default)."""
+    parts = {"y": f"{day.year:04d}", "m": f"{day.month:02d}", "d": f"{day.day:02d}"}
+    return _style.separator.join(parts[c] for c in _style.order)
+
+
+def format_clock(value: datetime, *, seconds: bool = True) -> str:
+    """The clock time of `value` as it is (no zone conversion), 24 h or 12 h."""
+    tail = f":{value.second:02d}" if seconds else ""
+    if _style.hour12:
+        hour = value.hour % 12 or 12
+        return f"{hour}:{value.minute:02d}{tail} {'PM' if value.hour >= 12 else 'AM'}"
+    return f"{value.hour:02d}:{value.minute:02d}{tail}"
+
+
 def format_local(value: datetime | None, *, seconds: bool = True) -> str:
-    """A timestamp in the viewer's local time, `YYYY-MM-DD HH:MM[:SS]`; `—` for None."""
+    """A timestamp in the viewer's local time, date then clock; `—` for None."""
     if value is None:
         return "—"
     local = to_local(value)
-    text = f"{local.year:04d}-{local.month:02d}-{local.day:02d} {local.hour:02d}:{local.minute:02d}"
-    return text + (f":{local.second:02d}" if seconds else "")
+    return f"{format_date(local.date())} {format_clock(local, seconds=seconds)}"
+
+
+def format_local_time(value: datetime | None, *, seconds: bool = False) -> str:
+    """Only the clock time of a timestamp in the viewer's local time; `—` for None."""
+    return "—" if value is None else format_clock(to_local(value), seconds=seconds)
 
 
 def format_stored(value: datetime) -> str:
@@ -169,7 +206,7 @@ def summarize(event: Event, labels: dict[str, str]) -> str:
         name = event.label or _name(event.entry_id, labels)
         if event.deadline is None:
             return f"{name} started, no time limit"
-        return f"{name} started, allowed until {format_local(event.deadline, seconds=False)[11:]}"
+        return f"{name} started, allowed until {format_local_time(event.deadline)}"
     if isinstance(event, SessionEnded):
         return (f"{_name(event.entry_id, labels)} ended: {reason_text(event.reason)} "
                 f"after {format_duration(event.duration)}")
@@ -177,7 +214,7 @@ def summarize(event: Event, labels: dict[str, str]) -> str:
         return f"Warned: {format_duration(event.threshold_seconds)} left"
     if isinstance(event, SessionExtended):
         return (f"Extended by {format_duration(event.extended_by)}, now until "
-                f"{format_local(event.new_deadline, seconds=False)[11:]}")
+                f"{format_local_time(event.new_deadline)}")
     if isinstance(event, LaunchDenied):
         why = "; ".join(_denial(r) for r in event.reasons) or "no reason given"
         return clip(f"{_name(event.entry_id, labels)} was not allowed: {why}", 300)

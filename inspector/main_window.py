@@ -11,7 +11,6 @@ from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKe
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
-    QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
@@ -33,6 +32,7 @@ from .audit_view import AuditTab
 from .database import Database
 from .formatting import format_local
 from .icons import app_icon
+from .widgets import plain_label
 
 MAX_RECENT = 8
 SHORTCUTS = (
@@ -44,13 +44,6 @@ SHORTCUTS = (
     ("Ctrl+Shift+R", "Toggle read-only mode"),
     ("Ctrl+Q", "Quit"),
 )
-
-
-def _plain_label(parent: QWidget, name: str) -> QLabel:
-    label = QLabel(parent)
-    label.setObjectName(name)
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    return label
 
 
 class MainWindow(QMainWindow):
@@ -123,7 +116,7 @@ class MainWindow(QMainWindow):
         self.banner.setStyleSheet(
             "#windowBanner { background: #FFF3E0; border: 1px solid #FFB74D; border-radius: 4px; }"
             "#windowBanner QLabel { color: #4E342E; }")
-        self.banner_text = _plain_label(self.banner, "windowMessage")
+        self.banner_text = plain_label(self.banner, "windowMessage")
         self.banner_text.setWordWrap(True)
         self.banner_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         open_button = QPushButton("Open a database…", self.banner)
@@ -146,10 +139,10 @@ class MainWindow(QMainWindow):
         bar = QStatusBar(self)
         bar.setObjectName("statusBar")
         self.setStatusBar(bar)
-        self.status_path = _plain_label(bar, "statusPath")
-        self.status_layout = _plain_label(bar, "statusLayout")
-        self.status_access = _plain_label(bar, "statusAccess")
-        self.status_changed = _plain_label(bar, "statusChanged")
+        self.status_path = plain_label(bar, "statusPath")
+        self.status_layout = plain_label(bar, "statusLayout")
+        self.status_access = plain_label(bar, "statusAccess")
+        self.status_changed = plain_label(bar, "statusChanged")
         bar.addWidget(self.status_path, 1)
         for w in (self.status_layout, self.status_access, self.status_changed):
             w.setContentsMargins(8, 0, 8, 0)

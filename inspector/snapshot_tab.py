@@ -71,16 +71,10 @@ from shepherd_store.snapshot import SessionSnapshot, StateSnapshot, decode_snaps
 from shepherd_store.timefmt import format_day, local_now
 
 from . import workers
-from .cooldown_tab import (
-    countdown,
-    plain_label,
-    plain_tip,
-    read_only_tip,
-    set_control,
-    when_text,
-)
+from .cooldown_tab import countdown, read_only_tip, when_text
 from .database import Database
 from .formatting import clip, entry_display, format_duration, format_local, short_id
+from .widgets import plain_label, plain_tip, set_control
 
 _Index = QModelIndex | QPersistentModelIndex
 FINDING_COLUMNS = ("Severity", "Finding")
