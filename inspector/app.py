@@ -6,10 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from PySide6.QtCore import QLocale
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from shepherd_store.paths import candidate_paths, default_database
 
+from .formatting import TimeStyle, set_time_style
 from .icons import app_icon
 from .main_window import MainWindow
 from .theme import apply_theme
@@ -39,6 +41,20 @@ def open_window(path: str | Path | None, *, read_only: bool = False,
     return window
 
 
+def locale_time_style(locale: QLocale) -> TimeStyle:
+    """The date order and clock of a Qt locale; ISO for the C/POSIX locale."""
+    if locale.language() == QLocale.Language.C:
+        return TimeStyle()
+    date_format = locale.dateFormat(QLocale.FormatType.ShortFormat)
+    letters = [c for c in date_format.lower() if c in "dmy"]
+    order = "".join(dict.fromkeys(letters))
+    separator = next((c for c in date_format if not c.isalpha() and not c.isspace()), "-")
+    hour12 = "ap" in locale.timeFormat(QLocale.FormatType.ShortFormat).lower()
+    if sorted(order) != ["d", "m", "y"]:
+        return TimeStyle(hour12=hour12)
+    return TimeStyle(order=order, separator=separator, hour12=hour12)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="shepherd-inspector",
@@ -63,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName("Shepherd")
     app.setWindowIcon(app_icon())
     apply_theme(app, args.theme)
+    set_time_style(locale_time_style(QLocale.system()))
     demo = None
 
     def start_demo(window: MainWindow) -> None:
