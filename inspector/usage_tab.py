@@ -11,7 +11,6 @@ Qt); this module only lays it out.
 from __future__ import annotations
 
 import csv
-import html
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -52,7 +51,6 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMenu,
-    QPushButton,
     QSplitter,
     QStackedWidget,
     QTableView,
@@ -83,13 +81,15 @@ from . import workers
 from .database import Database
 from .formatting import entry_colors, entry_display, format_duration
 from .usage_chart import Mode, UsageChart
+from .widgets import plain_tip, set_control
 
 RANGES: tuple[tuple[str, Preset | None], ...] = (
     ("Last 7 days", Preset.WEEK), ("Last 30 days", Preset.MONTH),
     ("Last 90 days", Preset.QUARTER), ("Last year", Preset.YEAR),
     ("Everything", Preset.ALL), ("Custom", None))
 BUCKETS: tuple[tuple[str, Bucket | None], ...] = (
-    ("Auto", None), ("Days", Bucket.DAY), ("Weeks", Bucket.WEEK), ("Months", Bucket.MONTH))
+    ("Auto bars", None), ("Day bars", Bucket.DAY), ("Week bars", Bucket.WEEK),
+    ("Month bars", Bucket.MONTH))
 MODES: tuple[tuple[str, Mode], ...] = (
     ("Stacked", Mode.STACKED), ("Side by side", Mode.SIDE_BY_SIDE), ("One entry", Mode.SINGLE))
 COLUMNS = ("Entry", "Total", "Avg / day", "Busiest day", "Days used", "Today",
@@ -104,17 +104,6 @@ LIMIT_COLUMNS = (6, 7)
 RECONCILE_MS = 1500  # after live changes settle, re-read the whole range once
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 ENTRY_ROLE = Qt.ItemDataRole.UserRole + 2
-
-
-def plain_tip(text: str) -> str:
-    """A tooltip that shows `text` literally (Qt guesses rich text for tooltips)."""
-    return "<qt>" + html.escape(text).replace("\n", "<br>") + "</qt>"
-
-
-def _control(widget: QWidget, name: str, tip: str, accessible: str) -> None:
-    widget.setObjectName(name)
-    widget.setToolTip(tip)
-    widget.setAccessibleName(accessible)
 
 
 def _swatch(color: str, size: int = 12) -> QIcon:
@@ -234,7 +223,7 @@ class UsageTab(QWidget):
         for text, preset in RANGES:
             self.range_combo.addItem(text, preset)
         self.range_combo.setCurrentIndex(1)
-        _control(self.range_combo, "usageRange", "Which days to show, ending today",
+        set_control(self.range_combo, "usageRange", "Which days to show, ending today",
                  "Date range")
         self.from_edit = QDateEdit(self)
         self.to_edit = QDateEdit(self)
@@ -244,32 +233,33 @@ class UsageTab(QWidget):
             edit.setCalendarPopup(True)
             edit.setDisplayFormat("yyyy-MM-dd")
             edit.setDateRange(QDate(1, 1, 1), QDate(9999, 12, 31))
-            _control(edit, name, tip, acc)
+            set_control(edit, name, tip, acc)
         self.bucket_combo = QComboBox(self)
         for text, bucket in BUCKETS:
             self.bucket_combo.addItem(text, bucket)
-        _control(self.bucket_combo, "usageBucket",
+        set_control(self.bucket_combo, "usageBucket",
                  "One bar per day, week (Monday to Sunday) or month; Auto picks by the "
                  "range's length", "Bar length")
         self.mode_combo = QComboBox(self)
         for text, mode in MODES:
             self.mode_combo.addItem(text, mode)
-        _control(self.mode_combo, "usageMode",
+        set_control(self.mode_combo, "usageMode",
                  "Stack entries, put them side by side, or show one entry alone", "Chart mode")
         self.entry_combo = QComboBox(self)
-        self.entry_combo.setMinimumContentsLength(22)
+        self.entry_combo.setMinimumContentsLength(12)
         self.entry_combo.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        _control(self.entry_combo, "usageEntry", "The entry shown in “One entry” mode",
+        set_control(self.entry_combo, "usageEntry", "The entry shown in “One entry” mode",
                  "Entry shown alone")
         self.entry_combo.setEnabled(False)
-        self.fit_button = QPushButton("Fit", self)
-        _control(self.fit_button, "usageFit",
+        self.fit_button = QToolButton(self)
+        self.fit_button.setText("Fit")
+        set_control(self.fit_button, "usageFit",
                  "Show the whole range again (drag to pan, scroll to zoom)", "Fit chart")
         self.export_button = QToolButton(self)
         self.export_button.setText("Export")
         self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        _control(self.export_button, "usageExport",
+        set_control(self.export_button, "usageExport",
                  "Save the chart as PNG or SVG, or its data as CSV", "Export")
         menu = QMenu(self.export_button)
         for text, name, slot in (("Chart as PNG…", "usageExportPng", self._ask_png),
@@ -283,13 +273,17 @@ class UsageTab(QWidget):
 
         bar = QHBoxLayout()
         bar.setSpacing(6)
-        for label_text, widget in (("Range", self.range_combo), ("from", self.from_edit),
-                                   ("to", self.to_edit), ("Bars", self.bucket_combo),
-                                   ("Show", self.mode_combo)):
+        # the combos say what they choose ("Last 30 days", "Week bars", "Stacked"): only the
+        # dates need words, which keeps the tab narrow enough for a small window
+        bar.addWidget(self.range_combo)
+        for label_text, widget in (("from", self.from_edit), ("to", self.to_edit)):
             label = QLabel(label_text, self)
             label.setBuddy(widget)
             bar.addWidget(label)
             bar.addWidget(widget)
+        bar.addSpacing(8)
+        bar.addWidget(self.bucket_combo)
+        bar.addWidget(self.mode_combo)
         bar.addWidget(self.entry_combo)
         bar.addStretch(1)
         bar.addWidget(self.fit_button)
@@ -306,7 +300,7 @@ class UsageTab(QWidget):
         self.chart = UsageChart(self)
         self.chart.setMinimumSize(320, 240)
         self.legend = Legend(self)
-        _control(self.legend, "usageLegend",
+        set_control(self.legend, "usageLegend",
                  "Entries in the chart: uncheck one to hide it, check it to show it again",
                  "Legend")
         self.legend.setFlow(QListView.Flow.LeftToRight)
@@ -334,7 +328,7 @@ class UsageTab(QWidget):
         self.proxy.setSortRole(SORT_ROLE)
         self.proxy.setDynamicSortFilter(True)
         self.summary = QTableView(self)
-        _control(self.summary, "usageSummary",
+        set_control(self.summary, "usageSummary",
                  "Per entry over the range: total, average per day, busiest day, days used "
                  "and today. Click a header to sort; select a row for “One entry” mode.",
                  "Usage summary")
@@ -356,6 +350,7 @@ class UsageTab(QWidget):
         self.summary_title = QLabel(self)
         self.summary_title.setObjectName("usageSummaryTitle")
         self.summary_title.setTextFormat(Qt.TextFormat.PlainText)
+        self.summary_title.setWordWrap(True)
         self.limits_note = QLabel(self)
         self.limits_note.setObjectName("usageLimits")
         self.limits_note.setTextFormat(Qt.TextFormat.PlainText)

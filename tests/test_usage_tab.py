@@ -19,7 +19,8 @@ from pytestqt.qtbot import QtBot
 from inspector.database import Database
 from inspector.formatting import entry_colors
 from inspector.usage_chart import DayAxis, DurationAxis, Mode, duration_tick, span_text
-from inspector.usage_tab import UsageTab, plain_tip
+from inspector.usage_tab import UsageTab
+from inspector.widgets import plain_tip
 from shepherd_store import AuditEvent, SessionStarted, SqliteStore, StoreError
 from shepherd_store.policy import load_policy
 from shepherd_store.usage import Bucket, DayRange, Preset, Span, day_number
