@@ -150,6 +150,7 @@ class Legend(QListWidget):
     MAX_ROWS = 4
 
     def fit_height(self) -> None:
+        """Set the height the wrapped rows need at the current width."""
         count = self.count()
         if not count:
             self.setFixedHeight(0)
