@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QLocale
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from shepherd_store.paths import candidate_paths, default_database
+from shepherd_store.paths import default_database
 
 from .formatting import TimeStyle, set_time_style
 from .icons import app_icon
@@ -33,11 +33,7 @@ def open_window(path: str | Path | None, *, read_only: bool = False,
     if path is not None:
         window.open_path(path, read_only=read_only)
     else:
-        places = "\n".join(f"  • {p}" for p in candidate_paths())
-        window.show_message(
-            "No Shepherd database was found. The service keeps it in one of:\n"
-            f"{places}\nOpen one, or try the demo: a database that a simulated service "
-            "keeps writing while you watch.", offer_demo=True)
+        window.show_first_run()
     return window
 
 

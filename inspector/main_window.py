@@ -11,11 +11,13 @@ from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKe
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
+    QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
     QPushButton,
     QSplitter,
+    QStackedWidget,
     QStatusBar,
     QTableView,
     QTabWidget,
@@ -32,7 +34,7 @@ from .audit_view import AuditTab
 from .database import Database
 from .formatting import format_local
 from .icons import app_icon
-from .widgets import plain_label
+from .widgets import plain_label, set_control
 
 MAX_RECENT = 8
 SHORTCUTS = (
@@ -65,12 +67,17 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.audit, "Audit log")
         self._add_optional_tabs()
         self._build_banner()
-        central = QWidget(self)
-        layout = QVBoxLayout(central)
+        main = QWidget(self)
+        layout = QVBoxLayout(main)
         layout.setContentsMargins(6, 6, 6, 0)
         layout.addWidget(self.banner)
         layout.addWidget(self.tabs, 1)
-        self.setCentralWidget(central)
+        self.pages = QStackedWidget(self)
+        self.pages.setObjectName("pages")
+        self.first_run = self._build_first_run()
+        self.pages.addWidget(main)
+        self.pages.addWidget(self.first_run)
+        self.setCentralWidget(self.pages)
         self._build_status_bar()
         self._build_menus()
         self.db.opened.connect(self._on_opened)
@@ -134,6 +141,70 @@ class MainWindow(QMainWindow):
         row.addWidget(open_button)
         row.addWidget(self.banner_demo)
         self.banner.setVisible(False)
+
+    def _build_first_run(self) -> QWidget:
+        """What a person sees when no database was found: where it lives, and two ways on."""
+        page = QWidget(self)
+        page.setObjectName("firstRunView")
+        title = QLabel("No Shepherd database found", page)
+        title.setObjectName("firstRunTitle")
+        font = title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.6)
+        font.setBold(True)
+        title.setFont(font)
+        intro = plain_label(page, "firstRunText", (
+            "Shepherd keeps a record of every session, warning and limit in one database "
+            "file. It was not found in any of the usual places:"))
+        places = plain_label(page, "firstRunPlaces",
+                             "\n".join(str(p) for p in candidate_paths()))
+        places.setContentsMargins(16, 0, 0, 0)
+        hint = plain_label(page, "firstRunHint", (
+            "The system service uses the first (set SHEPHERD_DB to point elsewhere); a "
+            "per-user service uses the last. Open the file, or look around in a demo "
+            "database that a simulated service keeps writing while you watch."))
+        for label in (intro, hint):
+            label.setWordWrap(True)
+        open_button = QPushButton(app_icon(), "Open a database…", page)
+        set_control(open_button, "firstRunOpen", "Choose the service's database file (Ctrl+O)",
+                    "Open a database")
+        open_button.clicked.connect(self.choose_file)
+        demo_button = QPushButton("Try the demo", page)
+        set_control(demo_button, "firstRunDemo",
+                    "Open a demo database that a simulated service keeps writing",
+                    "Try the demo")
+        demo_button.clicked.connect(self.demoRequested.emit)
+        for button in (open_button, demo_button):
+            button.setMinimumHeight(36)
+            button.setMinimumWidth(200)
+        buttons = QHBoxLayout()
+        buttons.addWidget(open_button)
+        buttons.addWidget(demo_button)
+        buttons.addStretch(1)
+        box = QVBoxLayout()
+        box.addWidget(title)
+        box.addSpacing(12)
+        box.addWidget(intro)
+        box.addWidget(places)
+        box.addWidget(hint)
+        box.addSpacing(18)
+        box.addLayout(buttons)
+        column = QWidget(page)
+        column.setLayout(box)
+        # A fixed width lets the word-wrapped text compute its height (Qt cannot otherwise).
+        column.setFixedWidth(640)
+        row = QHBoxLayout()  # stretches, not an alignment flag: keeps height-for-width
+        row.addStretch(1)
+        row.addWidget(column)
+        row.addStretch(1)
+        outer = QVBoxLayout(page)
+        outer.addStretch(1)
+        outer.addLayout(row)
+        outer.addStretch(2)
+        return page
+
+    def show_first_run(self) -> None:
+        """The welcome page instead of empty tabs (no database was found)."""
+        self.pages.setCurrentWidget(self.first_run)
 
     def _build_status_bar(self) -> None:
         bar = QStatusBar(self)
@@ -239,10 +310,12 @@ class MainWindow(QMainWindow):
         self.banner.setVisible(True)
 
     def _on_opened(self) -> None:
+        self.pages.setCurrentIndex(0)
         self.banner.setVisible(False)
         self._update_status()
 
     def _on_failed(self, message: str) -> None:
+        self.pages.setCurrentIndex(0)
         self.show_message(message)
         self._update_status()
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QDateTime, Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLabel, QPushButton
 
 from inspector.app import open_window
 from inspector.audit_model import COL_ENTRY, COL_EVENT, COL_SESSION, COL_SUMMARY, COL_TIME
@@ -229,13 +229,17 @@ def test_bad_files_show_a_message_and_the_window_keeps_working(qtbot, tmp_path, 
     assert window.audit.model.rowCount() == 23
 
 
-def test_first_run_without_database_offers_the_demo(qtbot) -> None:
+def test_first_run_without_database_offers_the_demo(qtbot, rust_v0: Path) -> None:
     window = make_window(qtbot, None)
-    assert window.banner.isVisible()
-    assert window.banner_demo.isVisible()
-    assert "/var/lib/shepherdd/shepherdd.db" in window.banner_text.text()
+    assert window.pages.currentWidget() is window.first_run
+    text = window.first_run.findChild(QLabel, "firstRunPlaces").text()
+    assert "/var/lib/shepherdd/shepherdd.db" in text
+    demo = window.first_run.findChild(QPushButton, "firstRunDemo")
     with qtbot.waitSignal(window.demoRequested, timeout=1000):
-        window.banner_demo.click()
+        demo.click()
+    assert window.open_path(rust_v0, read_only=True)
+    assert window.pages.currentWidget() is not window.first_run
+    assert window.audit.model.rowCount() == 23
 
 
 def run_writer(path: Path, count: int, delay: float = 0.0) -> subprocess.Popen[str]:
