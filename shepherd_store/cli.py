@@ -1,0 +1,1011 @@
+"""`shepherd-store`: the inspector's answers on the command line, from the same library code.
+
+    shepherd-store [--db PATH] [--config POLICY.toml] COMMAND ...
+
+Every query, diagnosis, export and edit is the library's own (`find_audits`, `export`,
+`usage`, `diagnose`, `check`, `overrides`, `simulate`); this module only parses arguments
+and prints. Reading commands open the database read-only; the three edits open it writable
+and go through `overrides` with the value just read as `expected`, so they leave the same
+trace as the inspector's. Output to a terminal is coloured and fitted to its width; output
+to a pipe is plain, unclipped and free of progress lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import re
+import shutil
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TextIO
+
+from . import __version__
+from .cli_text import (
+    WHEN_HELP,
+    Cell,
+    Column,
+    Style,
+    event_colour,
+    event_summary,
+    fit_widths,
+    format_local,
+    format_secs,
+    parse_day_arg,
+    parse_duration_arg,
+    parse_when,
+    render_row,
+    render_table,
+    sanitize,
+    wrap,
+)
+from .errors import (
+    ConflictError,
+    CorruptDatabaseError,
+    IncompatibleSchemaError,
+    LockedError,
+    NotFoundError,
+    ReadOnlyError,
+    SerializationError,
+    StoreError,
+)
+from .events import AuditEvent, UnknownEvent, event_session_id, is_uuid
+from .export import iter_events, write_json
+from .paths import candidate_paths, default_database
+from .query import AuditFilter
+from .store import SqliteStore, file_read_only_reason
+from .timefmt import format_day, local_now
+
+if TYPE_CHECKING:
+    from .policy import Policy
+
+__all__ = ["EXIT_ACTION", "EXIT_CORRUPT", "EXIT_ERROR", "EXIT_OK", "EXIT_OPEN", "EXIT_USAGE",
+           "build_parser", "command_names", "main"]
+
+EXIT_OK = 0
+EXIT_ACTION = 1  # diagnose/check found something, or an edit was refused (value changed)
+EXIT_USAGE = 2
+EXIT_OPEN = 3  # missing, no permission, read-only for an edit, locked
+EXIT_CORRUPT = 4  # not a Shepherd database, incompatible or damaged
+EXIT_ERROR = 5  # any other database error (disk full, I/O)
+
+#: How often `audit --follow` reads the change token (µs each).
+FOLLOW_POLL_S = 0.15
+FOLLOW_BACKLOG = 10
+#: Events per read while streaming: small enough that the first line shows at once.
+_PAGE = 100
+#: Output to a pipe is flushed at the first event and then at least this often.
+FLUSH_EVERY_S = 0.2
+
+EXIT_HELP = """\
+exit status:
+  0  success; for `snapshot diagnose` and `check`: nothing needs action
+  1  something needs action (diagnose, check), or an edit was refused
+  2  usage error (unknown option, bad WHEN, DAY or DURATION)
+  3  cannot open the database (missing, no permission, read-only for an edit, locked)
+  4  not a Shepherd database, an incompatible layout, or a damaged file
+  5  any other database error (disk full, input/output error)
+
+The database defaults to the first existing of $SHEPHERD_DB, /var/lib/shepherdd/shepherdd.db
+and ~/.local/share/shepherdd/shepherdd.db (as in the inspector)."""
+
+
+class CliError(Exception):
+    """A message for stderr and the exit status that goes with it."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+# --- output ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Output:
+    """Where results go and how: terminal width (None for a pipe), colours, progress."""
+
+    stream: TextIO
+    width: int | None
+    style: Style
+    progress: bool
+    _flushed: float = 0.0
+
+    @classmethod
+    def for_streams(cls, stream: TextIO, err: TextIO) -> Output:
+        tty = _isatty(stream)
+        colour = tty and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+        width = shutil.get_terminal_size().columns if tty else None
+        return cls(stream, width, Style(colour), tty and _isatty(err))
+
+    def line(self, text: str = "") -> None:
+        self.stream.write(text + "\n")
+
+    def row_written(self, n: int) -> bool:
+        """After each streamed row: flush the first one, then every `FLUSH_EVERY_S`."""
+        now = time.monotonic()
+        if n == 1 or now - self._flushed >= FLUSH_EVERY_S:
+            self.stream.flush()
+            self._flushed = now
+        return True
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class ProgressLine:
+    """A progress line on stderr while a long scan runs (only when both ends are terminals).
+
+    Callable as the library's progress callback; `clear` erases it before results print.
+    """
+
+    def __init__(self, enabled: bool, label: str) -> None:
+        self.enabled = enabled
+        self.label = label
+        self.shown = False
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int) -> bool:
+        now = time.monotonic()
+        if self.enabled and now - self._last >= 0.1:
+            self._last = now
+            pct = min(100, 100 * done // max(total, 1))
+            sys.stderr.write(f"\r{self.label} {pct:3d}%")
+            sys.stderr.flush()
+            self.shown = True
+        return True
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+            self.shown = False
+
+
+def _note(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+# --- arguments ------------------------------------------------------------------------------
+
+
+def _arg(convert: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse `type` that turns ValueError into a usage error with its message."""
+
+    def parse(text: str) -> Any:
+        try:
+            return convert(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = convert.__name__
+    return parse
+
+
+def _when(text: str) -> datetime:
+    return parse_when(text, local_now())
+
+
+def _day(text: str) -> date:
+    return parse_day_arg(text, local_now().date())
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise ValueError(f"{text!r} must be at least 1")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a whole number") from None
+    if not 0 <= value <= 36_500:
+        raise ValueError(f"{text!r} must be from 0 to 36500")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 3600:
+        raise ValueError(f"{text!r} must be between 0 and 3600 seconds")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `shepherd-store` (every command and option, with help)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS,
+                        help="the database (default: $SHEPHERD_DB, /var/lib/shepherdd/"
+                             "shepherdd.db, ~/.local/share/shepherdd/shepherdd.db)")
+    common.add_argument("--config", metavar="POLICY.toml", default=argparse.SUPPRESS,
+                        help="the service's policy file: entry labels, daily quotas")
+    parser = argparse.ArgumentParser(
+        prog="shepherd-store", parents=[common], epilog=EXIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Read, check and carefully edit the database of the Shepherd screen-time "
+                    "service, without a display: the inspector's answers from the same code.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(group: Any, name: str, help_text: str, description: str,
+                func: Callable[[argparse.Namespace, Output], int] | None) -> Any:
+        p = group.add_parser(name, parents=[common], help=help_text, epilog=EXIT_HELP,
+                             description=description,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+        if func is not None:
+            p.set_defaults(func=func)
+        return p
+
+    audit = command(sub, "audit", "show the audit log (newest first), or follow it live",
+                    "Show audit events, newest first, as a table in local time or as JSON "
+                    "Lines. With --follow: the latest events oldest first, then every new "
+                    "event as the service writes it, until Ctrl-C.", cmd_audit)
+    audit.add_argument("--type", metavar="TYPE", action="append", default=[],
+                       help="only this event type, e.g. session_started (repeat, or separate "
+                            "with commas, for several)")
+    audit.add_argument("--entry", metavar="ENTRY", help="only events about this entry id")
+    audit.add_argument("--session", metavar="SESSION",
+                       help="only events of this session: its id, or the first 8 or more "
+                            "characters shown in the table")
+    audit.add_argument("--since", metavar="WHEN", type=_arg(_when),
+                       help=f"only events at or after WHEN: {WHEN_HELP}")
+    audit.add_argument("--until", metavar="WHEN", type=_arg(_when),
+                       help="only events before WHEN (same forms as --since)")
+    audit.add_argument("--grep", metavar="TEXT",
+                       help="only events whose JSON contains TEXT (case-insensitive for ASCII)")
+    audit.add_argument("--limit", metavar="N", type=_arg(_positive),
+                       help="at most N events (with --follow: N earlier events, default 10)")
+    audit.add_argument("--follow", "-f", action="store_true",
+                       help="keep printing new events as they are written, until Ctrl-C")
+    audit.add_argument("--json", action="store_true",
+                       help="JSON Lines: one object per event (id, timestamp as stored, type, "
+                            "event)")
+
+    usage = command(sub, "usage", "usage per entry per day, with totals",
+                    "Usage per entry per day (the service's local days) with per-entry totals. "
+                    "Default range: the last 7 days.", cmd_usage)
+    usage.add_argument("--from", dest="from_day", metavar="DAY", type=_arg(_day),
+                       help="first day: YYYY-MM-DD, today, yesterday, or 7d (days ago); "
+                            "default: 6 days before --to")
+    usage.add_argument("--to", dest="to_day", metavar="DAY", type=_arg(_day),
+                       help="last day (included); default: today")
+    usage.add_argument("--entry", metavar="ENTRY", help="only this entry id")
+    fmt = usage.add_mutually_exclusive_group()
+    fmt.add_argument("--csv", action="store_true",
+                     help="CSV, one row per entry per day (days without usage included)")
+    fmt.add_argument("--json", action="store_true",
+                     help="one JSON object: the days with usage and the per-entry totals")
+
+    cds = command(sub, "cooldowns", "list the cooldowns and how long each has left",
+                  "List every cooldown: until when (local time), and whether it is still "
+                  "running. Unreadable rows are shown, marked.", cmd_cooldowns)
+    cds.add_argument("--json", action="store_true", help="JSON Lines, one object per cooldown")
+
+    cd = command(sub, "cooldown", "set or clear one entry's cooldown",
+                 "Change one cooldown. The change is one transaction that checks nothing "
+                 "changed since it was read, and leaves the same trace as the inspector's.",
+                 None)
+    cd_sub = cd.add_subparsers(dest="action", metavar="ACTION", required=True)
+    cd_set = command(cd_sub, "set", "set an entry's cooldown until a time or for a duration",
+                     "Set ENTRY's cooldown until UNTIL (a date-time or a clock time today, "
+                     "local unless it has an offset) or for +DURATION from now (+30m, +2h, "
+                     "+1h30m, +1d).", cmd_cooldown_set)
+    cd_set.add_argument("entry", metavar="ENTRY", help="the entry id, e.g. minecraft")
+    cd_set.add_argument("until", metavar="UNTIL|+DURATION",
+                        help="e.g. '2026-01-10 18:00', 18:00, +30m, +2h")
+    cd_clear = command(cd_sub, "clear", "clear an entry's cooldown (available again now)",
+                       "Remove ENTRY's cooldown so it can be launched again now.",
+                       cmd_cooldown_clear)
+    cd_clear.add_argument("entry", metavar="ENTRY", help="the entry id")
+
+    snap = command(sub, "snapshot", "show, diagnose or clear the crash-recovery snapshot",
+                   "The state the service saves while a session runs, to resume it after a "
+                   "crash.", None)
+    snap_sub = snap.add_subparsers(dest="action", metavar="ACTION", required=True)
+    show = command(snap_sub, "show", "show the saved snapshot",
+                   "Show the saved snapshot: when it was saved and the session it says is "
+                   "running.", cmd_snapshot_show)
+    show.add_argument("--json", action="store_true",
+                      help="one JSON object: stored, readable, problem, snapshot, raw")
+    command(snap_sub, "diagnose", "explain the snapshot; exit 1 when something needs action",
+            "Relate the snapshot to the log, usage and policy (the inspector's findings). "
+            "Exit status 0 when nothing needs action, 1 when something does.",
+            cmd_snapshot_diagnose)
+    command(snap_sub, "clear-session", "remove the active session from the snapshot",
+            "Save a snapshot without an active session (what an idle service saves), so a "
+            "restarted service does not resume a session that is over.", cmd_snapshot_clear)
+
+    chk = command(sub, "check", "integrity check and every row the Rust service cannot read",
+                  "Run SQLite's integrity check, show the layout and journal mode, and list "
+                  "every row the Rust service could not read (unknown or malformed events, "
+                  "times without an offset, bad cooldowns, snapshot or usage rows). Exit "
+                  "status 0 when all is well, 1 for unreadable rows, 4 when the file is "
+                  "damaged.", cmd_check)
+    chk.add_argument("--quick", action="store_true",
+                     help="PRAGMA quick_check instead of integrity_check (skips indexes)")
+
+    demo = command(sub, "demo", "write a demo database with the service simulator",
+                   "Write a realistic simulated history into PATH (created in the seed "
+                   "layout if missing) and, with --live, keep writing sessions until Ctrl-C.",
+                   cmd_demo)
+    demo.add_argument("path", metavar="PATH", help="the demo database file")
+    demo.add_argument("--days", metavar="N", type=_arg(_count), default=30,
+                      help="days of history (default 30; 0 for none)")
+    demo.add_argument("--live", action="store_true",
+                      help="keep writing live sessions until Ctrl-C")
+    demo.add_argument("--interval", metavar="SECONDS", type=_arg(_seconds), default=2.0,
+                      help="with --live: real seconds between sessions (default 2)")
+    demo.add_argument("--seed", metavar="N", type=int, default=0,
+                      help="random seed of the simulated child (default 0)")
+    return parser
+
+
+def command_names(parser: argparse.ArgumentParser | None = None) -> list[str]:
+    """Every command, with its sub-commands (`cooldown set`, ...), in the parser's order."""
+    names: list[str] = []
+
+    def walk(p: argparse.ArgumentParser, prefix: str) -> None:
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    full = f"{prefix}{name}"
+                    names.append(full)
+                    walk(child, full + " ")
+
+    walk(parser or build_parser(), "")
+    return names
+
+
+# --- opening the database -------------------------------------------------------------------
+
+
+def _db_path(args: argparse.Namespace) -> Path:
+    given = getattr(args, "db", None)
+    if given:
+        return Path(given).expanduser()
+    found = default_database()
+    if found is None:
+        places = ", ".join(str(p) for p in candidate_paths())
+        raise CliError(f"no Shepherd database found (looked in: {places}). Give one with "
+                       "--db PATH or $SHEPHERD_DB.", EXIT_OPEN)
+    return found
+
+
+def _open_read(args: argparse.Namespace) -> SqliteStore:
+    return SqliteStore.open(_db_path(args), read_only=True)
+
+
+def _open_write(args: argparse.Namespace) -> SqliteStore:
+    """A writable store on an existing database, refusing write-protected files early."""
+    path = _db_path(args)
+    if not path.exists():
+        raise CliError(f"{path} does not exist; nothing to change.", EXIT_OPEN)
+    reason = write_refusal(path)
+    if reason is not None:
+        raise CliError(f"Cannot change {path}: {reason}. Nothing was written.", EXIT_OPEN)
+    return SqliteStore.open(path)
+
+
+def write_refusal(path: Path) -> str | None:
+    """Why the CLI will not write `path`: no permission, or write-protected by its mode bits
+    (which root ignores, so a file made read-only on purpose is honoured for root too)."""
+    reason = file_read_only_reason(path)
+    if reason is not None:
+        return reason
+    try:
+        mode, folder = path.stat().st_mode, path.absolute().parent.stat().st_mode
+    except OSError as exc:
+        return f"cannot read its permissions ({exc.strerror})"
+    if not mode & 0o222:
+        return f"the file is write-protected (mode {mode & 0o777:04o})"
+    if not folder & 0o222:
+        return f"its folder is write-protected (mode {folder & 0o777:04o})"
+    return None
+
+
+def _policy(args: argparse.Namespace) -> Policy | None:
+    from .policy import load_policy
+
+    given = getattr(args, "config", None)
+    if not given:
+        return None
+    try:
+        return load_policy(given)
+    except StoreError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+
+
+def _labels(store: SqliteStore, policy: Policy | None) -> dict[str, str]:
+    labels = store.entry_labels()
+    if policy is not None:
+        labels.update({e.id: e.label for e in policy.entries.values()})
+    return labels
+
+
+# --- audit ----------------------------------------------------------------------------------
+
+
+def cmd_audit(args: argparse.Namespace, out: Output) -> int:
+    """`audit`: filtered events, newest first, as a table or JSON Lines; or follow."""
+    types = frozenset(t.strip() for chunk in args.type for t in chunk.split(",") if t.strip())
+    if args.since is not None and args.until is not None and args.since >= args.until:
+        raise CliError("--since must be earlier than --until", EXIT_USAGE)
+    with _open_read(args) as store:
+        session = _resolve_session(store, args.session) if args.session else None
+        flt = AuditFilter(event_types=types, entry_id=args.entry, session_id=session,
+                          since=args.since, until=args.until, text=args.grep or None)
+        progress = ProgressLine(out.progress, "Searching the audit log…")
+        bounds = store.audit_id_range()
+        emit = _JsonEmitter(out) if args.json else _TableEmitter(out, bounds[1] if bounds else 0)
+        if args.follow:
+            return _follow(store, flt, args.limit or FOLLOW_BACKLOG, emit, progress)
+        events = _cleared(iter_events(store, flt, page=_PAGE, limit=args.limit,
+                                      progress=progress), progress)
+        if emit.write(events) == 0:
+            _note("No events match." if not flt.is_empty else "The audit log is empty.")
+    return EXIT_OK
+
+
+def _cleared(events: Iterator[AuditEvent], progress: ProgressLine) -> Iterator[AuditEvent]:
+    """Events, erasing the progress line before each one is printed."""
+    for event in events:
+        progress.clear()
+        yield event
+    progress.clear()
+
+
+def _resolve_session(store: SqliteStore, text: str) -> str:
+    """A full session id from an id or its first 8+ characters (as the table shows them)."""
+    if is_uuid(text):
+        return text
+    prefix = text.strip().lower()
+    if not re.fullmatch(r"[0-9a-f][0-9a-f-]{7,35}", prefix):
+        raise CliError(f"--session {text!r} is neither a session id nor its first 8 or more "
+                       "characters", EXIT_USAGE)
+    found: list[str] = []
+    for event in iter_events(store, AuditFilter(text=prefix), page=_PAGE):
+        sid = event_session_id(event.event)
+        if sid and sid.lower().startswith(prefix) and sid not in found:
+            found.append(sid)
+            if len(found) > 1:
+                raise CliError(f"--session {text!r} matches several sessions ({found[0]}, "
+                               f"{found[1]}, ...); give more characters", EXIT_USAGE)
+    if not found:
+        raise CliError(f"no session in the log starts with {text!r}; give the full id to "
+                       "wait for a session that has not started yet", EXIT_ACTION)
+    return found[0]
+
+
+class _JsonEmitter:
+    """Events as JSON Lines (the export module's records)."""
+
+    def __init__(self, out: Output) -> None:
+        self.out = out
+
+    def write(self, events: Iterable[AuditEvent]) -> int:
+        return write_json(iter(events), self.out.stream, lines=True,
+                          on_row=self.out.row_written)
+
+
+class _TableEmitter:
+    """Events as table rows with fixed columns, so rows can stream as they are read."""
+
+    def __init__(self, out: Output, newest_id: int) -> None:
+        self.out = out
+        self.columns = [Column("ID", right=True), Column("TIME (LOCAL)"),
+                        Column("TYPE", flex=True, min_width=8),
+                        Column("SUMMARY", flex=True, min_width=20)]
+        natural = [max(2, len(str(newest_id))), 19, 19, 0 if out.width is None else 10_000]
+        self.widths = fit_widths(self.columns, natural, out.width)
+        self.header = False
+
+    def write(self, events: Iterable[AuditEvent]) -> int:
+        out = self.out
+        clip = out.width is not None
+        if not self.header:
+            out.line(render_row([(c.title, "bold") for c in self.columns], self.columns,
+                                  self.widths, out.style, clip_cells=clip))
+            self.header = True
+        n = 0
+        for event in events:
+            when = format_local(event.timestamp)
+            if isinstance(event.event, UnknownEvent) and event.event.malformed \
+                    and (event.event.error or "").startswith("bad timestamp"):
+                when = event.raw_timestamp or "?"  # unreadable: shown as stored
+            cells: list[Cell] = [str(event.id), when,
+                     (event.type or "(none)", event_colour(event.event)),
+                     event_summary(event.event)]
+            out.line(render_row(cells, self.columns, self.widths, out.style, clip_cells=clip))
+            n += 1
+            out.row_written(n)
+        return n
+
+
+def _follow(store: SqliteStore, flt: AuditFilter, backlog: int,
+            emit: _JsonEmitter | _TableEmitter, progress: ProgressLine) -> int:
+    """Print the last `backlog` matches oldest first, then new ones as they commit (Ctrl-C
+    ends it with status 0). Polls the change token; reads only ids above the last seen."""
+    try:
+        token = store.change_token()
+        last = token.last_audit_id
+        page = store.find_audits(flt, before_id=last + 1, limit=backlog, progress=progress)
+        progress.clear()
+        emit.write(reversed(page.events))
+        emit.out.stream.flush()
+        while True:
+            time.sleep(FOLLOW_POLL_S)
+            try:
+                now = store.change_token()
+                if now == token or now.last_audit_id <= last:
+                    token = now
+                    continue
+                new = _between(store, flt, last, now.last_audit_id)
+            except LockedError:
+                continue  # the service holds a lock for now; try again at the next poll
+            token, last = now, now.last_audit_id
+            emit.write(new)
+            emit.out.stream.flush()
+    except KeyboardInterrupt:
+        progress.clear()
+        return EXIT_OK
+
+
+def _between(store: SqliteStore, flt: AuditFilter, low: int, high: int) -> list[AuditEvent]:
+    """Matching events with `low < id <= high`, oldest first."""
+    found: list[AuditEvent] = []
+    before: int | None = high + 1
+    while before is not None:
+        page = store.find_audits(flt, before_id=before, after_id=low, limit=_PAGE)
+        found.extend(page.events)
+        before = page.next_before_id
+    found.reverse()
+    return found
+
+
+# --- usage ----------------------------------------------------------------------------------
+
+
+def cmd_usage(args: argparse.Namespace, out: Output) -> int:
+    """`usage`: seconds per entry per day over a range, with per-entry totals."""
+    from .usage import MAX_RANGE_DAYS, DailyUsage, DayRange, csv_rows, summarize
+
+    today = local_now().date()
+    last = args.to_day or (max(today, args.from_day) if args.from_day else today)
+    first = args.from_day or last - timedelta(days=6)
+    if first > last:
+        raise CliError(f"--from {format_day(first)} is after --to {format_day(last)}",
+                       EXIT_USAGE)
+    if (last - first).days >= MAX_RANGE_DAYS:
+        raise CliError(f"the range is longer than {MAX_RANGE_DAYS} days", EXIT_USAGE)
+    policy = _policy(args)
+    quotas = {e.id: e.daily_quota_seconds for e in policy.entries.values()} if policy else {}
+    with _open_read(args) as store:
+        daily = DailyUsage.from_records(store.usage_between(first, last, args.entry),
+                                        DayRange.from_dates(first, last))
+        labels = _labels(store, policy)
+    totals = summarize(daily, today, quotas=quotas)
+    if args.csv:
+        csv.writer(out.stream).writerows(csv_rows(daily, labels, quotas))
+        return EXIT_OK
+    if args.json:
+        json.dump({
+            "from": format_day(first), "to": format_day(last),
+            "days": [{"day": format_day(d), "entry_id": e, "seconds": s}
+                     for d, e, s in daily.rows() if s > 0],
+            "totals": [{"entry_id": t.entry_id, "label": labels.get(t.entry_id, t.entry_id),
+                        "total_seconds": t.total_seconds,
+                        "average_seconds": round(t.average_seconds, 1),
+                        "days_used": t.days_used,
+                        "busiest_day": format_day(t.busiest_day) if t.busiest_day else None,
+                        "busiest_seconds": t.busiest_seconds,
+                        "daily_quota_seconds": t.quota_seconds,
+                        "quota_reached_days": t.quota_days} for t in totals],
+            "total_seconds": sum(t.total_seconds for t in totals),
+        }, out.stream, ensure_ascii=False, indent=2)
+        out.line()
+        return EXIT_OK
+    _usage_table(out, daily, totals, labels, first, last, quotas=bool(quotas))
+    return EXIT_OK
+
+
+def _usage_table(out: Output, daily: Any, totals: Sequence[Any], labels: dict[str, str],
+                 first: date, last: date, *, quotas: bool) -> None:
+    span = format_day(first) if first == last else f"{format_day(first)} to {format_day(last)}"
+    if not totals:
+        _note(f"No usage recorded from {span}." if first != last else
+              f"No usage recorded on {span}.")
+        return
+
+    def name(entry: str) -> str:
+        label = labels.get(entry)
+        return f"{entry} ({label})" if label and label != entry else entry
+
+    days = [(format_day(d), name(e), format_secs(s)) for d, e, s in daily.rows() if s > 0]
+    cols = [Column("DAY"), Column("ENTRY", flex=True), Column("TIME", right=True)]
+    for line in render_table(cols, days, out.width, out.style):
+        out.line(line)
+    out.line()
+    out.line(f"Totals, {span} ({daily.range.days} days):")
+    cols = [Column("ENTRY", flex=True), Column("TOTAL", right=True),
+            Column("PER DAY", right=True), Column("DAYS USED", right=True),
+            Column("BUSIEST DAY")]
+    rows: list[list[Any]] = []
+    for t in totals:
+        busiest = f"{format_day(t.busiest_day)} ({format_secs(t.busiest_seconds)})" \
+            if t.busiest_day else "-"
+        row: list[Any] = [name(t.entry_id), format_secs(t.total_seconds),
+                          format_secs(t.average_seconds), str(t.days_used), busiest]
+        if quotas:
+            row.append(str(t.quota_days) if t.quota_seconds else "-")
+        rows.append(row)
+    grand = sum(t.total_seconds for t in totals)
+    footer: list[Any] = [("all entries", "bold"), (format_secs(grand), "bold"),
+                         format_secs(grand / daily.range.days), "", ""]
+    if quotas:
+        cols.append(Column("QUOTA REACHED", right=True))
+        footer.append("")
+    for line in render_table(cols, [*rows, footer], out.width, out.style):
+        out.line(line)
+
+
+# --- cooldowns ------------------------------------------------------------------------------
+
+
+def cmd_cooldowns(args: argparse.Namespace, out: Output) -> int:
+    """`cooldowns`: every cooldown with its state now."""
+    now = local_now()
+    with _open_read(args) as store:
+        records = store.all_cooldowns()
+    if args.json:
+        for r in records:
+            left = None if r.until is None else max(int((r.until - now).total_seconds()), 0)
+            out.line(json.dumps({"entry_id": r.entry_id, "until": r.raw,
+                                 "readable": r.until is not None,
+                                 "active": None if r.until is None else r.until > now,
+                                 "remaining_seconds": left}, ensure_ascii=False))
+        return EXIT_OK
+    if not records:
+        _note("No cooldowns.")
+        return EXIT_OK
+    rows: list[list[Cell]] = []
+    for r in records:
+        if r.until is None:
+            rows.append([r.entry_id, r.raw, ("unreadable: the service reads this as no "
+                                             "cooldown", "red")])
+        elif r.until > now:
+            rows.append([r.entry_id, format_local(r.until),
+                         (f"active, {format_secs(r.until - now)} left", "yellow")])
+        else:
+            rows.append([r.entry_id, format_local(r.until),
+                         (f"over {format_secs(now - r.until)} ago", "dim")])
+    cols = [Column("ENTRY", flex=True), Column("UNTIL (LOCAL)"), Column("STATE", flex=True)]
+    for line in render_table(cols, rows, out.width, out.style):
+        out.line(line)
+    return EXIT_OK
+
+
+def _until(text: str, now: datetime) -> datetime:
+    raw = text.strip()
+    try:
+        if raw.startswith("+"):
+            until = now + parse_duration_arg(raw)
+        elif re.fullmatch(r"(?:\d+[smhdw])+", raw.lower()):
+            raise ValueError(f"{text!r} would mean that long ago; write +{raw} for a cooldown "
+                             f"of {raw} from now")
+        else:
+            until = parse_when(raw, now)
+    except ValueError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+    if until <= now:
+        raise CliError(f"{text!r} is not in the future; use `cooldown clear` to end a "
+                       "cooldown", EXIT_USAGE)
+    return until.replace(microsecond=0)
+
+
+def cmd_cooldown_set(args: argparse.Namespace, out: Output) -> int:
+    """`cooldown set ENTRY UNTIL|+DURATION` through `overrides.set_cooldown`."""
+    from .overrides import cooldown_text, set_cooldown
+
+    now = local_now().replace(microsecond=0)
+    until = _until(args.until, now)
+    policy = _policy(args)
+    with _open_write(args) as store:
+        known = set(store.known_entries()) | set(policy.entries if policy else ())
+        if args.entry not in known:
+            _note(f"note: {sanitize(args.entry)!r} has never appeared in this database "
+                  "(no session, usage or cooldown); check the spelling.")
+        expected = cooldown_text(store, args.entry)
+        set_cooldown(store, args.entry, until, expected=expected)
+    was = "it had none" if expected is None else f"it was until {sanitize(expected)}"
+    out.line(f"Cooldown of {sanitize(args.entry)} set until {format_local(until)} "
+             f"({format_secs(until - now)} from now; {was}).")
+    return EXIT_OK
+
+
+def cmd_cooldown_clear(args: argparse.Namespace, out: Output) -> int:
+    """`cooldown clear ENTRY` through `overrides.clear_cooldown`."""
+    from .overrides import clear_cooldown, cooldown_text
+
+    with _open_write(args) as store:
+        expected = cooldown_text(store, args.entry)
+        if expected is None:
+            out.line(f"{sanitize(args.entry)} has no cooldown; nothing changed.")
+            return EXIT_OK
+        clear_cooldown(store, args.entry, expected=expected)
+    out.line(f"Cooldown of {sanitize(args.entry)} cleared (it was until {sanitize(expected)}).")
+    return EXIT_OK
+
+
+# --- snapshot -------------------------------------------------------------------------------
+
+
+def cmd_snapshot_show(args: argparse.Namespace, out: Output) -> int:
+    """`snapshot show`: the saved snapshot, decoded, or why it cannot be read."""
+    from .check import snapshot_problem
+    from .snapshot import decode_snapshot
+
+    with _open_read(args) as store:
+        text = store.load_snapshot_text()
+        problem = None if text is None else snapshot_problem(text)
+        snap = decode_snapshot(text) if text is not None and problem is None else None
+        label = _entry_label(store, snap.active_session.entry_id) \
+            if snap is not None and snap.active_session is not None else None
+    if args.json:
+        try:
+            body = json.loads(text) if text is not None else None
+        except (ValueError, RecursionError):
+            body = None
+        out.line(json.dumps({"stored": text is not None, "readable": problem is None,
+                             "problem": problem, "snapshot": body, "raw": text},
+                            ensure_ascii=False))
+        return EXIT_OK
+    if text is None:
+        out.line("No snapshot is saved (the service removes it when it stops cleanly).")
+        return EXIT_OK
+    if snap is None:
+        out.line(out.style.paint(sanitize(str(problem)).capitalize() + ".", "red"))
+        out.line(f"Stored text: {sanitize(text)}")
+        return EXIT_OK
+    out.line(f"Saved:     {format_local(snap.timestamp)}")
+    s = snap.active_session
+    if s is None:
+        out.line("Session:   none running")
+        return EXIT_OK
+    name = f"{s.entry_id} ({label})" if label and label != s.entry_id else s.entry_id
+    warned = ", ".join(format_secs(w) for w in s.warnings_issued) or "none"
+    for key, value in (("Session", f"{sanitize(name)} [{s.session_id}]"),
+                       ("Started", format_local(s.started_at)),
+                       ("Deadline", f"{format_local(s.deadline)} "
+                                    f"({format_secs(s.deadline - s.started_at)} allowed)"),
+                       ("Warned", f"{warned} before the deadline" if s.warnings_issued
+                        else "none")):
+        out.line(f"{key + ':':<10} {value}")
+    return EXIT_OK
+
+
+def _entry_label(store: SqliteStore, entry_id: str) -> str | None:
+    from .events import SessionStarted
+
+    flt = AuditFilter(event_types=frozenset({"session_started"}), entry_id=entry_id)
+    for event in store.find_audits(flt, limit=1).events:
+        if isinstance(event.event, SessionStarted):
+            return event.event.label
+    return None
+
+
+def cmd_snapshot_diagnose(args: argparse.Namespace, out: Output) -> int:
+    """`snapshot diagnose`: the inspector's findings; status 1 when one needs action."""
+    from .diagnose import diagnose, needs_action
+
+    policy = _policy(args)
+    with _open_read(args) as store:
+        findings = diagnose(store, now=local_now(), policy=policy)
+    colours = {"problem": "red", "warning": "yellow", "info": "green"}
+    for i, f in enumerate(findings):
+        if i:
+            out.line()
+        tag = out.style.paint(f"{f.severity.upper():<8}", colours[f.severity])
+        out.line(f"{tag} {sanitize(f.title)}")
+        for line in wrap(sanitize(f.explanation), out.width, " " * 9):
+            out.line(line)
+        for line in wrap("What to do: " + sanitize(f.action), out.width, " " * 9):
+            out.line(line)
+    acting = [f for f in findings if f.severity != "info"]
+    out.line()
+    if needs_action(findings):
+        out.line(f"{len(acting)} finding{'s' if len(acting) != 1 else ''} "
+                 f"need{'s' if len(acting) == 1 else ''} action.")
+        return EXIT_ACTION
+    out.line("Nothing needs action.")
+    return EXIT_OK
+
+
+def cmd_snapshot_clear(args: argparse.Namespace, out: Output) -> int:
+    """`snapshot clear-session` through `overrides.clear_active_session`."""
+    from .overrides import clear_active_session
+    from .snapshot import decode_snapshot
+
+    with _open_write(args) as store:
+        expected = store.load_snapshot_text()
+        if expected is None:
+            out.line("No snapshot is saved; nothing to clear.")
+            return EXIT_OK
+        try:
+            session = decode_snapshot(expected).active_session
+        except SerializationError:
+            session = None
+            what = "the unreadable snapshot"
+        else:
+            if session is None:
+                out.line("The snapshot has no active session; nothing to clear.")
+                return EXIT_OK
+            what = f"the session of {sanitize(session.entry_id)} [{session.session_id}]"
+        clear_active_session(store, expected=expected)
+    out.line(f"Cleared {what} from the snapshot; the change is recorded as a manual change.")
+    return EXIT_OK
+
+
+# --- check ----------------------------------------------------------------------------------
+
+
+def cmd_check(args: argparse.Namespace, out: Output) -> int:
+    """`check`: integrity, facts, and rows the Rust service cannot read."""
+    from .check import check
+    from .schema import Layout
+
+    progress = ProgressLine(out.progress, "Checking the audit log…")
+    with _open_read(args) as store:
+        report = check(store, quick=args.quick, progress=progress)
+    progress.clear()
+    size = "" if report.size_bytes is None else f" ({report.size_bytes / 1e6:.1f} MB)"
+    layout = ("rust (as the shepherdd service writes it)" if report.layout is Layout.RUST else
+              "seed (created by this library; the Rust service uses the rust layout)")
+    ok = report.integrity_ok
+    integrity = "ok" if ok else "FAILED: " + "; ".join(report.integrity[:5])
+    ids = report.audit_ids
+    other = report.other_tables
+    for key, value in (
+            ("Database", f"{report.path}{size}"),
+            ("Layout", layout),
+            ("Journal", f"{report.journal_mode}, user_version {report.user_version}"),
+            ("Integrity", out.style.paint(integrity, "green" if ok else "red")
+             + f" ({report.integrity_pragma})"),
+            ("Audit log", f"{report.events_checked} events checked"
+             + (f" (ids {ids[0]} to {ids[1]})" if ids else "")
+             + ("" if report.complete else ", INCOMPLETE")),
+            ("Tables", ", ".join(report.tables) + (f"; not Shepherd's, left alone: "
+                                                    f"{', '.join(other)}" if other else ""))):
+        if key == "Integrity":  # already painted; its text is SQLite's, not the file's
+            out.line(f"{key + ':':<11}{value}")
+            continue
+        lines = wrap(sanitize(value), out.width, " " * 11)
+        out.line(f"{key + ':':<11}{lines[0][11:]}")
+        for line in lines[1:]:
+            out.line(line)
+    out.line()
+    if report.problem_count == 0:
+        out.line("No row the Rust service cannot read." if report.complete else
+                 "The check did not finish.")
+    else:
+        n = report.problem_count
+        out.line(out.style.paint(f"{n} row{'s' if n != 1 else ''} the Rust service cannot "
+                                 "read:", "red"))
+        cols = [Column("TABLE"), Column("ROW", flex=True, min_width=8),
+                Column("PROBLEM", flex=True, min_width=20), Column("STORED", flex=True)]
+        rows = [[p.table, p.key, p.problem, p.value] for p in report.problems]
+        for line in render_table(cols, rows, out.width, out.style):
+            out.line(line)
+        if n > len(report.problems):
+            out.line(f"... and {n - len(report.problems)} more.")
+    if not ok:
+        return EXIT_CORRUPT
+    return EXIT_ACTION if report.problem_count or not report.complete else EXIT_OK
+
+
+# --- demo -----------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace, out: Output) -> int:
+    """`demo PATH`: simulated history (and live sessions) written by `simulate.Simulator`."""
+    from .simulate import SimulationStopped, Simulator
+
+    path = Path(args.path).expanduser()
+    for service_db in candidate_paths():
+        if path.absolute() == service_db.absolute():
+            raise CliError(f"refusing to write demo data into {path}: it is where the "
+                           "service keeps its database. Choose another path.", EXIT_USAGE)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    handlers = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with SqliteStore.open(path) as store:
+            sim = Simulator(store, seed=args.seed)
+            sim.stop = stop
+            sim.on_error = lambda exc: _note(f"error (skipped): {exc}")
+            try:
+                if sim.clock is not None:
+                    out.line(f"{path} already holds a history; adding none.")
+                elif args.days > 0:
+                    n = sim.write_history(args.days, end=datetime.now(UTC))
+                    out.line(f"Wrote {n} events ({args.days} days of history) to {path}.")
+                if args.live and not stop.is_set():
+                    out.line(f"Writing a session every {args.interval:g} s; Ctrl-C to stop.")
+                    out.stream.flush()
+                    steps = sim.run_live(interval=args.interval, stop=stop)
+                    sim.shutdown()
+                    out.line(f"Stopped after {steps} live steps.")
+            except SimulationStopped:
+                sim.shutdown()
+                out.line("Stopped.")
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    return EXIT_OK
+
+
+# --- main -----------------------------------------------------------------------------------
+
+
+def exit_status(exc: StoreError) -> int:
+    """The exit status for a library error."""
+    if isinstance(exc, IncompatibleSchemaError | CorruptDatabaseError):
+        return EXIT_CORRUPT
+    if isinstance(exc, NotFoundError | ReadOnlyError | LockedError):
+        return EXIT_OPEN
+    if isinstance(exc, ConflictError):
+        return EXIT_ACTION
+    if isinstance(exc, SerializationError):
+        return EXIT_USAGE
+    return EXIT_ERROR
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `shepherd-store`; returns the exit status (see `EXIT_HELP`)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error (already printed)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    out = Output.for_streams(sys.stdout, sys.stderr)
+    try:
+        status = int(args.func(args, out))
+        out.stream.flush()
+        return status
+    except CliError as exc:
+        _note(f"shepherd-store: {exc}")
+        return exc.status
+    except StoreError as exc:
+        current = getattr(exc, "current", None)
+        _note(f"shepherd-store: {exc}" + (f" Its value now: {current}." if current else ""))
+        return exit_status(exc)
+    except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return 130
