@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -443,16 +450,14 @@ class MainWindow(QMainWindow):
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
             screen = self.screen().availableGeometry() if self.screen() else None
-            if screen is not None and screen.width() > 0 and (
+            smallest = self.minimumSizeHint()
+            if screen is not None and screen.width() >= smallest.width() and (
                     self.width() > screen.width() or self.height() > screen.height()):
-                self._fit_to_screen()
+                self._fit_to_screen()  # saved on a bigger screen: fit this one
         tab = s.value("window/tab", 0)
         with contextlib.suppress(TypeError, ValueError):
             self.tabs.setCurrentIndex(min(max(int(tab), 0), self.tabs.count() - 1))  # type: ignore[arg-type]
-        for splitter in self.findChildren(QSplitter):
-            state = s.value(f"splitters/{splitter.objectName()}")
-            if splitter.objectName() and isinstance(state, QByteArray):
-                splitter.restoreState(state)
+        self._pending_splitters = True  # restored once laid out (see showEvent)
         for view in self.findChildren(QTableView):
             state = s.value(f"columns/{view.objectName()}")
             if view.objectName() and isinstance(state, QByteArray):
@@ -461,6 +466,17 @@ class MainWindow(QMainWindow):
             tab_widget = self.tabs.widget(i)
             if hasattr(tab_widget, "restore_settings"):
                 tab_widget.restore_settings(s)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if getattr(self, "_pending_splitters", False):
+            # Splitter sizes only mean something once the window has its real size.
+            self._pending_splitters = False
+            self.layout().activate()
+            for splitter in self.findChildren(QSplitter):
+                state = self.settings.value(f"splitters/{splitter.objectName()}")
+                if splitter.objectName() and isinstance(state, QByteArray):
+                    splitter.restoreState(state)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_settings()

@@ -7,7 +7,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 
 from shepherd_store import StoreError
 
@@ -72,10 +72,15 @@ def start(fn: Callable[[Callable[[int, int], None]], Any],
         sig.progress.connect(on_progress)
     sig.finished.connect(lambda _r: _live.discard(sig))
     sig.failed.connect(lambda _m: _live.discard(sig))
-    QThreadPool.globalInstance().start(task)
+    # Start on the next turn of the event loop, so a caller can still connect to the
+    # returned signals before a quick task reports.
+    QTimer.singleShot(0, lambda: QThreadPool.globalInstance().start(task))
     return sig
 
 
 def wait_all(timeout_ms: int = 10_000) -> bool:
-    """Wait for every pool task to end (tests and shutdown)."""
+    """Start what is queued and wait for every pool task to end (tests and shutdown)."""
+    from PySide6.QtCore import QCoreApplication
+
+    QCoreApplication.processEvents()
     return bool(QThreadPool.globalInstance().waitForDone(timeout_ms))

@@ -13,6 +13,10 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+if os.environ["QT_QPA_PLATFORM"] == "offscreen":
+    # Qt's offscreen screen is 800×800 unless told otherwise: test on a common desktop size.
+    os.environ["QT_QPA_PLATFORM"] = (
+        f"offscreen:configfile={Path(__file__).resolve().parent / 'offscreen-screens.json'}")
 # Keep QSettings (recent files, window state) of test windows out of the user's config.
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="shepherd-test-config-")
 
@@ -73,8 +77,10 @@ def no_threads_left_behind() -> Iterator[None]:
     before = set(threading.enumerate())
     yield
     if "PySide6.QtCore" in sys.modules:
-        from PySide6.QtCore import QThreadPool
+        from PySide6.QtCore import QCoreApplication, QThreadPool
 
+        if QCoreApplication.instance() is not None:
+            QCoreApplication.processEvents()  # start tasks queued for the next loop turn
         assert QThreadPool.globalInstance().waitForDone(10_000), "a pool task never finished"
     deadline = 50
     while deadline and any(not isinstance(t, threading._DummyThread)
