@@ -55,6 +55,7 @@ from shepherd_store import (  # noqa: E402
     encode_event,
     encode_snapshot,
 )
+from shepherd_store.schema import RUST_DDL  # noqa: E402
 from shepherd_store.timefmt import format_timestamp  # noqa: E402
 
 CACHE = REPO / "bench-data"
@@ -62,31 +63,6 @@ GEN_VERSION = 1
 START = datetime(2024, 11, 1, 12, 0, tzinfo=UTC)
 SPAN = timedelta(days=730)
 BATCH = 50_000
-
-# The Rust store's DDL, byte for byte as in ../shared/fixtures/rust-v0.sql.
-RUST_DDL = (
-    """CREATE TABLE audit_log (
-                id INTEGER PRIMARY KEY AUTOINCREMENT,
-                timestamp TEXT NOT NULL,
-                event_json TEXT NOT NULL
-            )""",
-    """CREATE TABLE usage (
-                entry_id TEXT NOT NULL,
-                day TEXT NOT NULL,
-                duration_secs INTEGER NOT NULL DEFAULT 0,
-                PRIMARY KEY (entry_id, day)
-            )""",
-    """CREATE TABLE cooldowns (
-                entry_id TEXT PRIMARY KEY,
-                until TEXT NOT NULL
-            )""",
-    """CREATE TABLE snapshot (
-                id INTEGER PRIMARY KEY CHECK (id = 1),
-                snapshot_json TEXT NOT NULL
-            )""",
-    "CREATE INDEX idx_audit_timestamp ON audit_log(timestamp)",
-    "CREATE INDEX idx_usage_day ON usage(day)",
-)
 
 ENTRIES = [
     ("tuxmath", "Tux Math"), ("minecraft", "Minecraft"), ("scummvm-puttputt", "Putt-Putt"),

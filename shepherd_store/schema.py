@@ -61,22 +61,39 @@ SEED_INDEXES = (
     "CREATE INDEX IF NOT EXISTS idx_usage_day ON usage(day)",
 )
 
+# The Rust store's DDL, byte for byte as in ../shared/fixtures/rust-v0.sql (the simulator
+# and the benchmarks create daemon-like databases with it).
+RUST_DDL = (
+    """CREATE TABLE audit_log (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                timestamp TEXT NOT NULL,
+                event_json TEXT NOT NULL
+            )""",
+    """CREATE TABLE usage (
+                entry_id TEXT NOT NULL,
+                day TEXT NOT NULL,
+                duration_secs INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (entry_id, day)
+            )""",
+    """CREATE TABLE cooldowns (
+                entry_id TEXT PRIMARY KEY,
+                until TEXT NOT NULL
+            )""",
+    """CREATE TABLE snapshot (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                snapshot_json TEXT NOT NULL
+            )""",
+    "CREATE INDEX idx_audit_timestamp ON audit_log(timestamp)",
+    "CREATE INDEX idx_usage_day ON usage(day)",
+)
+
 # Tables missing from an existing database are created in the layout it already has.
-RUST_MISSING_TABLES = {
-    "audit_log": """CREATE TABLE IF NOT EXISTS audit_log (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    timestamp TEXT NOT NULL,
-    event_json TEXT NOT NULL
-)""",
-    "snapshot": """CREATE TABLE IF NOT EXISTS snapshot (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    snapshot_json TEXT NOT NULL
-)""",
-}
 SEED_MISSING_TABLES = dict(zip(("audit_log", "usage", "cooldowns", "snapshot"), SEED_TABLES,
                                strict=True))
-RUST_MISSING_TABLES["usage"] = SEED_MISSING_TABLES["usage"]
-RUST_MISSING_TABLES["cooldowns"] = SEED_MISSING_TABLES["cooldowns"]
+RUST_MISSING_TABLES = {
+    name: ddl.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1)
+    for name, ddl in zip(("audit_log", "usage", "cooldowns", "snapshot"), RUST_DDL, strict=False)
+}
 
 SHEPHERD_TABLES = ("audit_log", "usage", "cooldowns", "snapshot")
 

@@ -51,6 +51,7 @@ from .events import (
     UserStop,
     WarningIssued,
 )
+from .schema import RUST_DDL
 from .snapshot import SessionSnapshot, StateSnapshot
 from .store import SqliteStore, Store
 from .timefmt import format_timestamp, whole_seconds
@@ -99,29 +100,6 @@ LAUNCH_ERRORS = (
     "snap run failed: exit status 1",
 )
 
-RUST_DDL = (
-    """CREATE TABLE audit_log (
-                id INTEGER PRIMARY KEY AUTOINCREMENT,
-                timestamp TEXT NOT NULL,
-                event_json TEXT NOT NULL
-            )""",
-    """CREATE TABLE usage (
-                entry_id TEXT NOT NULL,
-                day TEXT NOT NULL,
-                duration_secs INTEGER NOT NULL DEFAULT 0,
-                PRIMARY KEY (entry_id, day)
-            )""",
-    """CREATE TABLE cooldowns (
-                entry_id TEXT PRIMARY KEY,
-                until TEXT NOT NULL
-            )""",
-    """CREATE TABLE snapshot (
-                id INTEGER PRIMARY KEY CHECK (id = 1),
-                snapshot_json TEXT NOT NULL
-            )""",
-    "CREATE INDEX idx_audit_timestamp ON audit_log(timestamp)",
-    "CREATE INDEX idx_usage_day ON usage(day)",
-)
 _JOURNAL_MODES = ("delete", "wal", "truncate", "persist")
 
 
