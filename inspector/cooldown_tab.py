@@ -37,7 +37,6 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QMenu,
-    QMessageBox,
     QPlainTextEdit,
     QTableView,
     QToolButton,
@@ -65,7 +64,7 @@ from .formatting import (
     format_local_time,
     to_local,
 )
-from .widgets import plain_label, plain_tip, set_control
+from .widgets import ask_retry, ask_yes, plain_label, plain_tip, set_control, show_error
 
 COLUMNS = ("Entry", "Cooldown until", "Time remaining", "Status", "Configured cooldown")
 COL_ENTRY, COL_UNTIL, COL_REMAINING, COL_STATUS, COL_CONFIGURED = range(len(COLUMNS))
@@ -438,28 +437,15 @@ class CooldownTab(QWidget):
 
     def confirm(self, text: str) -> bool:
         """Ask to go ahead with a change described in words."""
-        box = QMessageBox(QMessageBox.Icon.Question, "Change cooldowns", text,
-                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-                          self)
-        box.setTextFormat(Qt.TextFormat.PlainText)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        return box.exec() == QMessageBox.StandardButton.Yes
+        return ask_yes(self, "Change cooldowns", text)
 
     def decide_conflict(self, text: str) -> bool:
         """Tell that the service changed a value meanwhile; True to decide again."""
-        box = QMessageBox(QMessageBox.Icon.Warning, "The cooldown changed", text,
-                          QMessageBox.StandardButton.Retry | QMessageBox.StandardButton.Cancel,
-                          self)
-        box.setTextFormat(Qt.TextFormat.PlainText)
-        box.button(QMessageBox.StandardButton.Retry).setText("Review my change again")
-        return box.exec() == QMessageBox.StandardButton.Retry
+        return ask_retry(self, "The cooldown changed", text, retry="Review my change again")
 
     def report(self, text: str) -> None:
         """Show why a change failed."""
-        box = QMessageBox(QMessageBox.Icon.Critical, "Cooldown not changed", text,
-                          QMessageBox.StandardButton.Ok, self)
-        box.setTextFormat(Qt.TextFormat.PlainText)
-        box.exec()
+        show_error(self, "Cooldown not changed", text)
 
     def ask_minutes(self) -> int | None:
         """How many minutes to extend by (None: cancelled)."""

@@ -40,7 +40,6 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
@@ -74,7 +73,7 @@ from . import workers
 from .cooldown_tab import countdown, read_only_tip, when_text
 from .database import Database
 from .formatting import clip, entry_display, format_duration, format_local, short_id
-from .widgets import plain_label, plain_tip, set_control
+from .widgets import ask_retry, ask_yes, plain_label, plain_tip, set_control, show_error
 
 _Index = QModelIndex | QPersistentModelIndex
 FINDING_COLUMNS = ("Severity", "Finding")
@@ -450,29 +449,16 @@ class SnapshotTab(QWidget):
 
     def confirm(self, text: str) -> bool:
         """Ask to go ahead with a change described in words."""
-        box = QMessageBox(QMessageBox.Icon.Question, "Change the snapshot", text,
-                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-                          self)
-        box.setTextFormat(Qt.TextFormat.PlainText)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        return box.exec() == QMessageBox.StandardButton.Yes
+        return ask_yes(self, "Change the snapshot", text)
 
     def decide_conflict(self, text: str) -> bool:
         """Show what the service saved meanwhile; True to go on with the change anyway."""
-        box = QMessageBox(QMessageBox.Icon.Warning, "The snapshot changed", text,
-                          QMessageBox.StandardButton.Retry | QMessageBox.StandardButton.Cancel,
-                          self)
-        box.setTextFormat(Qt.TextFormat.PlainText)
-        box.button(QMessageBox.StandardButton.Retry).setText("Review my change again")
-        box.button(QMessageBox.StandardButton.Cancel).setText("Keep the service's snapshot")
-        return box.exec() == QMessageBox.StandardButton.Retry
+        return ask_retry(self, "The snapshot changed", text, retry="Review my change again",
+                         cancel="Keep the service's snapshot")
 
     def report(self, text: str) -> None:
         """Show why a change failed."""
-        box = QMessageBox(QMessageBox.Icon.Critical, "Snapshot not changed", text,
-                          QMessageBox.StandardButton.Ok, self)
-        box.setTextFormat(Qt.TextFormat.PlainText)
-        box.exec()
+        show_error(self, "Snapshot not changed", text)
 
     def ask_usage_minutes(self, gap: UsageGap, label: str) -> int | None:
         """How many minutes to add for `gap` (None: cancelled)."""
