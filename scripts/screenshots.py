@@ -2,7 +2,9 @@
 
     .venv/bin/python scripts/screenshots.py
 
-Offscreen; the demo database comes from the simulator with a fixed seed.
+Offscreen on a 1920×1080 virtual screen; the demo database comes from the simulator with a
+fixed seed. Every tab in the light and the dark scheme at 1280×800, the audit log and the
+usage chart also at 1920×1080, and the first-run page.
 """
 
 from __future__ import annotations
@@ -14,22 +16,30 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault(
+    "QT_QPA_PLATFORM", f"offscreen:configfile={REPO / 'tests' / 'offscreen-screens.json'}")
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="shots-config-")  # no saved state
 
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from inspector import workers  # noqa: E402
 from inspector.app import open_window  # noqa: E402
 from inspector.demo import DemoService  # noqa: E402
+from inspector.main_window import MainWindow  # noqa: E402
+from inspector.theme import apply_theme  # noqa: E402
 
 OUT = REPO / "docs" / "screenshots"
 
 
-def settle(app: QApplication, window: object) -> None:
-    from inspector import workers
-
-    for _ in range(5):
+def settle(app: QApplication) -> None:
+    for _ in range(6):
         workers.wait_all()
         app.processEvents()
+
+
+def shoot(window: MainWindow, app: QApplication, name: str) -> None:
+    settle(app)
+    window.grab().save(str(OUT / f"{name}.png"))
 
 
 def main() -> None:
@@ -37,26 +47,38 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         demo = DemoService(Path(tmp))
-        window = open_window(demo.path)
-        window.resize(1280, 800)
-        window.show()
-        settle(app, window)
-        window.audit.table.selectRow(1)
-        settle(app, window)
-        window.grab().save(str(OUT / "audit.png"))
-        tab = window.audit
-        tab.type_actions["session_ended"].setChecked(True)
-        tab.entry_combo.setCurrentIndex(tab.entry_combo.findData("minecraft"))
-        settle(app, window)
-        tab.table.selectRow(0)
-        settle(app, window)
-        window.grab().save(str(OUT / "audit-filtered.png"))
-        for i in range(1, window.tabs.count()):
-            window.tabs.setCurrentIndex(i)
-            settle(app, window)
-            name = window.tabs.tabText(i).lower().replace(" ", "-")
-            window.grab().save(str(OUT / f"tab-{name}.png"))
-        window.close()
+        for scheme in ("light", "dark"):
+            apply_theme(app, scheme)
+            suffix = "" if scheme == "light" else "-dark"
+            window = open_window(demo.path)
+            window.resize(1280, 800)
+            window.tabs.setCurrentIndex(0)
+            window.show()
+            settle(app)
+            window.audit.table.selectRow(1)
+            shoot(window, app, f"audit{suffix}")
+            tab = window.audit
+            tab.type_actions["session_ended"].setChecked(True)
+            tab.entry_combo.setCurrentIndex(max(tab.entry_combo.findData("minecraft"), 0))
+            settle(app)
+            tab.table.selectRow(0)
+            shoot(window, app, f"audit-filtered{suffix}")
+            tab.clear_filters()
+            for i in range(1, window.tabs.count()):
+                window.tabs.setCurrentIndex(i)
+                shoot(window, app, f"window-{window.tabs.tabText(i).lower()}{suffix}")
+            window.tabs.setCurrentIndex(0)
+            window.resize(1920, 1080)
+            shoot(window, app, f"audit-1920{suffix}")
+            window.tabs.setCurrentIndex(1)
+            shoot(window, app, f"usage-1920{suffix}")
+            window.close()
+        apply_theme(app, "light")
+        first = open_window(None)
+        first.resize(1280, 800)
+        first.show()
+        shoot(first, app, "first-run")
+        first.close()
         demo.cleanup()
     print(f"saved screenshots to {OUT}")
 
