@@ -13,12 +13,9 @@ to a pipe is plain, unclipped and free of progress lines.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import re
-import shutil
-import signal
 import sys
 import threading
 import time
@@ -124,7 +121,7 @@ class Output:
     def for_streams(cls, stream: TextIO, err: TextIO) -> Output:
         tty = _isatty(stream)
         colour = tty and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
-        width = shutil.get_terminal_size().columns if tty else None
+        width = _terminal_width(stream) if tty else None
         return cls(stream, width, Style(colour), tty and _isatty(err))
 
     def line(self, text: str = "") -> None:
@@ -137,6 +134,17 @@ class Output:
             self.stream.flush()
             self._flushed = now
         return True
+
+
+def _terminal_width(stream: TextIO) -> int:
+    """Columns of the terminal: $COLUMNS if set (as `shutil.get_terminal_size`), else asked."""
+    env = os.environ.get("COLUMNS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or 80
+    except (OSError, ValueError, AttributeError):
+        return 80
 
 
 def _isatty(stream: TextIO) -> bool:
@@ -607,6 +615,8 @@ def cmd_usage(args: argparse.Namespace, out: Output) -> int:
         labels = _labels(store, policy)
     totals = summarize(daily, today, quotas=quotas)
     if args.csv:
+        import csv
+
         csv.writer(out.stream).writerows(csv_rows(daily, labels, quotas))
         return EXIT_OK
     if args.json:
@@ -879,31 +889,29 @@ def cmd_check(args: argparse.Namespace, out: Output) -> int:
     with _open_read(args) as store:
         report = check(store, quick=args.quick, progress=progress)
     progress.clear()
-    size = "" if report.size_bytes is None else f" ({report.size_bytes / 1e6:.1f} MB)"
+    size = "" if report.size_bytes is None else f" ({_size(report.size_bytes)})"
     layout = ("rust (as the shepherdd service writes it)" if report.layout is Layout.RUST else
               "seed (created by this library; the Rust service uses the rust layout)")
     ok = report.integrity_ok
-    integrity = "ok" if ok else "FAILED: " + "; ".join(report.integrity[:5])
+    integrity = ("ok" if ok else "FAILED: " + "; ".join(report.integrity[:5])) + \
+        f" ({report.integrity_pragma})"
     ids = report.audit_ids
     other = report.other_tables
-    for key, value in (
-            ("Database", f"{report.path}{size}"),
-            ("Layout", layout),
-            ("Journal", f"{report.journal_mode}, user_version {report.user_version}"),
-            ("Integrity", out.style.paint(integrity, "green" if ok else "red")
-             + f" ({report.integrity_pragma})"),
+    for key, value, colour in (
+            ("Database", f"{report.path}{size}", ""),
+            ("Layout", layout, ""),
+            ("Journal", f"{report.journal_mode}, user_version {report.user_version}", ""),
+            ("Integrity", integrity, "green" if ok else "red"),
             ("Audit log", f"{report.events_checked} events checked"
              + (f" (ids {ids[0]} to {ids[1]})" if ids else "")
-             + ("" if report.complete else ", INCOMPLETE")),
+             + ("" if report.complete else ", INCOMPLETE"), ""),
             ("Tables", ", ".join(report.tables) + (f"; not Shepherd's, left alone: "
-                                                    f"{', '.join(other)}" if other else ""))):
-        if key == "Integrity":  # already painted; its text is SQLite's, not the file's
-            out.line(f"{key + ':':<11}{value}")
-            continue
+                                                    f"{', '.join(other)}" if other else ""),
+             "")):
         lines = wrap(sanitize(value), out.width, " " * 11)
-        out.line(f"{key + ':':<11}{lines[0][11:]}")
-        for line in lines[1:]:
-            out.line(line)
+        lines[0] = f"{key + ':':<11}{lines[0][11:]}"
+        for line in lines:
+            out.line(line[:11] + out.style.paint(line[11:], colour))
     out.line()
     if report.problem_count == 0:
         out.line("No row the Rust service cannot read." if report.complete else
@@ -924,11 +932,17 @@ def cmd_check(args: argparse.Namespace, out: Output) -> int:
     return EXIT_ACTION if report.problem_count or not report.complete else EXIT_OK
 
 
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
+
+
 # --- demo -----------------------------------------------------------------------------------
 
 
 def cmd_demo(args: argparse.Namespace, out: Output) -> int:
     """`demo PATH`: simulated history (and live sessions) written by `simulate.Simulator`."""
+    import signal
+
     from .simulate import SimulationStopped, Simulator
 
     path = Path(args.path).expanduser()

@@ -164,7 +164,7 @@ def wrap(text: str, width: int | None, indent: str = "") -> list[str]:
     """Lines of `text` wrapped to `width` (one line when width is None), each indented."""
     if width is None:
         return [indent + text]
-    return textwrap.wrap(text, max(width - len(indent), 20), initial_indent=indent,
+    return textwrap.wrap(text, max(width, len(indent) + 20), initial_indent=indent,
                          subsequent_indent=indent, break_on_hyphens=False) or [indent]
 
 

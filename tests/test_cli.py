@@ -61,6 +61,7 @@ from shepherd_store.cli_text import (
     parse_when,
     render_table,
     sanitize,
+    wrap,
 )
 from shepherd_store.diagnose import diagnose
 from shepherd_store.export import event_record, iter_events
@@ -1087,4 +1088,7 @@ def test_text_helpers() -> None:
     assert "\x1b[31my\x1b[0m" in lines[2]
     assert list(render_table(cols, [["x", "a long cell", "1"]], None, Style())) == [
         "A  B            C", "x  a long cell  1"]
+    wrapped = wrap("word " * 20, 30, "    ")
+    assert len(wrapped) > 1 and all(len(w) <= 30 and w.startswith("    ") for w in wrapped)
+    assert wrap("a b", None, "  ") == ["  a b"]
     assert cli_module.write_refusal(Path("/nonexistent/x.db")) is not None
