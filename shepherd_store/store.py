@@ -127,7 +127,9 @@ class SqliteStore:
         self._owner = threading.current_thread()
         self._uri: str | None = None  # set for read-only files: other threads connect anew
         self._busy_timeout = BUSY_TIMEOUT_S
-        self._local = threading.local()
+        # By OS thread id, not `threading.local`: Qt's pool threads get a new Python thread
+        # state for every task, which would open (and keep) a connection per task.
+        self._by_thread: dict[int, tuple[sqlite3.Connection, threading.RLock]] = {}
         self._thread_conns: list[tuple[sqlite3.Connection, threading.RLock]] = []
 
     # --- construction --------------------------------------------------------------------
@@ -243,8 +245,8 @@ class SqliteStore:
         """The connection (and its lock) this thread reads with."""
         if self._uri is None or threading.current_thread() is self._owner:
             return self._conn, self._lock
-        pair: tuple[sqlite3.Connection, threading.RLock] | None = getattr(
-            self._local, "pair", None)
+        ident = threading.get_ident()
+        pair = self._by_thread.get(ident)
         if pair is None:
             with self._lock:
                 self._check_open()
@@ -255,7 +257,7 @@ class SqliteStore:
                     raise translate(exc, self.path, "open") from None
                 pair = (conn, threading.RLock())
                 self._thread_conns.append(pair)
-            self._local.pair = pair
+                self._by_thread[ident] = pair
         return pair
 
     def _read(self, sql: str, params: tuple[Any, ...] = (), action: str = "read") -> list[Any]:
