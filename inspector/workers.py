@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -53,7 +54,15 @@ class Task(QRunnable):
             signal.emit(*args)
 
 
-_live: set[TaskSignals] = set()
+#: Signals of the tasks that have not reported yet, by a key of their own (see `start`).
+_live: dict[int, TaskSignals] = {}
+_keys = itertools.count()
+
+
+def _release(key: int) -> None:
+    """Forget a task's signals once its report has been delivered. Deferred to the next
+    turn of the event loop: the object must not be deleted inside its own emission."""
+    QTimer.singleShot(0, lambda: _live.pop(key, None))
 
 
 def start(fn: Callable[[Callable[[int, int], None]], Any],
@@ -63,15 +72,18 @@ def start(fn: Callable[[Callable[[int, int], None]], Any],
     """Start `fn` in the global pool and connect the callbacks; returns the task's signals."""
     task = Task(fn)
     sig = task.signals
-    _live.add(sig)  # keep the QObject alive until the task has reported
+    key = next(_keys)
+    _live[key] = sig  # keep the QObject alive until the task has reported
     if on_done is not None:
         sig.finished.connect(on_done)
     if on_error is not None:
         sig.failed.connect(on_error)
     if on_progress is not None:
         sig.progress.connect(on_progress)
-    sig.finished.connect(lambda _r: _live.discard(sig))
-    sig.failed.connect(lambda _m: _live.discard(sig))
+    # The slots name the key, never `sig`: a slot holding its own sender is a cycle through
+    # C++ that the garbage collector cannot see, and every task's QObject would leak.
+    sig.finished.connect(lambda _r: _release(key))
+    sig.failed.connect(lambda _m: _release(key))
     # Start on the next turn of the event loop, so a caller can still connect to the
     # returned signals before a quick task reports.
     QTimer.singleShot(0, lambda: QThreadPool.globalInstance().start(task))
