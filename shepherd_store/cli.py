@@ -35,8 +35,6 @@ from .cli_text import (
     event_colour,
     event_summary,
     fit_widths,
-    format_local,
-    format_secs,
     parse_day_arg,
     parse_duration_arg,
     parse_when,
@@ -45,6 +43,7 @@ from .cli_text import (
     sanitize,
     wrap,
 )
+from .describe import format_duration, format_local
 from .errors import (
     ConflictError,
     CorruptDatabaseError,
@@ -652,7 +651,7 @@ def _usage_table(out: Output, daily: Any, totals: Sequence[Any], labels: dict[st
         label = labels.get(entry)
         return f"{entry} ({label})" if label and label != entry else entry
 
-    days = [(format_day(d), name(e), format_secs(s)) for d, e, s in daily.rows() if s > 0]
+    days = [(format_day(d), name(e), format_duration(s)) for d, e, s in daily.rows() if s > 0]
     cols = [Column("DAY"), Column("ENTRY", flex=True), Column("TIME", right=True)]
     for line in render_table(cols, days, out.width, out.style):
         out.line(line)
@@ -663,16 +662,16 @@ def _usage_table(out: Output, daily: Any, totals: Sequence[Any], labels: dict[st
             Column("BUSIEST DAY")]
     rows: list[list[Any]] = []
     for t in totals:
-        busiest = f"{format_day(t.busiest_day)} ({format_secs(t.busiest_seconds)})" \
+        busiest = f"{format_day(t.busiest_day)} ({format_duration(t.busiest_seconds)})" \
             if t.busiest_day else "-"
-        row: list[Any] = [name(t.entry_id), format_secs(t.total_seconds),
-                          format_secs(t.average_seconds), str(t.days_used), busiest]
+        row: list[Any] = [name(t.entry_id), format_duration(t.total_seconds),
+                          format_duration(t.average_seconds), str(t.days_used), busiest]
         if quotas:
             row.append(str(t.quota_days) if t.quota_seconds else "-")
         rows.append(row)
     grand = sum(t.total_seconds for t in totals)
-    footer: list[Any] = [("all entries", "bold"), (format_secs(grand), "bold"),
-                         format_secs(grand / daily.range.days), "", ""]
+    footer: list[Any] = [("all entries", "bold"), (format_duration(grand), "bold"),
+                         format_duration(grand / daily.range.days), "", ""]
     if quotas:
         cols.append(Column("QUOTA REACHED", right=True))
         footer.append("")
@@ -706,10 +705,10 @@ def cmd_cooldowns(args: argparse.Namespace, out: Output) -> int:
                                              "cooldown", "red")])
         elif r.until > now:
             rows.append([r.entry_id, format_local(r.until),
-                         (f"active, {format_secs(r.until - now)} left", "yellow")])
+                         (f"active, {format_duration(r.until - now)} left", "yellow")])
         else:
             rows.append([r.entry_id, format_local(r.until),
-                         (f"over {format_secs(now - r.until)} ago", "dim")])
+                         (f"over {format_duration(now - r.until)} ago", "dim")])
     cols = [Column("ENTRY", flex=True), Column("UNTIL (LOCAL)"), Column("STATE", flex=True)]
     for line in render_table(cols, rows, out.width, out.style):
         out.line(line)
@@ -750,7 +749,7 @@ def cmd_cooldown_set(args: argparse.Namespace, out: Output) -> int:
         set_cooldown(store, args.entry, until, expected=expected)
     was = "it had none" if expected is None else f"it was until {sanitize(expected)}"
     out.line(f"Cooldown of {sanitize(args.entry)} set until {format_local(until)} "
-             f"({format_secs(until - now)} from now; {was}).")
+             f"({format_duration(until - now)} from now; {was}).")
     return EXIT_OK
 
 
@@ -804,11 +803,11 @@ def cmd_snapshot_show(args: argparse.Namespace, out: Output) -> int:
         out.line("Session:   none running")
         return EXIT_OK
     name = f"{s.entry_id} ({label})" if label and label != s.entry_id else s.entry_id
-    warned = ", ".join(format_secs(w) for w in s.warnings_issued) or "none"
+    warned = ", ".join(format_duration(w) for w in s.warnings_issued) or "none"
     for key, value in (("Session", f"{sanitize(name)} [{s.session_id}]"),
                        ("Started", format_local(s.started_at)),
                        ("Deadline", f"{format_local(s.deadline)} "
-                                    f"({format_secs(s.deadline - s.started_at)} allowed)"),
+                                    f"({format_duration(s.deadline - s.started_at)} allowed)"),
                        ("Warned", f"{warned} before the deadline" if s.warnings_issued
                         else "none")):
         out.line(f"{key + ':':<10} {value}")

@@ -14,36 +14,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from .events import (
-    AdminStop,
-    ClientConnected,
-    ClientDisconnected,
-    ConfigReloaded,
-    Event,
-    Expired,
-    LaunchDenied,
-    LaunchFailed,
-    ManualOverride,
-    PolicyLoaded,
-    PolicyStop,
-    ProcessExited,
-    ServiceShutdown,
-    ServiceStarted,
-    ServiceStopped,
-    SessionEnded,
-    SessionEndReason,
-    SessionExtended,
-    SessionStarted,
-    UnknownEvent,
-    UserStop,
-    WarningIssued,
-)
-from .timefmt import format_day
+from .describe import short_id, summarize
+from .events import ConfigReloaded, Event, UnknownEvent
 
 __all__ = [
     "Column", "Style", "clip", "display_width", "event_colour", "event_summary",
-    "format_local", "format_secs", "parse_day_arg", "parse_duration_arg", "parse_when",
-    "render_row", "render_table", "sanitize", "short_id", "wrap",
+    "parse_day_arg", "parse_duration_arg", "parse_when", "render_row", "render_table",
+    "sanitize", "wrap",
 ]
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -168,99 +145,13 @@ def wrap(text: str, width: int | None, indent: str = "") -> list[str]:
                          subsequent_indent=indent, break_on_hyphens=False) or [indent]
 
 
-def format_local(value: datetime | None, *, seconds: bool = True) -> str:
-    """A time in the viewer's local time zone: `2026-01-10 09:30:00`; `-` for None."""
-    if value is None:
-        return "-"
-    try:
-        local = value.astimezone()
-    except (OverflowError, ValueError, OSError):
-        local = value
-    text = f"{format_day(local.date())} {local.hour:02d}:{local.minute:02d}"
-    return text + (f":{local.second:02d}" if seconds else "")
-
-
-def format_secs(secs: int | float | timedelta) -> str:
-    """A duration people read: `45 s`, `12 min 05 s`, `2 h 05 min`, `3 d 04 h`."""
-    if isinstance(secs, timedelta):
-        secs = secs.total_seconds()
-    total = int(secs)
-    sign, total = ("-", -total) if total < 0 else ("", total)
-    if total < 60:
-        return f"{sign}{total} s"
-    if total < 3600:
-        m, s = divmod(total, 60)
-        return f"{sign}{m} min {s:02d} s" if s else f"{sign}{m} min"
-    if total < 2 * 86400:
-        h, rest = divmod(total, 3600)
-        return f"{sign}{h} h {rest // 60:02d} min"
-    d, rest = divmod(total, 86400)
-    return f"{sign}{d} d {rest // 3600:02d} h"
-
-
-def short_id(value: str) -> str:
-    """The first block of a UUID: enough to tell sessions apart (`audit --session` takes it)."""
-    return value.split("-", 1)[0][:8]
-
-
-def _reason(reason: SessionEndReason) -> str:
-    if isinstance(reason, Expired):
-        return "time limit reached"
-    if isinstance(reason, UserStop):
-        return "stopped by the child"
-    if isinstance(reason, AdminStop):
-        return "stopped by a parent"
-    if isinstance(reason, ProcessExited):
-        code = reason.exit_code
-        return "application closed" + ("" if code in (0, None) else f" (exit code {code})")
-    if isinstance(reason, PolicyStop):
-        return "stopped by the schedule"
-    if isinstance(reason, ServiceShutdown):
-        return "service shut down"
-    if isinstance(reason, LaunchFailed):
-        return f"failed to start: {reason.error}"
-    return "ended"
-
-
 def event_summary(event: Event) -> str:
-    """One line about an event, naming its entry and (short) session id."""
-    if isinstance(event, SessionStarted):
-        until = "no time limit" if event.deadline is None else \
-            f"allowed until {format_local(event.deadline, seconds=False)}"
-        return f"{event.entry_id} ({event.label}) started, {until} [{short_id(event.session_id)}]"
-    if isinstance(event, SessionEnded):
-        return (f"{event.entry_id} ended after {format_secs(event.duration)}: "
-                f"{_reason(event.reason)} [{short_id(event.session_id)}]")
-    if isinstance(event, WarningIssued):
-        return f"warned: {format_secs(event.threshold_seconds)} left [{short_id(event.session_id)}]"
-    if isinstance(event, SessionExtended):
-        return (f"extended by {format_secs(event.extended_by)}, now until "
-                f"{format_local(event.new_deadline, seconds=False)} "
-                f"[{short_id(event.session_id)}]")
-    if isinstance(event, LaunchDenied):
-        return f"{event.entry_id} denied: " + ("; ".join(event.reasons) or "no reason given")
-    if isinstance(event, ServiceStarted):
-        return "service started"
-    if isinstance(event, ServiceStopped):
-        return "service stopped"
-    if isinstance(event, PolicyLoaded):
-        return f"policy loaded with {event.entry_count} entries"
-    if isinstance(event, ConfigReloaded):
-        return "configuration reloaded" if event.success else "configuration reload FAILED"
-    if isinstance(event, ClientConnected):
-        who = "unknown user" if event.uid is None else f"uid {event.uid}"
-        return f"{event.role} client connected ({who}) [{short_id(event.client_id)}]"
-    if isinstance(event, ClientDisconnected):
-        return f"client disconnected [{short_id(event.client_id)}]"
-    if isinstance(event, ManualOverride):
-        target = f" of {event.entry_id}" if event.entry_id else ""
-        return (f"{event.user} changed the {event.what}{target}: {event.previous or 'none'} -> "
-                f"{event.new or 'none'}")
-    if isinstance(event, UnknownEvent):
-        if event.malformed:
-            return f"UNREADABLE ROW: {event.error or 'unknown problem'}: {event.raw}"
-        return f"event of a newer service version: {event.raw}"
-    return ""
+    """One line about an event (the inspector's sentence), with its short session id."""
+    text = summarize(event, {})
+    if isinstance(event, UnknownEvent) and event.malformed:
+        text = f"{text}: {event.raw}"  # support staff need the stored text itself
+    ref = getattr(event, "session_id", None) or getattr(event, "client_id", None)
+    return f"{text} [{short_id(ref)}]" if isinstance(ref, str) and ref else text
 
 
 _KIND_COLOURS = {

@@ -55,7 +55,6 @@ from shepherd_store.cli_text import (
     clip,
     display_width,
     fit_widths,
-    format_secs,
     parse_day_arg,
     parse_duration_arg,
     parse_when,
@@ -63,6 +62,7 @@ from shepherd_store.cli_text import (
     sanitize,
     wrap,
 )
+from shepherd_store.describe import format_duration
 from shepherd_store.diagnose import diagnose
 from shepherd_store.export import event_record, iter_events
 from shepherd_store.simulate import Simulator
@@ -305,10 +305,12 @@ def test_audit_table_shows_every_event_in_local_time(run: Any, name: str) -> Non
     row = {int(line.split()[0]): line for line in lines[1:]}
     # stored as -04:00/-05:00; shown in the viewer's (New York) local time
     assert row[21].split()[1:4] == ["2026-07-04", "14:00:00", "session_started"]
-    assert "minecraft (Minecraft) started, allowed until 2026-07-04 15:00 [33333333]" in row[21]
-    assert "tuxmath ended after 45 min: time limit reached [11111111]" in row[9]
-    assert "configuration reload FAILED" in row[20]
-    assert "QuotaExhausted" in row[18]  # a pipe gets whole lines, nothing clipped
+    # the inspector's own sentences (shepherd_store.describe), with the short session id
+    assert "Minecraft started, allowed until 15:00 [33333333]" in row[21]
+    assert "tuxmath ended: time limit reached after 45 min [11111111]" in row[9]
+    assert "Configuration reload FAILED" in row[20]
+    # a pipe gets whole lines, nothing clipped
+    assert row[18].endswith("daily time used up; resting after the last session")
     assert not ANSI.search(result.out)
 
 
@@ -394,16 +396,16 @@ def test_audit_on_a_seed_database(run: Any, seed_db: Path) -> None:
         ended = [e.id for e in iter_events(store) if e.type == "session_ended"]
     assert ids(run("--db", seed_db, "audit", "--json", "--type", "session_ended")) == ended
     table = run("--db", seed_db, "audit", "--type", "session_ended", "--limit", "5")
-    assert len(table.out.splitlines()) == 6 and " ended after " in table.out
+    assert len(table.out.splitlines()) == 6 and " ended: " in table.out
 
 
 def test_audit_shows_unreadable_rows_marked(run: Any, tmp_path: Path) -> None:
     db = bad_database(tmp_path)
     lines = run("--db", db, "audit", "--limit", "4").out.splitlines()
-    assert "event of a newer service version" in lines[4]
-    assert "UNREADABLE ROW: invalid JSON" in lines[3] and "(none)" in lines[3]
+    assert "Event of a newer service version" in lines[4]
+    assert "Unreadable row: invalid JSON" in lines[3] and "(none)" in lines[3]
     assert "2026-11-26 12:00:02" in lines[2] and "bad timestamp" in lines[2]
-    assert "UNREADABLE ROW: session_ended.duration" in lines[1]
+    assert "Unreadable row: session_ended.duration" in lines[1]
 
 
 def test_audit_never_prints_control_characters(run: Any, seed_path: Path) -> None:
@@ -537,7 +539,7 @@ def test_follow_table_with_a_filter_skips_other_rows(tmp_path: Path, rust_copy: 
         follower.send_signal(signal.SIGINT)
         assert follower.wait(timeout=20) == 0
     assert [r.split()[0] for r in rows] == ["25", "28"]
-    assert all("writer-1 (Writer 1) started" in r for r in rows)
+    assert all("Writer 1 started" in r for r in rows)
 
 
 # --- usage ----------------------------------------------------------------------------------
@@ -550,8 +552,7 @@ def test_usage_table_per_day_with_totals(run: Any, rust_v0: Path) -> None:
     day_rows = days.splitlines()
     assert day_rows[0].split() == ["DAY", "ENTRY", "TIME"]
     assert len(day_rows) == 14  # 13 recorded (entry, day) pairs
-    assert day_rows[1].split() == ["2026-01-01", "tuxmath", "(Tux", "Math)", "1", "min", "30",
-                                   "s"]
+    assert day_rows[1].split() == ["2026-01-01", "tuxmath", "(Tux", "Math)", "1", "min"]
     assert "2026-01-07  minecraft (Minecraft)" in days and "2 h 00 min" in days
     total_rows = totals.splitlines()
     assert total_rows[0] == "Totals, 2026-01-01 to 2026-01-10 (10 days):"
@@ -1071,9 +1072,10 @@ def test_parse_day_and_duration() -> None:
 
 
 def test_text_helpers() -> None:
-    assert [format_secs(s) for s in (0, 59, 60, 90, 3600, 3661, 2 * 86400 + 3600 * 5, -90)] == [
-        "0 s", "59 s", "1 min", "1 min 30 s", "1 h 00 min", "1 h 01 min", "2 d 05 h",
-        "-1 min 30 s"]
+    # Durations read as in the inspector (one formatter: shepherd_store.describe).
+    assert [format_duration(s) for s in (0, 59, 60, 90, 3600, 3661, 2 * 86400 + 3600 * 5,
+                                         -90)] == [
+        "0 s", "59 s", "1 min", "1 min", "1 h 00 min", "1 h 01 min", "2 d 05 h", "-1 min"]
     assert sanitize("a\tb\nc\x1b[2Jd\u202ee") == "a b c\ufffd[2Jd\ufffde"
     assert display_width("日本") == 4 and display_width("e\u0301") == 1
     assert clip("abcdef", 4) == "abc…" and clip("abc", 4) == "abc" and clip("日本語", 5) == "日本…"
