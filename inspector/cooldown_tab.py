@@ -313,9 +313,7 @@ class CooldownTab(QWidget):
         super().__init__(parent)
         self.setObjectName("cooldownTab")
         self.db = db
-        self._generation = 0
-        self._in_flight = False  # a load is running; changes meanwhile ask for one more
-        self._again = False
+        self._loader = workers.Reloader(self._load_job, self._on_loaded, self._on_load_failed)
         self.changes: dict[str, OverrideRecord] = {}
         self.model = CooldownModel(self)
         self.proxy = QSortFilterProxyModel(self)
@@ -477,35 +475,21 @@ class CooldownTab(QWidget):
 
     def reload(self) -> None:
         """Read the rows again (off the GUI thread), keeping the selection."""
-        store = self.db.store
+        self._loader.request()
+
+    def _load_job(self) -> Callable[[], object] | None:
+        store, policy = self.db.store, self.db.policy
         if store is None:
-            return
-        if self._in_flight:  # coalesce: a burst of commits costs one more load, not many
-            self._again = True
-            return
-        self._in_flight, self._again = True, False
-        self._generation += 1
-        generation = self._generation
-        policy = self.db.policy
+            return None
+        return lambda: (load_rows(store, policy), latest_changes(store))
 
-        def finish() -> None:
-            self._in_flight = False
-            if self._again:
-                self.reload()
+    def _on_loaded(self, result: object) -> None:
+        if isinstance(result, tuple):
+            self._show_rows(*result)
 
-        def done(result: object) -> None:
-            if generation == self._generation and isinstance(result, tuple):
-                self._show_rows(*result)
-            finish()
-
-        def failed(message: str) -> None:
-            if generation == self._generation:
-                self.notice.setText(message)
-                self.notice.setVisible(True)
-            finish()
-
-        workers.start(lambda _report: (load_rows(store, policy), latest_changes(store)), done,
-                      failed)
+    def _on_load_failed(self, message: str) -> None:
+        self.notice.setText(message)
+        self.notice.setVisible(True)
 
     def _show_rows(self, rows: list[CooldownRow],
                    changes: dict[str, OverrideRecord] | None = None) -> None:
@@ -536,7 +520,7 @@ class CooldownTab(QWidget):
                                QItemSelectionModel.SelectionFlag.NoUpdate)
 
     def _on_failed(self, message: str) -> None:
-        self._generation += 1
+        self._loader.cancel()
         self.model.set_rows([])
         self.notice.setText(message)
         self._on_state()

@@ -201,9 +201,7 @@ class SnapshotTab(QWidget):
         self._pending_error: str | None = None
         self._dirty = False
         self._originals: dict[str, datetime] = {}
-        self._generation = 0
-        self._in_flight = False  # a load is running; changes meanwhile ask for one more
-        self._again = False
+        self._loader = workers.Reloader(self._load_job, self._on_loaded, self._set_notice)
         self._build()
         self._timer = QTimer(self)
         self._timer.setInterval(1000)
@@ -480,33 +478,17 @@ class SnapshotTab(QWidget):
 
     def reload(self) -> None:
         """Read the snapshot and its diagnosis again (off the GUI thread)."""
-        store = self.db.store
+        self._loader.request()
+
+    def _load_job(self) -> Callable[[], object] | None:
+        store, policy = self.db.store, self.db.policy
         if store is None:
-            return
-        if self._in_flight:  # coalesce: a burst of commits costs one more load, not many
-            self._again = True
-            return
-        self._in_flight, self._again = True, False
-        self._generation += 1
-        generation = self._generation
-        policy = self.db.policy
+            return None
+        return lambda: load_state(store, policy)
 
-        def finish() -> None:
-            self._in_flight = False
-            if self._again:
-                self.reload()
-
-        def done(state: object) -> None:
-            if generation == self._generation and isinstance(state, SnapshotState):
-                self._show_state(state)
-            finish()
-
-        def failed(message: str) -> None:
-            if generation == self._generation:
-                self._set_notice(message)
-            finish()
-
-        workers.start(lambda _report: load_state(store, policy), done, failed)
+    def _on_loaded(self, state: object) -> None:
+        if isinstance(state, SnapshotState):
+            self._show_state(state)
 
     def _show_state(self, state: SnapshotState) -> None:
         changed = self.state is None or state.text != self._seen
@@ -531,7 +513,7 @@ class SnapshotTab(QWidget):
         self.loaded.emit()
 
     def _on_failed(self, message: str) -> None:
-        self._generation += 1
+        self._loader.cancel()
         self.state = None
         self.findings.set_findings([])
         self._show_summary()

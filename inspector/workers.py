@@ -96,3 +96,54 @@ def wait_all(timeout_ms: int = 10_000) -> bool:
 
     QCoreApplication.processEvents()
     return bool(QThreadPool.globalInstance().waitForDone(timeout_ms))
+
+
+class Reloader:
+    """A view's background read: a burst of requests while one runs costs one more run, not
+    many, and the result of a run that `cancel()` superseded is dropped.
+
+    `job()` is called on the GUI thread and returns the function to run in the pool (it
+    captures the store and settings of that moment), or None when there is nothing to read.
+    """
+
+    def __init__(self, job: Callable[[], Callable[[], Any] | None],
+                 on_done: Callable[[Any], None], on_error: Callable[[str], None]) -> None:
+        self._job = job
+        self._on_done = on_done
+        self._on_error = on_error
+        self._generation = 0
+        self._running = False
+        self._again = False
+
+    def request(self) -> None:
+        """Read again now, or once more after the read that is running."""
+        if self._running:
+            self._again = True
+            return
+        fn = self._job()
+        if fn is None:
+            return
+        self._running, self._again = True, False
+        self._generation += 1
+        generation = self._generation
+
+        def finish() -> None:
+            self._running = False
+            if self._again:
+                self.request()
+
+        def done(result: Any) -> None:
+            if generation == self._generation:
+                self._on_done(result)
+            finish()
+
+        def failed(message: str) -> None:
+            if generation == self._generation:
+                self._on_error(message)
+            finish()
+
+        start(lambda _report: fn(), done, failed)
+
+    def cancel(self) -> None:
+        """Ignore the result of the read that is running (the database went away)."""
+        self._generation += 1
