@@ -85,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         if demo is None:
             demo = DemoService()
             demo.start()
+        if args.config is None:
+            window.load_policy(demo.policy_path)
         window.open_path(demo.path, read_only=False)
 
     path = args.path or (None if args.demo else default_database())

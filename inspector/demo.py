@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import tempfile
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from shepherd_store import SqliteStore
-from shepherd_store.simulate import Simulator
+from shepherd_store.simulate import Simulator, policy_toml
 
 DEMO_DAYS = 60
+HISTORY_LEAD = timedelta(hours=3)
 
 
 class DemoService:
@@ -25,12 +26,18 @@ class DemoService:
         self._tmp = None if directory else tempfile.TemporaryDirectory(prefix="shepherd-demo-")
         base = directory or Path(self._tmp.name)  # type: ignore[union-attr]
         self.path = base / "shepherdd-demo.db"
+        self.policy_path = base / "shepherdd-demo.toml"  # limits, so quotas and cooldowns show
         self.interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.errors: list[str] = []
+        self.policy_path.write_text(policy_toml(), encoding="utf-8")
         with SqliteStore.open(self.path) as store:
-            Simulator(store, seed=seed).write_history(days, end=datetime.now().astimezone())
+            # History ends a while ago: the live service then catches up with the wall clock
+            # at accelerated pace, and never writes a time in the future (which a support
+            # engineer would rightly read as a clock problem).
+            end = datetime.now().astimezone() - HISTORY_LEAD
+            Simulator(store, seed=seed).write_history(days, end=end)
         self._seed = seed
 
     def start(self) -> None:
@@ -44,6 +51,7 @@ class DemoService:
         try:
             with SqliteStore.open(self.path) as store:
                 sim = Simulator(store, seed=self._seed + 1)
+                sim.max_ahead = timedelta(0)
                 # Shorter simulated sessions keep the demo's clock near the real one for longer.
                 sim.run_live(interval=self.interval, stop=self._stop, speed=0.25)
         except Exception as exc:  # the demo must never take the window down

@@ -13,6 +13,7 @@ its `end` argument and live mode by the wall clock.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import signal
 import sqlite3
@@ -101,6 +102,18 @@ LAUNCH_ERRORS = (
 )
 
 _JOURNAL_MODES = ("delete", "wal", "truncate", "persist")
+
+
+def policy_toml(entries: Sequence[SimEntry] = DEFAULT_ENTRIES) -> str:
+    """The service's policy file (TOML) for the simulated entries, so a demo has limits."""
+    lines = ["# Policy of the simulated service (shepherd_store.simulate)", "config_version = 1",
+             ""]
+    for e in entries:
+        lines += ["[[entries]]", f"id = {json.dumps(e.id)}", f"label = {json.dumps(e.label)}",
+                  "", "[entries.limits]", f"daily_quota_seconds = {e.daily_quota_seconds}",
+                  f"cooldown_seconds = {e.cooldown_seconds}",
+                  f"max_run_seconds = {e.max_run_seconds}", ""]
+    return "\n".join(lines)
 
 
 def create_rust_database(path: str | Path, journal_mode: str = "delete") -> None:
