@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tempfile
 import threading
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from shepherd_store import SqliteStore
@@ -16,6 +16,7 @@ from shepherd_store.simulate import Simulator, policy_toml
 
 DEMO_DAYS = 60
 HISTORY_LEAD = timedelta(hours=3)
+LIVE_LAG = timedelta(minutes=20)
 
 
 class DemoService:
@@ -50,10 +51,17 @@ class DemoService:
     def _run(self) -> None:
         try:
             with SqliteStore.open(self.path) as store:
-                sim = Simulator(store, seed=self._seed + 1)
-                sim.max_ahead = timedelta(0)
-                # Shorter simulated sessions keep the demo's clock near the real one for longer.
-                sim.run_live(interval=self.interval, stop=self._stop, speed=0.25)
+                # The simulator keeps its clock within `max_ahead` of its wall clock; a wall
+                # clock that lags by as much keeps every session it writes in the past.
+                sim = Simulator(store, seed=self._seed + 1,
+                                wall_clock=lambda: datetime.now(UTC) - LIVE_LAG)
+                sim.max_ahead = LIVE_LAG
+                while not self._stop.wait(self.interval):
+                    clock = sim.clock
+                    if clock is not None and clock > datetime.now().astimezone():
+                        continue  # caught up: let the wall clock pass the last session first
+                    # Short simulated sessions keep the demo moving without racing ahead.
+                    sim.run_live(interval=0, max_sessions=1, speed=0.25)
         except Exception as exc:  # the demo must never take the window down
             self.errors.append(str(exc))
 
