@@ -16,6 +16,7 @@ from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtGui import QBrush, QColor, QIcon
@@ -24,6 +25,7 @@ from shepherd_store import (
     AuditEvent,
     AuditFilter,
     AuditPage,
+    LockedError,
     SessionStarted,
     StoreError,
     UnknownEvent,
@@ -44,6 +46,9 @@ from .widgets import plain_tip
 
 PAGE = 200
 CACHE_BLOCKS = 64
+#: A read the service's write lock turned away is tried again after this long (the GUI
+#: thread's reads give up within a few ms rather than freeze the window).
+RETRY_MS = 50
 EventRole = Qt.ItemDataRole.UserRole + 1
 SessionRole = Qt.ItemDataRole.UserRole + 2
 COLUMNS = ("Time", "Event", "Entry", "Session", "Summary")
@@ -75,6 +80,11 @@ class AuditModel(QAbstractTableModel):
         self._generation = 0
         self._texts: dict[int, tuple[str, ...]] = {}  # id → column texts (paint is hot)
         self._labels: dict[str, str] = {}
+        self._retry: set[str] = set()  # reads to try again: reload, refresh, rows, fetch
+        self._retry_timer = QTimer(self)
+        self._retry_timer.setSingleShot(True)
+        self._retry_timer.setInterval(RETRY_MS)
+        self._retry_timer.timeout.connect(self._on_retry)
         db.stateChanged.connect(self._on_state)
 
     # --- state ---------------------------------------------------------------------------
@@ -111,6 +121,7 @@ class AuditModel(QAbstractTableModel):
         self._next_before = None
         self._top, self._bottom = 0, 1
         self._set_loading(False)
+        self._retry.clear()
         store = self._db.store
         if store is not None:
             try:
@@ -121,6 +132,8 @@ class AuditModel(QAbstractTableModel):
                 else:
                     self._scan_top = store.change_token().last_audit_id
                     self._next_before = self._scan_top + 1 if self._scan_top else None
+            except LockedError:
+                self._retry_later("reload")
             except StoreError as exc:
                 self.error.emit(str(exc))
         self.endResetModel()
@@ -160,6 +173,8 @@ class AuditModel(QAbstractTableModel):
         block = event_id // PAGE
         rows = self._blocks.get(block)
         if rows is None:
+            if "rows" in self._retry:
+                return None  # locked out a moment ago: one wait per paint, not one per cell
             rows = self._load_block(block)
         else:
             self._blocks.move_to_end(block)
@@ -173,6 +188,9 @@ class AuditModel(QAbstractTableModel):
                 page = store.find_audits(AuditFilter(), before_id=(block + 1) * PAGE,
                                          after_id=block * PAGE - 1, limit=PAGE)
                 rows = {e.id: e for e in page.events}
+            except LockedError:
+                self._retry_later("rows")
+                return rows  # not remembered: read again once the lock is gone
             except StoreError as exc:
                 self.error.emit(str(exc))
         self._learn(rows.values())
@@ -202,7 +220,8 @@ class AuditModel(QAbstractTableModel):
         event = self.event_at(index.row())
         col = index.column()
         if event is None:
-            if role == Qt.ItemDataRole.DisplayRole and col == COL_SUMMARY:
+            if role == Qt.ItemDataRole.DisplayRole and col == COL_SUMMARY and \
+                    "rows" not in self._retry:
                 return f"(no row with id {self._top - index.row()})"
             return None
         if role == Qt.ItemDataRole.DisplayRole:
@@ -276,6 +295,8 @@ class AuditModel(QAbstractTableModel):
         if store.is_indexed(flt):  # an index lookup: faster inline than a thread hop
             try:
                 self._append_page(store.find_audits(flt, before_id=before, limit=PAGE))
+            except LockedError:
+                self._retry_later("fetch")
             except StoreError as exc:
                 self._next_before = None
                 self.error.emit(str(exc))
@@ -354,9 +375,32 @@ class AuditModel(QAbstractTableModel):
                     self._rows[0:0] = page.events
                     self.endInsertRows()
                     self._learn(page.events)
+        except LockedError:
+            self._retry_later("refresh")
+            return 0
         except StoreError as exc:
             self.error.emit(str(exc))
             return 0
         if added:
             self.newRows.emit(added)
         return added
+
+    # --- a read the service's lock turned away -------------------------------------------
+
+    def _retry_later(self, what: str) -> None:
+        self._retry.add(what)
+        if not self._retry_timer.isActive():
+            self._retry_timer.start()
+
+    def _on_retry(self) -> None:
+        todo, self._retry = self._retry, set()
+        if "reload" in todo:
+            self.reload()
+            return
+        if "refresh" in todo:
+            self.refresh()
+        if "fetch" in todo:
+            self.fetchMore(QModelIndex())
+        if "rows" in todo and self.rowCount():
+            self.dataChanged.emit(self.index(0, 0),
+                                  self.index(self.rowCount() - 1, len(COLUMNS) - 1))

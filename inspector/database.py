@@ -30,6 +30,10 @@ RETRY_MS = 1000  # how often a missing or broken file is tried again
 # The window's reads wait at most this long for a writer's lock: a read the service blocks
 # for longer is retried later rather than freezing the window for the daemon's full 5 s.
 READ_BUSY_TIMEOUT_S = 0.75
+# The GUI thread's own reads (change token, the rows being painted) give up much sooner and
+# try again a moment later: a service writing flat out holds its lock most of the time, and
+# every millisecond waited is a millisecond the window does not react.
+GUI_BUSY_TIMEOUT_S = 0.02
 
 
 class Database(QObject):
@@ -82,6 +86,7 @@ class Database(QObject):
         try:
             store = SqliteStore.open(self.path, read_only=True,
                                      busy_timeout=READ_BUSY_TIMEOUT_S)
+            store.set_busy_timeout(GUI_BUSY_TIMEOUT_S)
         except StoreError as exc:
             self._fail(str(exc), retry=True)
             return False

@@ -305,6 +305,17 @@ class SqliteStore:
                 _rollback(self._conn)
                 raise
 
+    def set_busy_timeout(self, seconds: float) -> None:
+        """How long the calling thread's reads wait for another process's lock before
+        raising `LockedError` (a window's GUI thread can give up sooner than its workers)."""
+        conn, lock = self._reader()
+        with lock:
+            self._check_open()
+            try:
+                conn.execute(f"PRAGMA busy_timeout = {max(int(seconds * 1000), 0)}")
+            except sqlite3.Error as exc:
+                raise translate(exc, self.path, "configure the connection to") from None
+
     # --- facts about the file --------------------------------------------------------------
 
     @property
