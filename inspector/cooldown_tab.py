@@ -2,7 +2,7 @@
 
 Rows come from the cooldowns table, usage, the audit log and the policy (when given), read
 off the GUI thread. A 1 s timer only repaints the countdown (no database reads per tick).
-Edits go through `shepherd_store.overrides` on `Database.writer()`: one transaction each,
+Edits go through `shepherd_store.overrides` on `Database.write()`: one transaction each,
 compared with the raw value the person saw. If the service changed a cooldown meanwhile, the
 person is shown the new value and decides again; nothing is overwritten silently.
 """
@@ -670,8 +670,8 @@ class CooldownTab(QWidget):
             if not self.confirm(self.describe(changes, now)):
                 return False
             try:
-                with self.db.writer() as store:
-                    written = apply_cooldowns(store, changes)
+                written = self.db.write(
+                    lambda store, changes=changes: apply_cooldowns(store, changes))
             except OverrideConflict as exc:
                 for entry, current in exc.conflicts.items():
                     if entry is not None:

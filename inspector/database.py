@@ -1,8 +1,9 @@
 """The open database as the window sees it: one read path, one write path, live changes.
 
 `Database` owns a read-only `SqliteStore` (every view reads through it, one short statement
-at a time) and the watcher. Edits go through `writer()`, a short-lived read-write store that
-is closed right after its one transaction. Views connect to the signals:
+at a time) and the watcher. Edits go through `write()`: a short-lived read-write store used
+in a worker while the window stays responsive, closed right after its one transaction.
+Views connect to the signals:
 
 - `opened`: a database was (re)opened; reload everything.
 - `changed`: another connection committed; refresh incrementally, keeping the user's place.
@@ -13,9 +14,10 @@ is closed right after its one transaction. Views connect to the signals:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -35,6 +37,8 @@ READ_BUSY_TIMEOUT_S = 0.75
 # every millisecond waited is a millisecond the window does not react.
 GUI_BUSY_TIMEOUT_S = 0.02
 
+T = TypeVar("T")
+
 
 class Database(QObject):
     """The database the window shows (or the reason it cannot show one)."""
@@ -53,6 +57,7 @@ class Database(QObject):
         self.policy: Policy | None = None
         self.last_change: datetime | None = None
         self._log_labels: dict[str, str] = {}
+        self._writing = False
         self._watcher: DbWatcher | None = None
         self._poll_ms = poll_ms
         self._retry = QTimer(self)
@@ -172,13 +177,41 @@ class Database(QObject):
         self.policy = policy
         self.stateChanged.emit()
 
-    @contextlib.contextmanager
-    def writer(self) -> Iterator[SqliteStore]:
-        """A short-lived read-write store for one edit; closed when the block ends."""
+    def write(self, edit: Callable[[SqliteStore], T]) -> T:
+        """Run `edit` on a short-lived read-write store, off the GUI thread; its result.
+
+        The service may hold the write lock for a while (up to the 5 s busy timeout): the
+        edit waits for it in a worker while the window keeps painting and reacting, and the
+        call returns `edit`'s result, or raises its exception, as a plain call would. One
+        edit at a time: another one asked for meanwhile is refused with a `StoreError`.
+        """
+        path = self._writable_path()
+        if self._writing:
+            raise StoreError("Another change is still being written. Try again in a moment.",
+                             path=str(path))
+
+        def run() -> T:
+            with SqliteStore.open(path) as store:
+                return edit(store)
+
+        self._writing = True
+        try:
+            return workers.run_waiting(run)
+        finally:
+            self._writing = False
+            self.check_now()
+
+    def _writable_path(self) -> Path:
         reason = self.read_only_reason
         if reason is not None or self.path is None:
             raise ReadOnlyError(f"Cannot edit {self.path}: {reason}.", path=str(self.path))
-        store = SqliteStore.open(self.path)
+        return self.path
+
+    @contextlib.contextmanager
+    def writer(self) -> Iterator[SqliteStore]:
+        """A short-lived read-write store for one edit, on the calling thread; closed when
+        the block ends. The window's own edits use `write`, which never blocks it."""
+        store = SqliteStore.open(self._writable_path())
         try:
             yield store
         finally:

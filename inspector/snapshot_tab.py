@@ -833,8 +833,7 @@ class SnapshotTab(QWidget):
             if not self.confirm(describe(seen)):
                 return False
             try:
-                with self.db.writer() as store:
-                    write(store, seen)
+                self.db.write(lambda store, seen=seen: write(store, seen))
             except OverrideConflict as exc:
                 current = exc.current
                 if not self.decide_conflict(self._describe_conflict(seen, current)):
@@ -874,8 +873,8 @@ class SnapshotTab(QWidget):
         if not self.confirm(text):
             return False
         try:
-            with self.db.writer() as store:
-                add_usage(store, gap.entry_id, gap.day, minutes * 60, reason=gap.reason)
+            self.db.write(lambda store: add_usage(store, gap.entry_id, gap.day, minutes * 60,
+                                                  reason=gap.reason))
         except StoreError as exc:
             self.report(str(exc))
             return False

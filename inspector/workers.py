@@ -6,11 +6,21 @@ import contextlib
 import itertools
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
+from PySide6.QtCore import (
+    QCoreApplication,
+    QEventLoop,
+    QObject,
+    QRunnable,
+    QThreadPool,
+    QTimer,
+    Signal,
+)
 
 from shepherd_store import StoreError
+
+T = TypeVar("T")
 
 
 class TaskSignals(QObject):
@@ -68,8 +78,10 @@ def _release(key: int) -> None:
 def start(fn: Callable[[Callable[[int, int], None]], Any],
           on_done: Callable[[Any], None] | None = None,
           on_error: Callable[[str], None] | None = None,
-          on_progress: Callable[[int, int], None] | None = None) -> TaskSignals:
-    """Start `fn` in the global pool and connect the callbacks; returns the task's signals."""
+          on_progress: Callable[[int, int], None] | None = None, *,
+          pool: QThreadPool | None = None) -> TaskSignals:
+    """Start `fn` in the global pool (or `pool`) and connect the callbacks; returns the
+    task's signals."""
     task = Task(fn)
     sig = task.signals
     key = next(_keys)
@@ -86,8 +98,50 @@ def start(fn: Callable[[Callable[[int, int], None]], Any],
     sig.failed.connect(lambda _m: _release(key))
     # Start on the next turn of the event loop, so a caller can still connect to the
     # returned signals before a quick task reports.
-    QTimer.singleShot(0, lambda: QThreadPool.globalInstance().start(task))
+    target = pool or QThreadPool.globalInstance()
+    QTimer.singleShot(0, lambda: target.start(task))
     return sig
+
+
+_waiting_pool: QThreadPool | None = None
+
+
+def run_waiting(fn: Callable[[], T]) -> T:
+    """Call `fn()` in a worker thread and wait for it in a nested event loop, as a modal
+    dialog waits: the window keeps painting and reacting meanwhile, and the caller gets the
+    result, or the exception re-raised, as from a plain call.
+
+    For edits, which may wait seconds for the service's write lock. They run in a pool of
+    their own, so a long scan in the global pool never holds one up.
+    """
+    global _waiting_pool
+    if _waiting_pool is None:
+        _waiting_pool = QThreadPool(QCoreApplication.instance())
+        _waiting_pool.setMaxThreadCount(1)
+    outcome: list[tuple[bool, Any]] = []
+    loop = QEventLoop()
+
+    def run(_report: Callable[[int, int], None]) -> tuple[bool, Any]:
+        try:
+            return True, fn()
+        except BaseException as exc:  # raised again in the caller's thread, below
+            return False, exc
+
+    def done(result: Any) -> None:
+        outcome.append(result)
+        loop.quit()
+
+    def failed(message: str) -> None:
+        outcome.append((False, RuntimeError(message)))
+        loop.quit()
+
+    start(run, done, failed, pool=_waiting_pool)
+    while not outcome:
+        loop.exec()
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value  # type: ignore[no-any-return]
 
 
 def wait_all(timeout_ms: int = 10_000) -> bool:

@@ -11,6 +11,7 @@ import sqlite3
 import threading
 import time
 import weakref
+from datetime import timedelta
 from pathlib import Path
 
 from PySide6.QtCore import QThreadPool, QTimer
@@ -89,6 +90,31 @@ def hold_write_lock(path: Path, seconds: float) -> threading.Thread:
     thread.start()
     ready.wait(5)
     return thread
+
+
+def test_an_edit_waiting_for_the_services_lock_keeps_the_window_responsive(
+        qtbot, rust_copy: Path) -> None:
+    # Found by the soak: an edit waited for the write lock on the GUI thread, up to the 5 s
+    # busy timeout: the window froze for seconds while the service wrote flat out.
+    window = open_window(rust_copy)
+    qtbot.addWidget(window)
+    tab = window.cooldowns
+    qtbot.waitUntil(lambda: tab.model.row_of("tuxmath") is not None, timeout=5000)
+    tab.confirm = lambda _text: True  # type: ignore[method-assign]
+    tab.select_entries(["tuxmath"])
+    beat = Heartbeat()
+    qtbot.wait(30)
+    holder = hold_write_lock(rust_copy, 0.6)
+    try:
+        tab.extend_selected(timedelta(minutes=5))
+        qtbot.wait(30)  # the next tick measures how long the GUI thread was away
+    finally:
+        holder.join()
+        beat.timer.stop()
+    assert beat.max_gap_ms < 100, f"the GUI thread stalled {beat.max_gap_ms:.0f} ms"
+    with SqliteStore.open(rust_copy, read_only=True) as store:
+        assert [o.change.entry_id for o in store.list_overrides()] == ["tuxmath"]
+    workers.wait_all()
 
 
 def test_reads_on_the_gui_thread_do_not_wait_out_a_writers_lock(qtbot, rust_copy: Path) -> None:
