@@ -101,7 +101,10 @@ class Database(QObject):
         self._log_labels = {}
         self.last_change = None
         kwargs = {} if self._poll_ms is None else {"poll_ms": self._poll_ms}
-        self._watcher = DbWatcher(self.path, store.change_token, self, **kwargs)
+        # Owned by Python, not parented: dropping the last reference deletes it, which is
+        # safe even from inside its own signal (the emitting frame still holds it), whereas a
+        # deleteLater() could race with the Database's own destruction.
+        self._watcher = DbWatcher(self.path, store.change_token, None, **kwargs)
         self._watcher.changed.connect(self._on_changed)
         self._watcher.gone.connect(self._on_gone)
         self._watcher.failed.connect(lambda msg: self._fail(msg, retry=True))
@@ -113,7 +116,6 @@ class Database(QObject):
     def _close_store(self) -> None:
         if self._watcher is not None:
             self._watcher.stop()
-            self._watcher.deleteLater()
             self._watcher = None
         if self.store is not None:
             self.store.close()
