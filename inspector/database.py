@@ -14,6 +14,8 @@ Views connect to the signals:
 from __future__ import annotations
 
 import contextlib
+import math
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +38,11 @@ READ_BUSY_TIMEOUT_S = 0.75
 # try again a moment later: a service writing flat out holds its lock most of the time, and
 # every millisecond waited is a millisecond the window does not react.
 GUI_BUSY_TIMEOUT_S = 0.02
+# Views refresh after each commit, but a service writing flat out commits hundreds of times
+# a second: changes are passed on so that refreshing takes at most this share of the GUI
+# thread (a commit after a quiet spell is passed on at once), and never later than the cap.
+CHANGE_SHARE = 0.25
+MAX_CHANGE_DELAY_S = 0.5
 
 T = TypeVar("T")
 
@@ -58,6 +65,11 @@ class Database(QObject):
         self.last_change: datetime | None = None
         self._log_labels: dict[str, str] = {}
         self._writing = False
+        self._next_change = 0.0  # monotonic time before which changes are held back
+        self._immediate = False
+        self._change_timer = QTimer(self)
+        self._change_timer.setSingleShot(True)
+        self._change_timer.timeout.connect(self._emit_changed)
         self._watcher: DbWatcher | None = None
         self._poll_ms = poll_ms
         self._retry = QTimer(self)
@@ -114,6 +126,7 @@ class Database(QObject):
         return True
 
     def _close_store(self) -> None:
+        self._change_timer.stop()
         if self._watcher is not None:
             self._watcher.stop()
             self._watcher = None
@@ -145,14 +158,33 @@ class Database(QObject):
                 return
 
     def _on_changed(self) -> None:
+        if self._immediate:
+            self._emit_changed()
+        elif not self._change_timer.isActive():  # if it is, that refresh sees this commit too
+            wait = self._next_change - time.monotonic()
+            if wait > 0:
+                self._change_timer.start(math.ceil(wait * 1000))
+            else:
+                self._emit_changed()
+
+    def _emit_changed(self) -> None:
+        self._change_timer.stop()
+        started = time.monotonic()
         self.last_change = datetime.now().astimezone()
         self.changed.emit()
         self.stateChanged.emit()
+        spent = time.monotonic() - started
+        self._next_change = time.monotonic() + min(spent * (1 / CHANGE_SHARE - 1),
+                                                   MAX_CHANGE_DELAY_S)
 
     def check_now(self) -> None:
         """Look for changes immediately (tests, and after the inspector's own writes)."""
         if self._watcher is not None:
-            self._watcher.check()
+            self._immediate = True
+            try:
+                self._watcher.check()
+            finally:
+                self._immediate = False
 
     # --- state ---------------------------------------------------------------------------
 

@@ -147,3 +147,43 @@ def test_reads_on_the_gui_thread_do_not_wait_out_a_writers_lock(qtbot, rust_copy
     assert model.index(0, COL_SUMMARY).data() == "Policy loaded with 4 entries"
     assert not window.audit.message.isVisible()
     assert not window.banner.isVisible()
+
+
+def test_a_flood_of_commits_refreshes_the_views_only_as_often_as_they_can_afford(
+        qtbot, seed_path: Path) -> None:
+    # Found by the soak: every commit of a service writing flat out made every view refresh
+    # (80 times a second), keeping the GUI thread busy most of the time and chaining the
+    # handlers into stalls. Changes are now passed on so that refreshing takes at most about
+    # a quarter of the GUI thread; the last commit is always shown.
+    window = open_window(seed_path, read_only=True)
+    qtbot.addWidget(window)
+    changes: list[float] = []
+
+    def slow_view() -> None:  # a view whose refresh costs 20 ms
+        changes.append(time.perf_counter())
+        time.sleep(0.02)
+
+    window.db.changed.connect(slow_view)
+    stop = threading.Event()
+    written: list[int] = []
+
+    def flood() -> None:
+        with SqliteStore.open(seed_path) as store:
+            while not stop.is_set():
+                event = AuditEvent.new(PolicyLoaded(len(written)))
+                store.append_audit(event)
+                written.append(event.id)
+
+    writer = threading.Thread(target=flood)
+    writer.start()
+    try:
+        qtbot.wait(1500)
+    finally:
+        stop.set()
+        writer.join()
+    model = window.audit.model
+    qtbot.waitUntil(lambda: model.rowCount() == len(written), timeout=3000)
+    assert len(written) > 100, "the writer barely wrote: the test proves nothing"
+    gaps = [b - a for a, b in zip(changes, changes[1:], strict=False)]
+    assert len(changes) <= 25, f"{len(changes)} refreshes for {len(written)} commits"
+    assert min(gaps) >= 0.075, f"refreshed again after {min(gaps) * 1000:.0f} ms"
