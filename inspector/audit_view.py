@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import datetime, time, timedelta
 from pathlib import Path
+from time import sleep
 from typing import Any
 
 from PySide6.QtCore import QDateTime, QModelIndex, Qt, QTimer, Signal
@@ -517,6 +518,12 @@ class AuditTab(QWidget):
                 def on_row(n: int) -> bool:
                     if n % 500 == 0:
                         report(n, 0)
+                    # Let the GUI thread have the GIL now and then: a repaint makes ~2,000
+                    # calls into Python, each waiting for it, and this loop would keep it
+                    # (a 12 ms paint took 150 ms during a JSON export; 40 ms with this, for
+                    # an export a third slower).
+                    if n % 8 == 0:
+                        sleep(0)
                     return not state["cancel"]
                 events = iter_events(store, flt)
                 n = (write_csv(events, out, on_row) if fmt == "csv"
