@@ -12,6 +12,7 @@ import getpass
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -50,6 +51,8 @@ from .snapshot import StateSnapshot, decode_snapshot, encode_snapshot
 from .timefmt import format_day, format_timestamp, parse_day, parse_timestamp, whole_seconds
 
 BUSY_TIMEOUT_S = 5.0
+_BEGIN_POLL_S = 0.0005  # how often a write waiting for the lock tries again
+_SQLITE_BUSY = 5
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _EPOCH = datetime.fromtimestamp(0).astimezone()
 
@@ -126,7 +129,8 @@ class SqliteStore:
         self._closed = False
         self._owner = threading.current_thread()
         self._uri: str | None = None  # set for read-only files: other threads connect anew
-        self._busy_timeout = BUSY_TIMEOUT_S
+        self._busy_timeout = BUSY_TIMEOUT_S  # of connections opened for other threads
+        self._conn_timeout = BUSY_TIMEOUT_S  # of `_conn`
         # By OS thread id, not `threading.local`: Qt's pool threads get a new Python thread
         # state for every task, which would open (and keep) a connection per task.
         self._by_thread: dict[int, tuple[sqlite3.Connection, threading.RLock]] = {}
@@ -171,7 +175,7 @@ class SqliteStore:
         except BaseException:
             conn.close()
             raise
-        store._busy_timeout = busy_timeout
+        store._busy_timeout = store._conn_timeout = busy_timeout
         if read_only:
             store._uri = uri
         return store
@@ -287,7 +291,7 @@ class SqliteStore:
         with self._lock:
             self._check_open()
             try:
-                self._conn.execute("BEGIN IMMEDIATE")
+                self._begin_immediate()
             except sqlite3.Error as exc:
                 raise translate(exc, self.path, action) from None
             try:
@@ -315,6 +319,33 @@ class SqliteStore:
                 conn.execute(f"PRAGMA busy_timeout = {max(int(seconds * 1000), 0)}")
             except sqlite3.Error as exc:
                 raise translate(exc, self.path, "configure the connection to") from None
+            if conn is self._conn:
+                self._conn_timeout = seconds
+
+    def _begin_immediate(self) -> None:
+        """`BEGIN IMMEDIATE`, trying every half millisecond for up to the busy timeout.
+
+        SQLite's busy handler backs off to 100 ms between tries. A writer that takes the lock
+        again right after each commit (a service writing flat out in rollback-journal mode)
+        leaves gaps of microseconds, which those sparse tries kept missing: one write in
+        twenty failed after the full timeout. Call with the lock held.
+        """
+        conn = self._conn
+        conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            deadline = time.monotonic() + self._conn_timeout
+            while True:
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as exc:
+                    code = getattr(exc, "sqlite_errorcode", None)
+                    busy = isinstance(code, int) and code & 0xFF == _SQLITE_BUSY
+                    if not busy or time.monotonic() >= deadline:
+                        raise
+                time.sleep(_BEGIN_POLL_S)
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {max(int(self._conn_timeout * 1000), 0)}")
 
     # --- facts about the file --------------------------------------------------------------
 

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import gc
 import itertools
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 import weakref
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from PySide6.QtCore import QThreadPool, QTimer
@@ -21,7 +25,10 @@ from PySide6.QtWidgets import QApplication
 from inspector import workers
 from inspector.app import open_window
 from inspector.audit_model import COL_SUMMARY
-from shepherd_store import AuditEvent, PolicyLoaded, SqliteStore
+from shepherd_store import AuditEvent, LockedError, PolicyLoaded, SqliteStore
+from shepherd_store.simulate import create_rust_database
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def test_worker_reads_reuse_one_connection_per_pool_thread(qtbot, rust_v0: Path) -> None:
@@ -244,3 +251,36 @@ def test_an_export_running_does_not_slow_the_windows_painting(qtbot, tmp_path: P
     assert not finished, "the export ended before the paints: the test proves nothing"
     qtbot.waitUntil(lambda: bool(finished), timeout=30_000)
     assert busy < 4 * idle + 10, f"painting took {busy:.0f} ms during an export, {idle:.0f} idle"
+
+
+def test_an_edit_gets_the_write_lock_from_a_service_writing_flat_out(tmp_path: Path) -> None:
+    # Found by the soak: in rollback-journal mode a writer that takes the lock again right
+    # after each commit leaves gaps of microseconds; SQLite's busy handler backs off to
+    # 100 ms between tries and kept missing them, so about one edit in twenty failed with
+    # "locked" after the full 5 s. Taking the lock now polls every half millisecond.
+    path = tmp_path / "busy.db"
+    create_rust_database(path, "delete")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    with (tmp_path / "acks").open("w") as out:
+        service = subprocess.Popen(
+            [sys.executable, "-m", "shepherd_store.simulate", str(path), "--days", "1",
+             "--live", "--interval", "0", "--ack"], cwd=REPO, env=env, stdout=out,
+            stderr=subprocess.DEVNULL)
+    failures, waits = 0, []
+    try:
+        deadline = time.monotonic() + 10
+        while (tmp_path / "acks").stat().st_size < 2000 and time.monotonic() < deadline:
+            time.sleep(0.05)  # the service is writing flat out
+        for i in range(10):
+            started = time.monotonic()
+            try:
+                with SqliteStore.open(path, busy_timeout=1.0) as store:
+                    store.set_cooldown_until("soak", datetime(2030, 1, 1, tzinfo=UTC)
+                                             + timedelta(minutes=i))
+            except LockedError:
+                failures += 1
+            waits.append(time.monotonic() - started)
+    finally:
+        service.send_signal(signal.SIGTERM)
+        service.wait(timeout=30)
+    assert failures == 0, f"{failures} of 10 writes gave up; waits {waits}"
