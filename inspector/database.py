@@ -43,6 +43,7 @@ GUI_BUSY_TIMEOUT_S = 0.02
 # thread (a commit after a quiet spell is passed on at once), and never later than the cap.
 CHANGE_SHARE = 0.25
 MAX_CHANGE_DELAY_S = 0.5
+LOCKED_RETRY_MS = 50  # a refresh a writer's lock turned away is repeated this soon at the earliest
 
 T = TypeVar("T")
 
@@ -67,6 +68,7 @@ class Database(QObject):
         self._writing = False
         self._next_change = 0.0  # monotonic time before which changes are held back
         self._immediate = False
+        self._only_retry = False  # the due emission repeats a refresh; nothing new committed
         self._change_timer = QTimer(self)
         self._change_timer.setSingleShot(True)
         self._change_timer.timeout.connect(self._emit_changed)
@@ -158,6 +160,7 @@ class Database(QObject):
                 return
 
     def _on_changed(self) -> None:
+        self._only_retry = False
         if self._immediate:
             self._emit_changed()
         elif not self._change_timer.isActive():  # if it is, that refresh sees this commit too
@@ -169,13 +172,23 @@ class Database(QObject):
 
     def _emit_changed(self) -> None:
         self._change_timer.stop()
+        store = self.store
+        lockouts = store.lockouts if store is not None else 0
         started = time.monotonic()
-        self.last_change = datetime.now().astimezone()
+        if not self._only_retry:
+            self.last_change = datetime.now().astimezone()
+        self._only_retry = False
         self.changed.emit()
         self.stateChanged.emit()
         spent = time.monotonic() - started
         self._next_change = time.monotonic() + min(spent * (1 / CHANGE_SHARE - 1),
                                                    MAX_CHANGE_DELAY_S)
+        if store is not None and store is self.store and store.lockouts > lockouts:
+            # A view's read gave up on the service's lock: tell the views again shortly,
+            # or the last commit of a burst could stay unseen until the next one.
+            self._only_retry = True
+            self._change_timer.start(max(math.ceil((self._next_change - time.monotonic())
+                                                   * 1000), LOCKED_RETRY_MS))
 
     def check_now(self) -> None:
         """Look for changes immediately (tests, and after the inspector's own writes)."""

@@ -24,6 +24,7 @@ from urllib.parse import quote
 from .errors import (
     CorruptDatabaseError,
     IncompatibleSchemaError,
+    LockedError,
     NotFoundError,
     ReadOnlyError,
     SerializationError,
@@ -135,6 +136,9 @@ class SqliteStore:
         # state for every task, which would open (and keep) a connection per task.
         self._by_thread: dict[int, tuple[sqlite3.Connection, threading.RLock]] = {}
         self._thread_conns: list[tuple[sqlite3.Connection, threading.RLock]] = []
+        #: Reads that gave up on another process's lock so far (a caller that must not miss
+        #: a change can compare it before and after reading, and read again later).
+        self.lockouts = 0
 
     # --- construction --------------------------------------------------------------------
 
@@ -272,7 +276,14 @@ class SqliteStore:
             try:
                 return _fetch(conn, sql, params)
             except sqlite3.Error as exc:
-                raise translate(exc, self.path, action) from None
+                raise self._read_error(exc, action) from None
+
+    def _read_error(self, exc: sqlite3.Error, action: str) -> StoreError:
+        """The `StoreError` for a failed read, counting the ones a lock turned away."""
+        err = translate(exc, self.path, action)
+        if isinstance(err, LockedError):
+            self.lockouts += 1
+        return err
 
     def _has(self, table: str) -> bool:
         return table in self._tables
@@ -477,9 +488,9 @@ class SqliteStore:
             except sqlite3.OperationalError as exc:
                 if "malformed JSON" in str(exc) and not guarded:
                     raise _MalformedJson from None
-                raise translate(exc, self.path, "search the audit log of") from None
+                raise self._read_error(exc, "search the audit log of") from None
             except sqlite3.Error as exc:
-                raise translate(exc, self.path, "search the audit log of") from None
+                raise self._read_error(exc, "search the audit log of") from None
             for row in rows:
                 event = self._row_to_event(row)
                 if flt.matches_time(event):
