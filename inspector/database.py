@@ -34,10 +34,11 @@ RETRY_MS = 1000  # how often a missing or broken file is tried again
 # The window's reads wait at most this long for a writer's lock: a read the service blocks
 # for longer is retried later rather than freezing the window for the daemon's full 5 s.
 READ_BUSY_TIMEOUT_S = 0.75
-# The GUI thread's own reads (change token, the rows being painted) give up much sooner and
-# try again a moment later: a service writing flat out holds its lock most of the time, and
-# every millisecond waited is a millisecond the window does not react.
-GUI_BUSY_TIMEOUT_S = 0.02
+# The GUI thread's own reads (change token, the rows being painted) never wait for a
+# writer's lock; they try again a moment later. A service writing flat out in rollback-journal
+# mode holds its lock most of the time, and even 20 ms per read added up to 60 % of the GUI
+# thread (the watcher alone reads the token ~100 times a second then).
+GUI_BUSY_TIMEOUT_S = 0.0
 # Views refresh after each commit, but a service writing flat out commits hundreds of times
 # a second: changes are passed on so that refreshing takes at most this share of the GUI
 # thread (a commit after a quiet spell is passed on at once), and never later than the cap.

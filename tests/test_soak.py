@@ -129,7 +129,7 @@ def test_an_edit_waiting_for_the_services_lock_keeps_the_window_responsive(
 def test_reads_on_the_gui_thread_do_not_wait_out_a_writers_lock(qtbot, rust_copy: Path) -> None:
     # Found by the soak: the window's own reads (change token, the rows being painted, a
     # reload) waited up to 0.75 s for a writer's lock on the GUI thread, and a locked block
-    # of rows was remembered as missing. Now they give up within a few ms and try again.
+    # of rows was remembered as missing. Now they give up at once and try again.
     window = open_window(rust_copy, read_only=True)
     qtbot.addWidget(window)
     window.show()
@@ -148,7 +148,10 @@ def test_reads_on_the_gui_thread_do_not_wait_out_a_writers_lock(qtbot, rust_copy
         elapsed = (time.perf_counter() - started) * 1000
     finally:
         holder.join()
-    assert elapsed < 100, f"the GUI thread waited {elapsed:.0f} ms for the lock"
+    # Not even 20 ms each: in rollback-journal mode the watcher alone read the token ~100
+    # times a second, and waiting up to 20 ms each time kept the GUI thread busy 60 % of
+    # the time under a service writing flat out. It now never waits; it tries again.
+    assert elapsed < 15, f"the GUI thread waited {elapsed:.0f} ms for the lock"
     assert not any(t and "no row" in str(t) for t in texts)
     # Once the lock is gone, everything shows without another commit or a click.
     qtbot.waitUntil(lambda: model.rowCount() == 28, timeout=3000)
