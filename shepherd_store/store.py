@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, TypeVar
 from urllib.parse import quote
 
 from .errors import (
@@ -46,6 +46,7 @@ from .schema import (
     SEED_MISSING_TABLES,
     SEED_TABLES,
     Layout,
+    SchemaInfo,
     inspect_schema,
 )
 from .snapshot import StateSnapshot, decode_snapshot, encode_snapshot
@@ -197,7 +198,11 @@ class SqliteStore:
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             if not read_only:
                 conn.execute("PRAGMA synchronous = FULL")
-            info = inspect_schema(conn)
+                # A store opened to write polls for the lock (see `_polling`), reading the
+                # schema in one read transaction so that it needs the lock only once.
+                info = _polling(conn, busy_timeout, lambda: _read_schema(conn))
+            else:
+                info = inspect_schema(conn)
         except sqlite3.Error as exc:
             raise translate(exc, path, "read") from None
         if info.problem is not None:
@@ -334,29 +339,9 @@ class SqliteStore:
                 self._conn_timeout = seconds
 
     def _begin_immediate(self) -> None:
-        """`BEGIN IMMEDIATE`, trying every half millisecond for up to the busy timeout.
-
-        SQLite's busy handler backs off to 100 ms between tries. A writer that takes the lock
-        again right after each commit (a service writing flat out in rollback-journal mode)
-        leaves gaps of microseconds, which those sparse tries kept missing: one write in
-        twenty failed after the full timeout. Call with the lock held.
-        """
-        conn = self._conn
-        conn.execute("PRAGMA busy_timeout = 0")
-        try:
-            deadline = time.monotonic() + self._conn_timeout
-            while True:
-                try:
-                    conn.execute("BEGIN IMMEDIATE")
-                    return
-                except sqlite3.OperationalError as exc:
-                    code = getattr(exc, "sqlite_errorcode", None)
-                    busy = isinstance(code, int) and code & 0xFF == _SQLITE_BUSY
-                    if not busy or time.monotonic() >= deadline:
-                        raise
-                time.sleep(_BEGIN_POLL_S)
-        finally:
-            conn.execute(f"PRAGMA busy_timeout = {max(int(self._conn_timeout * 1000), 0)}")
+        """`BEGIN IMMEDIATE`, trying every half millisecond for up to the busy timeout (see
+        `_polling`). Call with the lock held."""
+        _polling(self._conn, self._conn_timeout, lambda: self._conn.execute("BEGIN IMMEDIATE"))
 
     # --- facts about the file --------------------------------------------------------------
 
@@ -741,6 +726,43 @@ def _fetch(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> list[
         return conn.execute(sql, params).fetchall()
     finally:
         conn.text_factory = str
+
+
+_T = TypeVar("_T")
+
+
+def _read_schema(conn: sqlite3.Connection) -> SchemaInfo:
+    """`inspect_schema` in one read transaction (one shared lock for all its statements)."""
+    conn.execute("BEGIN")
+    try:
+        return inspect_schema(conn)
+    finally:
+        conn.execute("COMMIT")  # nothing was written: this only ends the read
+
+
+def _polling(conn: sqlite3.Connection, timeout: float, step: Callable[[], _T]) -> _T:
+    """Run `step` (statements on `conn` that only take a lock), trying again every half
+    millisecond while the database is busy, for up to `timeout` seconds.
+
+    SQLite's own busy handler backs off to 100 ms between tries. A service writing flat out
+    in rollback-journal mode takes the lock again right after each commit, leaving gaps of
+    microseconds that those sparse tries kept missing: one edit in twenty failed after the
+    full 5 s. The connection's busy timeout is restored afterwards.
+    """
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return step()
+            except sqlite3.OperationalError as exc:
+                code = getattr(exc, "sqlite_errorcode", None)
+                busy = isinstance(code, int) and code & 0xFF == _SQLITE_BUSY
+                if not busy or time.monotonic() >= deadline:
+                    raise
+            time.sleep(_BEGIN_POLL_S)
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {max(int(timeout * 1000), 0)}")
 
 
 def _lenient_text(data: bytes) -> str:
