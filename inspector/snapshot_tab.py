@@ -201,7 +201,8 @@ class SnapshotTab(QWidget):
         self._pending_error: str | None = None
         self._dirty = False
         self._originals: dict[str, datetime] = {}
-        self._loader = workers.Reloader(self._load_job, self._on_loaded, self._set_notice)
+        self._load_error: str | None = None  # the notice a failed load put up, if any
+        self._loader = workers.Reloader(self._load_job, self._on_loaded, self._on_load_failed)
         self._build()
         self._timer = QTimer(self)
         self._timer.setInterval(1000)
@@ -488,7 +489,14 @@ class SnapshotTab(QWidget):
 
     def _on_loaded(self, state: object) -> None:
         if isinstance(state, SnapshotState):
+            if self._load_error is not None and self.notice.text() == self._load_error:
+                self._set_notice("")  # that failure (e.g. a lock) is over
+            self._load_error = None
             self._show_state(state)
+
+    def _on_load_failed(self, message: str) -> None:
+        self._load_error = message
+        self._set_notice(message)
 
     def _show_state(self, state: SnapshotState) -> None:
         changed = self.state is None or state.text != self._seen

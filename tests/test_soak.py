@@ -322,3 +322,30 @@ def test_a_refresh_the_services_lock_turned_away_is_repeated(qtbot, rust_copy: P
         if holder.in_transaction:
             holder.execute("ROLLBACK")
         holder.close()
+
+
+def test_a_snapshot_load_the_lock_turned_away_leaves_no_stale_message(
+        qtbot, monkeypatch, rust_copy: Path) -> None:
+    # Found by the soak: when one background load of the Snapshot tab gave up on the
+    # service's lock, its "locked" message stayed on screen after the next load succeeded.
+    import inspector.snapshot_tab as snapshot_tab
+
+    window = open_window(rust_copy)
+    qtbot.addWidget(window)
+    window.show()
+    tab = window.snapshot
+    qtbot.waitUntil(lambda: tab.state is not None, timeout=5000)
+    assert tab.notice.text() == ""
+    real = snapshot_tab.load_state
+
+    def locked_once(*args: object, **kwargs: object) -> object:
+        monkeypatch.setattr(snapshot_tab, "load_state", real)
+        raise LockedError("Cannot read x: the database stayed locked", path=str(rust_copy))
+
+    monkeypatch.setattr(snapshot_tab, "load_state", locked_once)
+    tab.reload()
+    qtbot.waitUntil(lambda: "locked" in tab.notice.text(), timeout=5000)
+    with qtbot.waitSignal(tab.loaded, timeout=5000):
+        tab.reload()
+    assert tab.notice.text() == ""
+    assert not tab.notice.isVisibleTo(window)
