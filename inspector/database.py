@@ -39,6 +39,10 @@ READ_BUSY_TIMEOUT_S = 0.75
 # mode holds its lock most of the time, and even 20 ms per read added up to 60 % of the GUI
 # thread (the watcher alone reads the token ~100 times a second then).
 GUI_BUSY_TIMEOUT_S = 0.0
+# Background reads (workers) may wait as long as the daemon's own: the window stays
+# responsive meanwhile, and a service writing flat out shuts readers out for most of the
+# time (an fsync can hold its commit for a second), so 0.75 s failed loads now and then.
+WORKER_BUSY_TIMEOUT_S = 5.0
 # Views refresh after each commit, but a service writing flat out commits hundreds of times
 # a second: changes are passed on so that refreshing takes at most this share of the GUI
 # thread (a commit after a quiet spell is passed on at once), and never later than the cap.
@@ -107,6 +111,7 @@ class Database(QObject):
             store = SqliteStore.open(self.path, read_only=True,
                                      busy_timeout=READ_BUSY_TIMEOUT_S)
             store.set_busy_timeout(GUI_BUSY_TIMEOUT_S)
+            store.set_busy_timeout(WORKER_BUSY_TIMEOUT_S, other_threads=True)
         except StoreError as exc:
             self._fail(str(exc), retry=True)
             return False

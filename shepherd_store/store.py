@@ -137,6 +137,7 @@ class SqliteStore:
         # state for every task, which would open (and keep) a connection per task.
         self._by_thread: dict[int, tuple[sqlite3.Connection, threading.RLock]] = {}
         self._thread_conns: list[tuple[sqlite3.Connection, threading.RLock]] = []
+        self._timeouts: dict[sqlite3.Connection, float] = {}  # busy timeout of each of them
         #: Reads that gave up on another process's lock so far (a caller that must not miss
         #: a change can compare it before and after reading, and read again later).
         self.lockouts = 0
@@ -271,7 +272,12 @@ class SqliteStore:
                 pair = (conn, threading.RLock())
                 self._thread_conns.append(pair)
                 self._by_thread[ident] = pair
+                self._timeouts[conn] = self._busy_timeout
         return pair
+
+    def _timeout(self, conn: sqlite3.Connection) -> float:
+        return self._conn_timeout if conn is self._conn else self._timeouts.get(
+            conn, self._busy_timeout)
 
     def _read(self, sql: str, params: tuple[Any, ...] = (), action: str = "read") -> list[Any]:
         """Run one read statement to completion (its read transaction ends with it)."""
@@ -279,7 +285,7 @@ class SqliteStore:
         with lock:
             self._check_open()
             try:
-                return _fetch(conn, sql, params)
+                return _polling(conn, self._timeout(conn), lambda: _fetch(conn, sql, params))
             except sqlite3.Error as exc:
                 raise self._read_error(exc, action) from None
 
@@ -325,9 +331,19 @@ class SqliteStore:
                 _rollback(self._conn)
                 raise
 
-    def set_busy_timeout(self, seconds: float) -> None:
+    def set_busy_timeout(self, seconds: float, *, other_threads: bool = False) -> None:
         """How long the calling thread's reads wait for another process's lock before
-        raising `LockedError` (a window's GUI thread can give up sooner than its workers)."""
+        raising `LockedError` (a window's GUI thread can give up sooner than its workers).
+
+        With `other_threads`, the timeout of the connections other threads read through
+        (a read-only store's) instead.
+        """
+        if other_threads:
+            with self._lock:
+                self._busy_timeout = seconds
+                for conn in self._timeouts:
+                    self._timeouts[conn] = seconds  # applied by `_polling` at its next read
+            return
         conn, lock = self._reader()
         with lock:
             self._check_open()
@@ -337,6 +353,8 @@ class SqliteStore:
                 raise translate(exc, self.path, "configure the connection to") from None
             if conn is self._conn:
                 self._conn_timeout = seconds
+            else:
+                self._timeouts[conn] = seconds
 
     def _begin_immediate(self) -> None:
         """`BEGIN IMMEDIATE`, trying every half millisecond for up to the busy timeout (see
@@ -469,7 +487,8 @@ class SqliteStore:
             try:
                 with lock:
                     self._check_open()
-                    rows = _fetch(conn, sql, params)
+                    rows = _polling(conn, self._timeout(conn),
+                                    lambda: _fetch(conn, sql, params))  # noqa: B023
             except sqlite3.OperationalError as exc:
                 if "malformed JSON" in str(exc) and not guarded:
                     raise _MalformedJson from None
@@ -741,14 +760,18 @@ def _read_schema(conn: sqlite3.Connection) -> SchemaInfo:
 
 
 def _polling(conn: sqlite3.Connection, timeout: float, step: Callable[[], _T]) -> _T:
-    """Run `step` (statements on `conn` that only take a lock), trying again every half
-    millisecond while the database is busy, for up to `timeout` seconds.
+    """Run `step` (statements on `conn` that can be tried again: taking the write lock, a
+    read), trying again every half millisecond while the database is busy, for up to
+    `timeout` seconds.
 
     SQLite's own busy handler backs off to 100 ms between tries. A service writing flat out
-    in rollback-journal mode takes the lock again right after each commit, leaving gaps of
-    microseconds that those sparse tries kept missing: one edit in twenty failed after the
-    full 5 s. The connection's busy timeout is restored afterwards.
+    in rollback-journal mode takes the lock again right after each commit and shuts readers
+    out while it commits, leaving short gaps that those sparse tries kept missing: one edit
+    in twenty, and background reads now and then, failed with "locked". The connection's
+    busy timeout is set to `timeout` afterwards.
     """
+    if timeout <= 0:
+        return step()  # no waiting at all (a window's GUI thread)
     conn.execute("PRAGMA busy_timeout = 0")
     try:
         deadline = time.monotonic() + timeout
