@@ -7,6 +7,7 @@ window works; here ~7 s per journal mode (the benchmark runs 60 s each).
 from __future__ import annotations
 
 import gc
+import importlib.util
 import itertools
 import sqlite3
 import subprocess
@@ -16,7 +17,9 @@ import time
 import weakref
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
 from PySide6.QtCore import QThreadPool, QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -26,6 +29,16 @@ from inspector.audit_model import COL_SUMMARY
 from shepherd_store import AuditEvent, LockedError, PolicyLoaded, SqliteStore
 
 REPO = Path(__file__).resolve().parent.parent
+SOAK_SECONDS = 7.0
+
+
+def run_soak(seconds: float) -> list[Any]:
+    """`benchmarks/soak.py`'s `run_soak` (benchmarks/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("soak", REPO / "benchmarks" / "soak.py")
+    assert spec is not None and spec.loader is not None
+    module = sys.modules.setdefault("soak", importlib.util.module_from_spec(spec))
+    spec.loader.exec_module(module)
+    return module.run_soak(seconds)  # type: ignore[no-any-return]
 
 
 def test_worker_reads_reuse_one_connection_per_pool_thread(qtbot, rust_v0: Path) -> None:
@@ -381,6 +394,20 @@ def test_a_worker_read_gets_in_between_the_services_commits(rust_copy: Path) -> 
         store.close()
     assert "locked" not in outcomes, outcomes
     assert max(float(o) for o in outcomes) < 0.25, outcomes
+
+
+@pytest.mark.slow
+def test_soak_nothing_lost_nothing_broken_window_responsive(qapp) -> None:
+    """The soak, ~7 s per journal mode (`benchmarks/soak.py` runs 60 s each)."""
+    figures = run_soak(SOAK_SECONDS)
+    assert [f.mode for f in figures] == ["delete", "wal"]
+    for fig in figures:
+        assert fig.failures == [], fig.summary()
+        assert fig.writer_errors == 0 and fig.events_lost_db == 0 and fig.events_lost_view == 0
+        assert fig.edits_written >= 3 and fig.edits_lost == 0
+        assert fig.integrity == "ok"
+        assert fig.max_stall_ms <= 100
+        assert fig.rss_growth_mb <= 20
 
 
 def test_no_task_outlives_its_run_when_the_pool_is_quick(qtbot) -> None:
