@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -159,7 +160,7 @@ class Database(QObject):
             self.reload()
 
     def _try_reopen(self) -> None:
-        if self.path is not None and self.path.exists():
+        if self.path is not None and self.path.exists() and os.access(self.path, os.R_OK):
             self._retry.stop()
             self._close_store()
             if not self._open_current():

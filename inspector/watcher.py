@@ -103,6 +103,13 @@ class DbWatcher(QObject):
             self._active = False
             self.gone.emit()
             return
+        if not os.access(self._path, os.R_OK):
+            # The open connection would go on reading through its file descriptor: say it.
+            self._active = False
+            self.failed.emit(f"Cannot read {self._path}: permission denied (its permissions "
+                             "changed while it was open). Open it as a user who may read it; "
+                             "the inspector reopens it as soon as it can.")
+            return
         try:
             token = self._token_fn()
         except LockedError:
