@@ -401,3 +401,107 @@ def test_permission_lost_as_a_user_would_see_it(qapp, tmp_path: Path, monkeypatc
 
     outcome = file_pulled_away("unreadable", tmp_path, deny=deny)
     assert outcome.failures == []
+
+
+# --- the service killed in the middle of a session -------------------------------------------
+
+#: The simulated service: history, then a session it never ends because SIGKILL stops it
+#: (argv: path, seed, "restart" to only start the service again after a crash).
+SERVICE = textwrap.dedent("""
+    import sys, time
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+    from shepherd_store import SqliteStore
+    from shepherd_store.simulate import SimEntry, Simulator
+    NY = ZoneInfo("America/New_York")
+    wall = datetime(2026, 7, 4, 14, 0, tzinfo=NY)
+    entries = [SimEntry("minecraft", "Minecraft", 5400, 1800, 3600),
+               SimEntry("tuxmath", "Tux Math", 2700, 900, 1800)]
+    store = SqliteStore.open(sys.argv[1])
+    sim = Simulator(store, seed=int(sys.argv[2]), entries=entries, tz=NY,
+                    wall_clock=lambda: wall)
+    if sys.argv[3:] == ["restart"]:
+        sim.restart_service()
+        print("restarted", flush=True)
+        sys.exit(0)
+    sim.write_history(2, end=wall - timedelta(hours=2))
+    print(sim.start_session(), flush=True)
+    while True:
+        time.sleep(1)
+""")
+
+
+def kill_service_mid_session(rounds: int, *, seed: int = 3,
+                             workdir: Path | None = None) -> Outcome:
+    """The simulated service SIGKILLed with a session running (every other round started
+    again afterwards); the window's Snapshot tab must name what happened."""
+    from inspector import workers
+    from inspector.app import open_window
+
+    rng = random.Random(seed)
+    own = workdir is None
+    work = Path(tempfile.mkdtemp(prefix="shepherd-service-")) if own else workdir
+    assert work is not None
+    outcome = Outcome()
+    try:
+        for r in range(rounds):
+            path = work / f"service-{r}.db"
+            proc = subprocess.Popen([sys.executable, "-c", SERVICE, str(path), str(seed + r)],
+                                    cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                                    stdout=subprocess.PIPE, text=True)
+            assert proc.stdout is not None
+            sid = proc.stdout.readline().strip()
+            time.sleep(rng.uniform(0.0, 0.3))
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+            outcome.runs += 1
+            if len(sid) != 36:
+                outcome.failures.append(f"round {r}: the service started no session ({sid!r})")
+                continue
+            restarted = r % 2 == 1
+            if restarted:
+                subprocess.run([sys.executable, "-c", SERVICE, str(path), str(seed + r),
+                                "restart"], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                               check=True, capture_output=True, timeout=60)
+            if integrity(path) != "ok":
+                outcome.failures.append(f"round {r}: integrity_check failed")
+                continue
+            window = open_window(path, read_only=True)
+            try:
+                tab = window.snapshot
+                if wait_until(lambda: tab.state is not None, 10) is None:  # noqa: B023
+                    outcome.failures.append(f"round {r}: the Snapshot tab did not load")
+                    continue
+                assert tab.state is not None
+                findings = {f.code: f for f in tab.state.findings}
+                session = tab.state.snapshot.active_session if tab.state.snapshot else None
+                expected = ["unaccounted_usage"] + ([] if restarted else
+                                                    ["deadline_passed_while_down"])
+                missing = [code for code in expected if code not in findings]
+                lost = findings.get("unaccounted_usage")
+                if session is None or session.session_id != sid:
+                    outcome.failures.append(f"round {r}: the snapshot lost the session")
+                elif missing:
+                    outcome.failures.append(f"round {r}: the diagnosis lacks {missing}: "
+                                            f"{sorted(findings)}")
+                elif lost is None or "crashed or was killed" not in lost.explanation:
+                    outcome.failures.append(f"round {r}: the diagnosis does not say the "
+                                            "service crashed")
+                elif not tab.verdict.text().startswith("✖"):
+                    outcome.failures.append(f"round {r}: the verdict {tab.verdict.text()!r} "
+                                            "does not show a problem")
+            finally:
+                window.close()
+                workers.wait_all()
+                window.deleteLater()
+    finally:
+        if own:
+            shutil.rmtree(work, ignore_errors=True)
+    return outcome
+
+
+@pytest.mark.slow
+def test_service_killed_mid_session_is_named_by_the_diagnosis(qapp, tmp_path: Path) -> None:
+    outcome = kill_service_mid_session(2, workdir=tmp_path)
+    assert outcome.runs == 2
+    assert outcome.failures == []
