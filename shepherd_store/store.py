@@ -171,7 +171,7 @@ class SqliteStore:
         mode = "ro" if read_only else ("rw" if exists else "rwc")
         uri = f"file:{quote(str(p.absolute()))}?mode={mode}"
         try:
-            conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout, isolation_level=None,
+            conn = sqlite3.connect(uri, uri=True, timeout=0, isolation_level=None,
                                    check_same_thread=False)
         except sqlite3.Error as exc:
             raise translate(exc, shown, "open") from None
@@ -196,14 +196,17 @@ class SqliteStore:
     def _setup(cls, conn: sqlite3.Connection, path: str, *, new: bool, read_only: bool,
                busy_timeout: float) -> SqliteStore:
         try:
-            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            if not read_only:
-                conn.execute("PRAGMA synchronous = FULL")
-                # A store opened to write polls for the lock (see `_polling`), reading the
-                # schema in one read transaction so that it needs the lock only once.
-                info = _polling(conn, busy_timeout, lambda: _read_schema(conn))
-            else:
-                info = inspect_schema(conn)
+            # No SQLite busy handler: every statement that can meet another process's lock
+            # goes through `_polling`, which tries again far more often (see there).
+            conn.execute("PRAGMA busy_timeout = 0")
+
+            def prologue() -> SchemaInfo:
+                if not read_only:  # (a connection's first statements load the schema: locks)
+                    conn.execute("PRAGMA synchronous = FULL")
+                # The schema in one read transaction, so that it needs the lock only once.
+                return _read_schema(conn)
+
+            info = _polling(conn, busy_timeout, prologue)
         except sqlite3.Error as exc:
             raise translate(exc, path, "read") from None
         if info.problem is not None:
@@ -222,11 +225,11 @@ class SqliteStore:
                 else:  # create only this layout's missing tables; never touch the rest
                     missing = RUST_MISSING_TABLES if layout is Layout.RUST else SEED_MISSING_TABLES
                     ddl = [sql for name, sql in missing.items() if name not in tables]
-                conn.execute("BEGIN IMMEDIATE")
+                _polling(conn, busy_timeout, lambda: conn.execute("BEGIN IMMEDIATE"))
                 try:
                     for stmt in ddl:
                         conn.execute(stmt)
-                    conn.execute("COMMIT")
+                    _polling(conn, busy_timeout, lambda: conn.execute("COMMIT"))
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
@@ -265,7 +268,7 @@ class SqliteStore:
             with self._lock:
                 self._check_open()
                 try:
-                    conn = sqlite3.connect(self._uri, uri=True, timeout=self._busy_timeout,
+                    conn = sqlite3.connect(self._uri, uri=True, timeout=0,
                                            isolation_level=None, check_same_thread=False)
                 except sqlite3.Error as exc:
                     raise translate(exc, self.path, "open") from None
@@ -318,7 +321,9 @@ class SqliteStore:
                 raise translate(exc, self.path, action) from None
             try:
                 yield self._conn
-                self._conn.execute("COMMIT")
+                # In rollback-journal mode COMMIT waits for readers; a busy COMMIT leaves the
+                # transaction open, so trying again is safe.
+                _polling(self._conn, self._conn_timeout, lambda: self._conn.execute("COMMIT"))
             except sqlite3.Error as exc:
                 _rollback(self._conn)
                 raise translate(exc, self.path, action) from None
@@ -330,6 +335,13 @@ class SqliteStore:
             except BaseException:
                 _rollback(self._conn)
                 raise
+
+    @property
+    def busy_timeout(self) -> float:
+        """Seconds a statement of this thread's connection waits for another process's lock
+        (by polling, see `_polling`; SQLite's own handler is off)."""
+        conn, _lock = self._reader()
+        return self._timeout(conn)
 
     def set_busy_timeout(self, seconds: float, *, other_threads: bool = False) -> None:
         """How long the calling thread's reads wait for another process's lock before
@@ -347,10 +359,6 @@ class SqliteStore:
         conn, lock = self._reader()
         with lock:
             self._check_open()
-            try:
-                conn.execute(f"PRAGMA busy_timeout = {max(int(seconds * 1000), 0)}")
-            except sqlite3.Error as exc:
-                raise translate(exc, self.path, "configure the connection to") from None
             if conn is self._conn:
                 self._conn_timeout = seconds
             else:
@@ -768,24 +776,21 @@ def _polling(conn: sqlite3.Connection, timeout: float, step: Callable[[], _T]) -
     in rollback-journal mode takes the lock again right after each commit and shuts readers
     out while it commits, leaving short gaps that those sparse tries kept missing: one edit
     in twenty, and background reads now and then, failed with "locked". The connection's
-    busy timeout is set to `timeout` afterwards.
+    store's connections have no SQLite busy handler at all (`busy_timeout` 0), so the
+    uncontended path costs nothing extra.
     """
     if timeout <= 0:
         return step()  # no waiting at all (a window's GUI thread)
-    conn.execute("PRAGMA busy_timeout = 0")
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                return step()
-            except sqlite3.OperationalError as exc:
-                code = getattr(exc, "sqlite_errorcode", None)
-                busy = isinstance(code, int) and code & 0xFF == _SQLITE_BUSY
-                if not busy or time.monotonic() >= deadline:
-                    raise
-            time.sleep(_BEGIN_POLL_S)
-    finally:
-        conn.execute(f"PRAGMA busy_timeout = {max(int(timeout * 1000), 0)}")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return step()
+        except sqlite3.OperationalError as exc:
+            code = getattr(exc, "sqlite_errorcode", None)
+            busy = isinstance(code, int) and code & 0xFF == _SQLITE_BUSY
+            if not busy or time.monotonic() >= deadline:
+                raise
+        time.sleep(_BEGIN_POLL_S)
 
 
 def _lenient_text(data: bytes) -> str:

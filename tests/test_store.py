@@ -7,6 +7,8 @@ import json
 import re
 import shutil
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -86,7 +88,19 @@ def test_new_database_is_wal_full_with_busy_timeout(seed_path: Path) -> None:
         assert s.layout is Layout.SEED
         assert s.journal_mode == "wal"
         assert s._conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
-        assert s._conn.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
+        # The store waits 5 s for a lock, as the Rust store does, by polling every 0.5 ms
+        # rather than through SQLite's handler (which backs off to 100 ms between tries).
+        assert s.busy_timeout == 5.0
+    holder = sqlite3.connect(seed_path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    timer = threading.Timer(0.3, lambda: holder.execute("COMMIT"))
+    timer.start()
+    started = time.monotonic()
+    with SqliteStore.open(seed_path) as s:
+        s.add_usage("tuxmath", date(2026, 1, 1), timedelta(seconds=1))
+    assert time.monotonic() - started >= 0.25  # it waited for the lock instead of failing
+    timer.join()
+    holder.close()
     names = {r[1] for r in schema_rows(seed_path)}
     assert {"audit_log", "usage", "cooldowns", "snapshot", "idx_audit_type",
             "idx_audit_entry", "idx_audit_session", "idx_audit_timestamp"} <= names
