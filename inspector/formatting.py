@@ -88,14 +88,34 @@ def _malformed(event: Event) -> bool:
     return isinstance(event, UnknownEvent) and event.malformed
 
 
+MAX_LINE_CHARS = 2000  # longer lines are broken for display
+
+
+def break_long_lines(text: str, width: int = MAX_LINE_CHARS) -> str:
+    """`text` with every line longer than `width` broken into pieces, for display only:
+    Qt takes seconds to lay out one unbroken line of 100,000 characters (4 s for 200,000),
+    and a 10 MB event or JSON nested 100,000 deep is exactly that."""
+    if len(text) <= width:
+        return text
+    lines = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            lines.append(line)
+        else:
+            lines.extend(line[i:i + width] for i in range(0, len(line), width))
+    return "\n".join(lines)
+
+
 def pretty_json(raw: str, limit: int = 200_000) -> str:
-    """Indented JSON for the raw pane; the text itself when it is not JSON; cut when huge."""
+    """Indented JSON for the raw pane; the text itself when it is not JSON; cut when huge,
+    long lines broken (display only)."""
     if len(raw) > limit:
-        return raw[:limit] + f"\n… ({len(raw) - limit:,} more characters not shown)"
+        return break_long_lines(raw[:limit]) + \
+            f"\n… ({len(raw) - limit:,} more characters not shown)"
     try:
-        return json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
+        return break_long_lines(json.dumps(json.loads(raw), indent=2, ensure_ascii=False))
     except (ValueError, RecursionError):
-        return raw
+        return break_long_lines(raw)
 
 
 #: Distinct colours readable on light and dark backgrounds (Okabe-Ito plus Tableau tones).

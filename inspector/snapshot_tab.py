@@ -72,7 +72,14 @@ from shepherd_store.timefmt import format_day, local_now
 from . import workers
 from .cooldown_tab import countdown, read_only_tip, when_text
 from .database import Database
-from .formatting import clip, entry_display, format_duration, format_local, short_id
+from .formatting import (
+    break_long_lines,
+    clip,
+    entry_display,
+    format_duration,
+    format_local,
+    short_id,
+)
 from .widgets import ask_retry, ask_yes, plain_label, plain_tip, set_control, show_error
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -87,15 +94,17 @@ MAX_RAW_CHARS = 200_000  # an enormous stored snapshot is shown cut, never fatal
 
 
 def pretty(text: str | None) -> str:
-    """Indented JSON for people (the text itself when it is not JSON)."""
+    """Indented JSON for people (the text itself when it is not JSON); cut when huge, and
+    lines too long for Qt to lay out quickly broken (see `break_long_lines`)."""
     if text is None:
         return "(no snapshot)"
     if len(text) > MAX_RAW_CHARS:
-        return text[:MAX_RAW_CHARS] + f"\n… ({len(text) - MAX_RAW_CHARS:,} more characters)"
+        return break_long_lines(text[:MAX_RAW_CHARS]) + \
+            f"\n… ({len(text) - MAX_RAW_CHARS:,} more characters)"
     try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        return break_long_lines(json.dumps(json.loads(text), indent=2, ensure_ascii=False))
     except (ValueError, RecursionError):
-        return text
+        return break_long_lines(text)
 
 
 def change_preview(old: str | None, new: str | None) -> str:

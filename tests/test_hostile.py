@@ -284,7 +284,6 @@ def plain_everywhere(window: MainWindow) -> None:
 # --- defects the corpus found --------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="fixed in the next commit")
 @pytest.mark.parametrize("name", ["huge-event.db", "deep-json.db"])
 def test_huge_or_deep_json_is_shown_cut_without_freezing_the_window(
         qtbot, corpus: dict[str, Case], name: str) -> None:
