@@ -291,6 +291,16 @@ class SqliteStore:
                 return _polling(conn, self._timeout(conn), lambda: _fetch(conn, sql, params))
             except sqlite3.Error as exc:
                 raise self._read_error(exc, action) from None
+            except UnicodeEncodeError:
+                raise self._not_utf8(action) from None
+
+    def _not_utf8(self, action: str) -> SerializationError:
+        """A value to look for held a lone surrogate (bytes that are not UTF-8 on a command
+        line arrive so): SQLite cannot take it, and nothing stored could match it."""
+        return SerializationError(
+            f"Cannot {action} {self.path}: a value to look for is not valid UTF-8 (it contains "
+            "a lone surrogate, as bytes that are not UTF-8 on a command line become), so "
+            "nothing in the database can match it.", path=self.path)
 
     def _read_error(self, exc: sqlite3.Error, action: str) -> StoreError:
         """The `StoreError` for a failed read, counting the ones a lock turned away."""
@@ -503,6 +513,8 @@ class SqliteStore:
                 raise self._read_error(exc, "search the audit log of") from None
             except sqlite3.Error as exc:
                 raise self._read_error(exc, "search the audit log of") from None
+            except UnicodeEncodeError:
+                raise self._not_utf8("search the audit log of") from None
             for row in rows:
                 event = self._row_to_event(row)
                 if flt.matches_time(event):
