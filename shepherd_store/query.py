@@ -134,7 +134,13 @@ def build_where(flt: AuditFilter, layout: Layout, *, guarded: bool = False) -> W
         # earlier instant can carry: "2026-03-02T01:00+09:00" sorts after "2026-03-02".
         conds.append("timestamp < ?")
         params.append(_ts_bound(flt.until, _MARGIN + timedelta(days=1)))
-    if flt.text:
+    if flt.text and "\x00" in flt.text:
+        # LIKE ends its pattern at a NUL character (and would then match every row);
+        # instr() compares whole strings.
+        conds.append(f"instr(lower({col}), lower(?)) > 0")
+        params.append(flt.text)
+        indexed = False
+    elif flt.text:
         conds.append(f"{col} LIKE ? ESCAPE '\\'")
         params.append(f"%{like_escape(flt.text)}%")
         indexed = False

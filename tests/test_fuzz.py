@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from shepherd_store import AuditFilter, SqliteStore, StoreError, UnknownEvent
@@ -132,7 +132,7 @@ def test_build_where_only_binds_parameters(flt: AuditFilter) -> None:
         entry_id=None if flt.entry_id is None else "x",
         session_id=None if flt.session_id is None else "x",
         since=flt.since, until=flt.until,
-        text="x" if flt.text else flt.text)
+        text=("x\x00" if "\x00" in flt.text else "x") if flt.text else flt.text)
     for layout in Layout:
         for guarded in (False, True):
             where, same = (build_where(f, layout, guarded=guarded) for f in (flt, shape))
@@ -158,11 +158,11 @@ def test_find_audits_raises_only_store_errors(fuzz_db: tuple[Path, list[str]],
 
 
 @FUZZ
+@example(text="\x00")  # found: SQLite's LIKE ends a pattern at NUL, so this matched all
 @example(text="\udcff")  # found: a lone surrogate escaped find_audits as UnicodeEncodeError
 @given(text=SEARCH)
 def test_text_search_finds_exactly_the_events_containing_the_text(
         fuzz_db: tuple[Path, list[str]], text: str) -> None:
-    assume("\x00" not in text)  # (a NUL in the search text: the next commit)
     path, raws = fuzz_db
     with SqliteStore.open(path, read_only=True) as store:
         try:
