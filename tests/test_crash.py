@@ -217,21 +217,26 @@ def kill_mid_edit(rounds: int, *, seed: int = 7, workdir: Path | None = None,
         for r in range(rounds):
             path = paths[r % len(paths)]
             before = _stored(path)
-            proc = subprocess.Popen([sys.executable, "-c", EDITOR, str(path), ENTRY], cwd=REPO,
-                                    env=child_env(config), stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True)
+            errors = work / "editor.err"
+            with errors.open("w") as err_file:
+                proc = subprocess.Popen([sys.executable, "-c", EDITOR, str(path), ENTRY],
+                                        cwd=REPO, env=child_env(config),
+                                        stdout=subprocess.PIPE, stderr=err_file, text=True)
             assert proc.stdout is not None
             first = proc.stdout.readline().strip()
             if first != "ready":
                 proc.kill()
-                _out, err = proc.communicate(timeout=30)
+                proc.wait(30)
                 outcome.failures.append(f"round {r}: the editor did not start: {first} "
-                                        f"{err[-300:]}")
+                                        f"{errors.read_text()[-300:]}")
                 outcome.runs += 1
                 continue
             time.sleep(rng.uniform(0.0, max_delay))
             os.kill(proc.pid, signal.SIGKILL)
-            out, _err = proc.communicate(timeout=30)
+            # Read the rest through the same buffered file as "ready": communicate() would
+            # read the pipe itself and miss lines readline() had already buffered.
+            out = proc.stdout.read()
+            proc.wait(30)
             lines = out.splitlines()
             reports = [line for line in lines if line.startswith("report")]
             log = _parse_log(lines, before)
@@ -240,7 +245,9 @@ def kill_mid_edit(rounds: int, *, seed: int = 7, workdir: Path | None = None,
             problems = _check_round(path, log) + [
                 f"the window reported: {line[7:]}" for line in reports]
             outcome.runs += 1
-            outcome.failures.extend(f"round {r} ({path.name}): {p}" for p in problems)
+            tail = " | ".join(line[:90] for line in lines[-8:])
+            outcome.failures.extend(f"round {r} ({path.name}): {p} [log: {tail}]"
+                                    for p in problems)
     finally:
         if own:
             shutil.rmtree(work, ignore_errors=True)
@@ -252,10 +259,10 @@ def kill_mid_edit(rounds: int, *, seed: int = 7, workdir: Path | None = None,
 def test_inspector_killed_mid_edit_leaves_old_or_new_never_a_mix(tmp_path: Path) -> None:
     if not (FIXTURES / "rust-v0.db").exists():
         pytest.skip("fixture rust-v0.db not available")
-    outcome = kill_mid_edit(12, workdir=tmp_path)
-    assert outcome.runs == 12
+    outcome = kill_mid_edit(10, workdir=tmp_path)  # benchmarks/reliability.py: 50 rounds
+    assert outcome.runs == 10
     assert outcome.failures == []
-    assert outcome.figures["edits acknowledged"] > 12  # type: ignore[operator]
+    assert outcome.figures["edits acknowledged"] > 10  # type: ignore[operator]
 
 
 # --- the file pulled away while the window is open ------------------------------------------
