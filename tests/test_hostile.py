@@ -57,7 +57,7 @@ USAGE_CHART_TICKS = ("the Usage chart's tick code asks numpy for one tick per un
                      "paintEvent, the chart never draws")
 USAGE_CHART_PER_ENTRY = ("the Usage tab builds its chart on the GUI thread with one pyqtgraph "
                          "item per entry (~2.6 ms each, PlotItem.addItem growing with the "
-                         "count): 1,000 entries freeze the window 2.6 s, 50,000 for minutes")
+                         "count): 500 entries freeze the window 1.3 s, 50,000 for minutes")
 WINDOW_CASES = [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=USAGE_CHART_TICKS))
                 if n == "odd-usage.db" else n for n in NAMES]
 
@@ -310,7 +310,7 @@ def test_huge_or_deep_json_is_shown_cut_without_freezing_the_window(
 
 
 @pytest.mark.xfail(strict=True, reason=USAGE_CHART_PER_ENTRY)
-def test_a_thousand_entries_open_within_a_second(qtbot, tmp_path: Path) -> None:
+def test_five_hundred_entries_open_within_half_a_second(qtbot, tmp_path: Path) -> None:
     # The corpus's 50,000 entries, scaled down so that the failure costs seconds, not
     # minutes: opening must not freeze the window.
     import sqlite3
@@ -318,12 +318,12 @@ def test_a_thousand_entries_open_within_a_second(qtbot, tmp_path: Path) -> None:
 
     from shepherd_store.schema import RUST_DDL
 
-    path = tmp_path / "thousand.db"
+    path = tmp_path / "five-hundred.db"
     conn = sqlite3.connect(path)
     for ddl in RUST_DDL:
         conn.execute(ddl)
     conn.executemany("INSERT INTO usage VALUES (?, ?, 60)",
-                     ((f"entry-{i}", date.today().isoformat()) for i in range(1000)))
+                     ((f"entry-{i}", date.today().isoformat()) for i in range(500)))
     conn.commit()
     conn.close()
     window = open_window(path, read_only=True)
@@ -336,4 +336,4 @@ def test_a_thousand_entries_open_within_a_second(qtbot, tmp_path: Path) -> None:
     elapsed = time.monotonic() - started
     window.close()
     workers.wait_all()
-    assert elapsed < 1.0, f"the window was frozen for {elapsed:.1f} s"
+    assert elapsed < 0.5, f"the window was frozen for {elapsed:.1f} s"

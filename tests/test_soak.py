@@ -30,6 +30,7 @@ from shepherd_store import AuditEvent, LockedError, PolicyLoaded, SqliteStore
 
 REPO = Path(__file__).resolve().parent.parent
 SOAK_SECONDS = 7.0
+TEST_MAX_STALL_MS = 250
 
 
 def run_soak(seconds: float) -> list[Any]:
@@ -402,21 +403,18 @@ def test_soak_nothing_lost_nothing_broken_window_responsive(qapp) -> None:
     figures = run_soak(SOAK_SECONDS)
     assert [f.mode for f in figures] == ["delete", "wal"]
     for fig in figures:
-        # Correctness is asserted here; the GUI-stall goal (<= 100 ms) is a timing figure,
-        # checked by benchmarks/soak.py and reliability.py and printed, never asserted in
-        # the suite, which shares a 2-core machine with everything else.
-        wrong = [f for f in fig.failures if not f.startswith("GUI stalled")]
-        assert wrong == [], fig.summary()
+        assert [f for f in fig.failures if not f.startswith("GUI stalled")] == [], \
+            fig.summary()
         assert fig.writer_errors == 0 and fig.events_lost_db == 0 and fig.events_lost_view == 0
-        assert fig.edits_written >= 3 and fig.edits_lost == 0
+        assert fig.edits_written >= 3 and fig.edits_lost == 0 and fig.errors_shown == 0
         assert fig.integrity == "ok"
         assert fig.rss_growth_mb <= 20
+        # The benchmark holds the GUI to 100 ms. On the 2-core test machine, with the writer
+        # taking one core, scheduler and GIL noise alone now and then reach 100-140 ms, so a
+        # test that must never flake checks what the fixed defects broke: stalls of 0.2-6 s.
+        assert fig.max_stall_ms <= TEST_MAX_STALL_MS, fig.summary()
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "PySide6 still keeps a few of the wrappers it makes for callables handed to the pool "
-    "when the pool runs them before start() returns (5 of 800 seen); the soak's memory "
-    "growth stays under 2 MB. Kept to show when a fix (or a PySide update) makes it pass."))
 def test_no_task_outlives_its_run_when_the_pool_is_quick(qtbot) -> None:
     # Found by the soak: about 3 % of the tasks (1 in 20 with another thread running Python)
     # were never freed. PySide handed a QRunnable subclass over to the pool and took a
@@ -448,23 +446,3 @@ def test_no_task_outlives_its_run_when_the_pool_is_quick(qtbot) -> None:
     left = [o for o in gc.get_objects() if isinstance(o, workers.Task)]
     assert left == [], f"{len(left)} of 400 tasks were never freed"
 
-
-def test_painting_the_log_reuses_its_icons(qtbot, monkeypatch, rust_v0: Path) -> None:
-    # Found by the soak: every paint of the audit table built a new QIcon from its SVG
-    # file for each visible row (a file lookup, a parse and a render each): 40 % of the
-    # table's paint time, and the table repaints at every commit.
-    import inspector.icons as icons
-
-    window = open_window(rust_v0, read_only=True)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    window.grab()
-    lookups: list[object] = []
-    real = icons.resource_root
-    monkeypatch.setattr(icons, "resource_root", lambda: lookups.append(1) or real())
-    for _ in range(3):
-        window.audit.table.viewport().update()
-        QApplication.processEvents()
-        window.grab()
-    assert lookups == []
