@@ -351,6 +351,10 @@ def soak_one(app: QApplication, mode: str, seconds: float, workdir: Path,
     person = Person(window, workdir, random.Random(seed), heartbeat)
     try:
         run_events(app, min(1.0, seconds / 5))  # the writer starts; first loads land
+        for i in range(window.tabs.count()):  # first visits import and lay out (once)
+            window.tabs.setCurrentIndex(i)
+            run_events(app, 0.1)
+        window.tabs.setCurrentIndex(0)
         fig.rss_start_mb = rss_mb()
         heartbeat.start()
         person.start()
