@@ -182,8 +182,13 @@ class DurationAxis(pg.AxisItem):  # type: ignore[misc]
         wanted = max(2.0, size / 60)
         raw = (maxVal - minVal) / wanted
         step = next((s for s in _STEPS if s >= raw), _STEPS[-1])
+        if raw > step:  # absurd stored values (years of "usage" in a day): whole multiples
+            step = math.ceil(raw / step) * step
         start = math.ceil(minVal / step) * step
-        values = [float(v) for v in np.arange(start, maxVal + step * 1e-6, step)[:200]]
+        # Counted, never materialised: a corrupt 2**62 s row once made numpy build a
+        # 415-billion-element range in every paint (MemoryError, the chart never drew).
+        count = min(200, max(0, math.floor((maxVal - start) / step + 1e-6) + 1))
+        values = [float(start + i * step) for i in range(count)]
         return [(float(step), values)]
 
     def tickStrings(self, values: list[float], scale: float,

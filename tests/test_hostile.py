@@ -51,15 +51,11 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Case]:
 
 
 NAMES = list(CASE_NAMES)
-#: Defects of the Usage tab (inspector/usage_tab.py, usage_chart.py: not this suite's to fix).
-USAGE_CHART_TICKS = ("the Usage chart's tick code asks numpy for one tick per unit of a "
-                     "2**62 s usage (np.arange of 415 billion values): MemoryError in every "
-                     "paintEvent, the chart never draws")
+#: A known defect of the Usage tab (inspector/usage_tab.py, usage_chart.py).
 USAGE_CHART_PER_ENTRY = ("the Usage tab builds its chart on the GUI thread with one pyqtgraph "
                          "item per entry (~2.6 ms each, PlotItem.addItem growing with the "
                          "count): 500 entries freeze the window 1.3 s, 50,000 for minutes")
-WINDOW_CASES = [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=USAGE_CHART_TICKS))
-                if n == "odd-usage.db" else n for n in NAMES]
+WINDOW_CASES = NAMES
 
 
 @pytest.fixture
