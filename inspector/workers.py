@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import traceback
+from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -100,8 +101,42 @@ def start(fn: Callable[[Callable[[int, int], None]], Any],
     # Start on the next turn of the event loop, so a caller can still connect to the
     # returned signals before a quick task reports.
     target = pool or QThreadPool.globalInstance()
-    QTimer.singleShot(0, lambda: target.start(task.run))
+    queue = _queue(target)
+    queue.tasks.append(task)
+    QTimer.singleShot(0, queue.start_one)
     return sig
+
+
+class _Queue:
+    """The tasks waiting for a thread of one pool.
+
+    The pool and the timer are only ever handed this queue's long-lived bound methods,
+    never a callable per task: PySide holds on to the callables it is given for a while
+    (the timer's until a deferred delete, now and then the pool's), and a callable per task
+    kept its task, closure and signals alive with it.
+    """
+
+    def __init__(self, pool: QThreadPool) -> None:
+        self.pool = pool
+        self.tasks: deque[Task] = deque()  # append and popleft are atomic
+        self.start_one = self._start_one
+        self.run_one = self._run_one
+
+    def _start_one(self) -> None:
+        self.pool.start(self.run_one)
+
+    def _run_one(self) -> None:
+        self.tasks.popleft().run()
+
+
+_queues: dict[int, _Queue] = {}
+
+
+def _queue(pool: QThreadPool) -> _Queue:
+    queue = _queues.get(id(pool))
+    if queue is None or queue.pool is not pool:
+        queue = _queues[id(pool)] = _Queue(pool)
+    return queue
 
 
 _waiting_pool: QThreadPool | None = None
