@@ -174,7 +174,10 @@ def run_waiting(fn: Callable[[], T]) -> T:
     start(run, done, failed, pool=_waiting_pool)
     while not outcome:
         loop.exec()
-    ok, value = outcome[0]
+    # Take the result out of the list the callbacks hold: the task's signals keep those
+    # callbacks through a C++ connection the collector cannot see, and an exception held
+    # there (with its frames, the task and its signals) would never be freed.
+    ok, value = outcome.pop()
     if not ok:
         raise value
     return value  # type: ignore[no-any-return]
