@@ -60,19 +60,44 @@ _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB, _PERM = 
 )
 
 
-def translate(exc: sqlite3.Error, path: str, action: str) -> StoreError:
-    """Turn a `sqlite3` exception raised while doing `action` on `path` into a `StoreError`."""
+def format_timeout(seconds: float) -> str:
+    """A busy timeout as a person reads it: "5 s", "0.5 s", "250 ms", "2.25 s"."""
+    millis = round(seconds * 1000, 3)
+    if seconds >= 1 or millis % 100 == 0:  # whole tenths of a second read well as seconds
+        return f"{_trimmed(seconds)} s"
+    return f"{_trimmed(millis)} ms"
+
+
+def _trimmed(value: float) -> str:
+    return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def _locked_message(where: str, busy_timeout: float | None) -> str:
+    if busy_timeout is None:
+        waited = "stayed locked by another process for longer than its busy timeout"
+    elif busy_timeout <= 0:
+        waited = ("was locked by another process, and this connection does not wait for "
+                  "locks (its busy timeout is 0)")
+    else:
+        waited = (f"stayed locked by another process for longer than the "
+                  f"{format_timeout(busy_timeout)} busy timeout")
+    return (f"Cannot {where}: the database {waited}. Try again in a moment; if it persists, "
+            "check for a stuck process holding the file open.")
+
+
+def translate(exc: sqlite3.Error, path: str, action: str, *,
+              busy_timeout: float | None = None) -> StoreError:
+    """Turn a `sqlite3` exception raised while doing `action` on `path` into a `StoreError`.
+
+    `busy_timeout` is the seconds the failed statement waited for a lock (the connection's
+    busy timeout), stated in the message of a `LockedError`; None when it is not known.
+    """
     code = getattr(exc, "sqlite_errorcode", None)
     primary = code & 0xFF if isinstance(code, int) else None
     text = str(exc)
     where = f"{action} {path}"
     if primary in (_BUSY, _LOCKED) or "locked" in text or "busy" in text:
-        return LockedError(
-            f"Cannot {where}: the database stayed locked by another process for longer than "
-            "the 5 s busy timeout. Try again in a moment; if it persists, check for a stuck "
-            "process holding the file open.",
-            path=path,
-        )
+        return LockedError(_locked_message(where, busy_timeout), path=path)
     if primary == _READONLY or "readonly" in text or "read-only" in text:
         return ReadOnlyError(
             f"Cannot {where}: the file (or its directory) is read-only for this user. "

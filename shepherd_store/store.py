@@ -174,7 +174,7 @@ class SqliteStore:
             conn = sqlite3.connect(uri, uri=True, timeout=0, isolation_level=None,
                                    check_same_thread=False)
         except sqlite3.Error as exc:
-            raise translate(exc, shown, "open") from None
+            raise translate(exc, shown, "open", busy_timeout=busy_timeout) from None
         try:
             store = cls._setup(conn, shown, new=not exists, read_only=read_only,
                                busy_timeout=busy_timeout)
@@ -208,7 +208,7 @@ class SqliteStore:
 
             info = _polling(conn, busy_timeout, prologue)
         except sqlite3.Error as exc:
-            raise translate(exc, path, "read") from None
+            raise translate(exc, path, "read", busy_timeout=busy_timeout) from None
         if info.problem is not None:
             raise IncompatibleSchemaError(
                 f"{path} is a SQLite database but not a Shepherd one ({info.problem}). "
@@ -235,7 +235,8 @@ class SqliteStore:
                     raise
                 tables = inspect_schema(conn).tables
             except sqlite3.Error as exc:
-                raise translate(exc, path, "create the tables of") from None
+                raise translate(exc, path, "create the tables of",
+                                busy_timeout=busy_timeout) from None
         return cls(conn, path, layout, tables, read_only=read_only)
 
     def close(self) -> None:
@@ -271,7 +272,8 @@ class SqliteStore:
                     conn = sqlite3.connect(self._uri, uri=True, timeout=0,
                                            isolation_level=None, check_same_thread=False)
                 except sqlite3.Error as exc:
-                    raise translate(exc, self.path, "open") from None
+                    raise translate(exc, self.path, "open",
+                                    busy_timeout=self._busy_timeout) from None
                 pair = (conn, threading.RLock())
                 self._thread_conns.append(pair)
                 self._by_thread[ident] = pair
@@ -290,7 +292,7 @@ class SqliteStore:
             try:
                 return _polling(conn, self._timeout(conn), lambda: _fetch(conn, sql, params))
             except sqlite3.Error as exc:
-                raise self._read_error(exc, action) from None
+                raise self._read_error(exc, action, conn) from None
             except UnicodeEncodeError:
                 raise self._not_utf8(action) from None
 
@@ -302,9 +304,11 @@ class SqliteStore:
             "a lone surrogate, as bytes that are not UTF-8 on a command line become), so "
             "nothing in the database can match it.", path=self.path)
 
-    def _read_error(self, exc: sqlite3.Error, action: str) -> StoreError:
-        """The `StoreError` for a failed read, counting the ones a lock turned away."""
-        err = translate(exc, self.path, action)
+    def _read_error(self, exc: sqlite3.Error, action: str,
+                    conn: sqlite3.Connection) -> StoreError:
+        """The `StoreError` for a failed read on `conn`, counting the ones a lock turned
+        away."""
+        err = translate(exc, self.path, action, busy_timeout=self._timeout(conn))
         if isinstance(err, LockedError):
             self.lockouts += 1
         return err
@@ -328,7 +332,7 @@ class SqliteStore:
             try:
                 self._begin_immediate()
             except sqlite3.Error as exc:
-                raise translate(exc, self.path, action) from None
+                raise translate(exc, self.path, action, busy_timeout=self._conn_timeout) from None
             try:
                 yield self._conn
                 # In rollback-journal mode COMMIT waits for readers; a busy COMMIT leaves the
@@ -336,7 +340,8 @@ class SqliteStore:
                 _polling(self._conn, self._conn_timeout, lambda: self._conn.execute("COMMIT"))
             except sqlite3.Error as exc:
                 _rollback(self._conn)
-                raise translate(exc, self.path, action) from None
+                raise translate(exc, self.path, action,
+                                busy_timeout=self._conn_timeout) from None
             except UnicodeEncodeError:  # a lone surrogate in a bound string (e.g. entry_id)
                 _rollback(self._conn)
                 raise SerializationError(
@@ -510,9 +515,9 @@ class SqliteStore:
             except sqlite3.OperationalError as exc:
                 if "malformed JSON" in str(exc) and not guarded:
                     raise _MalformedJson from None
-                raise self._read_error(exc, "search the audit log of") from None
+                raise self._read_error(exc, "search the audit log of", conn) from None
             except sqlite3.Error as exc:
-                raise self._read_error(exc, "search the audit log of") from None
+                raise self._read_error(exc, "search the audit log of", conn) from None
             except UnicodeEncodeError:
                 raise self._not_utf8("search the audit log of") from None
             for row in rows:
