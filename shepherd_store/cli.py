@@ -13,6 +13,7 @@ to a pipe is plain, unclipped and free of progress lines.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -476,11 +477,14 @@ def cmd_audit(args: argparse.Namespace, out: Output) -> int:
 
 
 def _cleared(events: Iterator[AuditEvent], progress: ProgressLine) -> Iterator[AuditEvent]:
-    """Events, erasing the progress line before each one is printed."""
-    for event in events:
+    """Events, erasing the progress line before each one is printed (and before an error
+    is)."""
+    try:
+        for event in events:
+            progress.clear()
+            yield event
+    finally:
         progress.clear()
-        yield event
-    progress.clear()
 
 
 def _resolve_session(store: SqliteStore, text: str) -> str:
@@ -531,12 +535,18 @@ class _TableEmitter:
     def write(self, events: Iterable[AuditEvent]) -> int:
         out = self.out
         clip = out.width is not None
+        rows = iter(events)
+        # The first event (or the error of the first read) before the header, so a search
+        # that fails at once prints only its error; an empty result still gets the header.
+        first = next(rows, None)
         if not self.header:
             out.line(render_row([(c.title, "bold") for c in self.columns], self.columns,
                                   self.widths, out.style, clip_cells=clip))
             self.header = True
+        if first is None:
+            return 0
         n = 0
-        for event in events:
+        for event in itertools.chain((first,), rows):
             when = format_local(event.timestamp)
             if isinstance(event.event, UnknownEvent) and event.event.malformed \
                     and (event.event.error or "").startswith("bad timestamp"):

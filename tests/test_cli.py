@@ -423,6 +423,96 @@ def test_audit_never_prints_control_characters(run: Any, seed_path: Path) -> Non
     assert evil in run("--db", seed_path, "audit", "--json").json_lines()[0]["event"]["entry_id"]
 
 
+def damaged_newest_event(tmp_path: Path) -> Path:
+    """A Rust-layout database whose newest event spills onto an overflow page that is
+    garbage: the file opens and its id range reads, but reading that event fails."""
+    db = tmp_path / "damaged.db"
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = delete")
+    conn.execute("CREATE TABLE audit_log (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                 "timestamp TEXT NOT NULL, event_json TEXT NOT NULL)")
+    for i in range(3):
+        conn.execute("INSERT INTO audit_log (timestamp, event_json) VALUES (?, ?)",
+                     (f"2026-01-10T10:00:0{i}-05:00", '{"type":"service_started"}'))
+    big = json.dumps({"type": "policy_loaded", "entry_count": 3, "pad": "z" * 20_000})
+    conn.execute("INSERT INTO audit_log (timestamp, event_json) VALUES (?, ?)",
+                 ("2026-01-10T10:01:00-05:00", big))
+    size = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.close()
+    data = bytearray(db.read_bytes())
+    spilled = [n for n in range(len(data) // size)
+               if data[n * size + 4:n * size + 104] == b"z" * 100]
+    assert spilled
+    data[spilled[0] * size:(spilled[0] + 1) * size] = b"\xff" * size
+    db.write_bytes(bytes(data))
+    return db
+
+
+@pytest.mark.parametrize("fmt", [[], ["--json"]])
+@pytest.mark.parametrize("option", ["--grep", "--entry", "--type"])
+def test_audit_filter_not_utf8_prints_only_the_error(run: Any, rust_v0: Path, option: str,
+                                                    fmt: list[str]) -> None:
+    # Bytes that are not UTF-8 on the command line arrive as lone surrogates; the first
+    # search fails. Found: the table's header was printed before the error.
+    result = run("--db", rust_v0, "audit", *fmt, option, "\udcff")
+    assert result.status == 2, result.err
+    assert result.out == ""
+    assert "not valid UTF-8" in result.err
+
+
+def test_audit_filter_not_utf8_bytes_from_a_shell(rust_v0: Path) -> None:
+    result = run_entry("--db", rust_v0, "audit", "--grep", "\udcff")  # passed as b"\xff"
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert "not valid UTF-8" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("argv", [["audit"], ["audit", "--limit", "1"], ["audit", "--json"]])
+def test_audit_damaged_first_row_prints_only_the_error(run: Any, tmp_path: Path,
+                                                       argv: list[str]) -> None:
+    db = damaged_newest_event(tmp_path)
+    result = run("--db", db, *argv)
+    assert result.status == 4, result.err
+    assert result.out == ""
+    assert "damaged" in result.err
+
+
+@pytest.mark.parametrize(("error", "status"), [
+    (LockedError("Cannot search x: the database stayed locked"), 3),
+    (CorruptDatabaseError("Cannot search x: damaged"), 4),
+    (DatabaseError("Cannot search x: disk I/O error"), 5),
+])
+def test_audit_error_on_the_first_read_prints_no_header(
+        run: Any, rust_v0: Path, monkeypatch: pytest.MonkeyPatch, error: StoreError,
+        status: int) -> None:
+    def failing(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        raise error
+        yield  # a generator, as iter_events is
+
+    monkeypatch.setattr(cli_module, "iter_events", failing)
+    result = run("--db", rust_v0, "audit")
+    assert (result.status, result.out) == (status, "")
+    assert str(error) in result.err
+
+
+def test_audit_streams_rows_before_a_later_error(run: Any, rust_v0: Path,
+                                                 capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    printed: list[str] = []
+
+    def one_then_locked(store: SqliteStore, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        yield store.get_recent_audits(1)[0]
+        printed.append(capsys.readouterr().out)  # written before the next row is read
+        raise LockedError("Cannot search x: the database stayed locked")
+
+    monkeypatch.setattr(cli_module, "iter_events", one_then_locked)
+    result = run("--db", rust_v0, "audit")
+    assert result.status == 3
+    lines = printed[0].splitlines()
+    assert len(lines) == 2 and lines[0].split()[0] == "ID" and lines[1].split()[0] == "23"
+    assert result.out == ""
+
+
 # --- output to a terminal or a pipe ---------------------------------------------------------
 
 
