@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from shepherd_store import StoreError
+from shepherd_store import SqliteStore, StoreError
 from shepherd_store.paths import candidate_paths
 from shepherd_store.policy import load_policy
 
@@ -67,6 +67,9 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.db = db or Database(self)
         self.settings = QSettings("Shepherd", "shepherd-inspector")
+        # The journal mode of the open store, read once per opened database: the status bar
+        # is updated after every commit, and a PRAGMA per commit is a read on the GUI thread.
+        self._journal: tuple[SqliteStore, str] | None = None
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("tabs")
         self.tabs.setDocumentMode(True)
@@ -317,6 +320,7 @@ class MainWindow(QMainWindow):
         self.banner.setVisible(True)
 
     def _on_opened(self) -> None:
+        self._journal = None  # (re)opened, perhaps a replaced file: read its mode again
         self.pages.setCurrentIndex(0)
         self.banner.setVisible(False)
         self._update_status()
@@ -360,14 +364,12 @@ class MainWindow(QMainWindow):
         self.status_path.setText(str(db.path) if db.path else "No database open")
         self.status_path.setToolTip(str(db.path) if db.path else "")
         if store is None:
+            self._journal = None
             self.status_layout.setText("")
             self.status_access.setText("cannot read" if db.error else "")
             self.status_changed.setText("")
             return
-        try:
-            journal = store.journal_mode
-        except StoreError:
-            journal = "?"
+        journal = self._journal_mode(store)
         layout = "Rust layout" if store.layout.value == "rust" else "seed layout"
         self.status_layout.setText(f"{layout} · journal {journal}")
         self.status_layout.setToolTip(
@@ -378,6 +380,16 @@ class MainWindow(QMainWindow):
         changed = db.last_change
         self.status_changed.setText(
             f"last change {format_local(changed)}" if changed else "no changes since opened")
+
+    def _journal_mode(self, store: SqliteStore) -> str:
+        """`store`'s journal mode, read the first time it is asked for after the database
+        was opened ("?" while a lock keeps it from being read: asked again next time)."""
+        if self._journal is None or self._journal[0] is not store:
+            try:
+                self._journal = (store, store.journal_mode)
+            except StoreError:
+                return "?"
+        return self._journal[1]
 
     # --- help ----------------------------------------------------------------------------
 

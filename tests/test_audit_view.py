@@ -411,6 +411,36 @@ def test_service_started_seed_layout_shows_in_status(qtbot, seed_path: Path) -> 
     assert window.audit.model.rowCount() == 1
 
 
+def test_journal_mode_is_read_once_per_opened_database(qtbot, rust_copy: Path) -> None:
+    # Found: the status bar read PRAGMA journal_mode on the GUI thread after every commit.
+    window = make_window(qtbot, rust_copy)
+    assert "journal delete" in window.status_layout.text()
+    pragmas: list[str] = []
+    store = window.db.store
+    assert store is not None
+    store._conn.set_trace_callback(  # the GUI thread's connection
+        lambda sql: pragmas.append(sql) if "journal_mode" in sql.lower() else None)
+    with SqliteStore.open(rust_copy) as writer:
+        for i in range(5):
+            writer.append_audit(AuditEvent.new(ServiceStarted()))
+            window.db.check_now()
+            qtbot.waitUntil(lambda i=i: window.audit.model.rowCount() == 24 + i, timeout=5000)
+            assert window.status_layout.text() == "Rust layout · journal delete"
+            assert window.status_changed.text().startswith("last change")
+    window._update_status()
+    assert pragmas == []
+    store._conn.set_trace_callback(None)
+    # Switched to WAL (as a newer service might) and reopened: the new mode shows.
+    conn = sqlite3.connect(rust_copy, isolation_level=None)
+    assert conn.execute("PRAGMA journal_mode = wal").fetchone()[0] == "wal"
+    conn.close()
+    window.db.reload()
+    assert window.status_layout.text() == "Rust layout · journal wal"
+    window.db.close()  # the status bar shows no stale mode once nothing is open
+    window._update_status()
+    assert window.status_layout.text() == ""
+
+
 def test_locked_database_says_so_and_recovers(qtbot, rust_copy: Path) -> None:
     holder = sqlite3.connect(rust_copy, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")  # as a stuck writer in rollback-journal mode would
