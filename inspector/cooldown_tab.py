@@ -23,8 +23,6 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
-    QTimer,
-    Signal,
 )
 from PySide6.QtGui import QAction, QBrush, QColor, QKeySequence
 from PySide6.QtWidgets import (
@@ -54,7 +52,6 @@ from shepherd_store.overrides import (
 from shepherd_store.policy import Policy
 from shepherd_store.timefmt import local_now, parse_timestamp
 
-from . import workers
 from .database import Database
 from .formatting import (
     clip,
@@ -64,7 +61,15 @@ from .formatting import (
     format_local_time,
     to_local,
 )
-from .widgets import ask_retry, ask_yes, plain_label, plain_tip, set_control, show_error
+from .widgets import (
+    DatabaseTab,
+    ask_retry,
+    ask_yes,
+    plain_label,
+    plain_tip,
+    set_control,
+    show_error,
+)
 
 COLUMNS = ("Entry", "Cooldown until", "Time remaining", "Status", "Configured cooldown")
 COL_ENTRY, COL_UNTIL, COL_REMAINING, COL_STATUS, COL_CONFIGURED = range(len(COLUMNS))
@@ -303,34 +308,18 @@ def _status_sentence(row: CooldownRow, now: datetime) -> str:
 # --- the tab -----------------------------------------------------------------------------
 
 
-class CooldownTab(QWidget):
+class CooldownTab(DatabaseTab):
     """Cooldowns of every entry, with clear / extend / set / add, confirmed in words."""
 
-    loaded = Signal()
-    written = Signal()
-
     def __init__(self, db: Database, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("cooldownTab")
-        self.db = db
-        self._loader = workers.Reloader(self._load_job, self._on_loaded, self._on_load_failed)
+        super().__init__(db, "cooldownTab", parent)
         self.changes: dict[str, OverrideRecord] = {}
         self.model = CooldownModel(self)
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)
         self.proxy.setSortRole(SortRole)
         self._build()
-        self._timer = QTimer(self)
-        self._timer.setInterval(1000)
-        self._timer.timeout.connect(lambda: self.model.tick(local_now()))
-        self._timer.start()
-        db.opened.connect(self.reload)
-        db.changed.connect(self.reload)
-        db.failed.connect(self._on_failed)
-        db.stateChanged.connect(self._on_state)
-        self._on_state()
-        if db.store is not None:
-            self.reload()
+        self._follow()
 
     # --- construction ------------------------------------------------------------------
 
@@ -473,9 +462,8 @@ class CooldownTab(QWidget):
 
     # --- loading -------------------------------------------------------------------------
 
-    def reload(self) -> None:
-        """Read the rows again (off the GUI thread), keeping the selection."""
-        self._loader.request()
+    def _tick(self) -> None:
+        self.model.tick(local_now())
 
     def _load_job(self) -> Callable[[], object] | None:
         store, policy = self.db.store, self.db.policy

@@ -25,8 +25,6 @@ from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
     Qt,
-    QTimer,
-    Signal,
 )
 from PySide6.QtGui import QBrush, QColor, QFont, QFontDatabase, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -69,7 +67,6 @@ from shepherd_store.policy import Policy
 from shepherd_store.snapshot import SessionSnapshot, StateSnapshot, decode_snapshot, encode_snapshot
 from shepherd_store.timefmt import format_day, local_now
 
-from . import workers
 from .cooldown_tab import countdown, read_only_tip, when_text
 from .database import Database
 from .formatting import (
@@ -80,7 +77,15 @@ from .formatting import (
     format_local,
     short_id,
 )
-from .widgets import ask_retry, ask_yes, plain_label, plain_tip, set_control, show_error
+from .widgets import (
+    DatabaseTab,
+    ask_retry,
+    ask_yes,
+    plain_label,
+    plain_tip,
+    set_control,
+    show_error,
+)
 
 _Index = QModelIndex | QPersistentModelIndex
 FINDING_COLUMNS = ("Severity", "Finding")
@@ -194,16 +199,11 @@ class FindingModel(QAbstractTableModel):
         return None
 
 
-class SnapshotTab(QWidget):
+class SnapshotTab(DatabaseTab):
     """The saved snapshot, its diagnosis, a form and raw editor, and the one-click fixes."""
 
-    loaded = Signal()
-    written = Signal()
-
     def __init__(self, db: Database, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("snapshotPane")
-        self.db = db
+        super().__init__(db, "snapshotPane", parent)
         self.state: SnapshotState | None = None
         self._seen: str | None = None  # the stored text the person is looking at
         self._pending: str | None = None  # what saving would store (None: invalid or none)
@@ -211,19 +211,8 @@ class SnapshotTab(QWidget):
         self._dirty = False
         self._originals: dict[str, datetime] = {}
         self._load_error: str | None = None  # the notice a failed load put up, if any
-        self._loader = workers.Reloader(self._load_job, self._on_loaded, self._on_load_failed)
         self._build()
-        self._timer = QTimer(self)
-        self._timer.setInterval(1000)
-        self._timer.timeout.connect(self._tick)
-        self._timer.start()
-        db.opened.connect(self._on_opened)
-        db.changed.connect(self.reload)
-        db.failed.connect(self._on_failed)
-        db.stateChanged.connect(self._on_state)
-        self._on_state()
-        if db.store is not None:
-            self.reload()
+        self._follow()
 
     # --- construction ------------------------------------------------------------------
 
@@ -485,10 +474,6 @@ class SnapshotTab(QWidget):
         self._set_notice("")
         self._on_state()
         self.reload()
-
-    def reload(self) -> None:
-        """Read the snapshot and its diagnosis again (off the GUI thread)."""
-        self._loader.request()
 
     def _load_job(self) -> Callable[[], object] | None:
         store, policy = self.db.store, self.db.policy

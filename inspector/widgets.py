@@ -1,4 +1,5 @@
-"""Small Qt helpers every view shares: named controls and text that stays plain.
+"""Small Qt helpers every view shares: named controls, text that stays plain, and the base
+of the tabs that read the open database.
 
 Labels, ids and summaries come from the database and may contain markup (`<b>`,
 `<img src=x>`); Qt guesses rich text in labels and tooltips, so views go through these.
@@ -7,9 +8,16 @@ Labels, ids and summaries come from the database and may contain markup (`<b>`,
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
+
+from . import workers
+
+if TYPE_CHECKING:
+    from .database import Database
 
 
 def set_control(widget: QWidget, name: str, tip: str, accessible: str | None = None) -> None:
@@ -61,3 +69,64 @@ def show_error(parent: QWidget, title: str, text: str) -> None:
                       parent)
     box.setTextFormat(Qt.TextFormat.PlainText)
     box.exec()
+
+
+class DatabaseTab(QWidget):
+    """A tab that shows what it reads from the open `Database` and follows it live.
+
+    It reads again, off the GUI thread, when a database is opened (`_on_opened`) and after
+    every commit; `_load_job` returns what to run in the pool (None: nothing to read), whose
+    result goes to `_on_loaded` and a failure's message to `_on_load_failed`. `_on_failed`
+    shows a file that cannot be read, `_on_state` read-only state, labels and policy, and
+    `_tick` repaints every second without reading. A subclass sets up its own state and
+    widgets after `__init__`, then calls `_follow()`.
+    """
+
+    loaded = Signal()  # a read was shown
+    written = Signal()  # one of the tab's edits was committed
+
+    def __init__(self, db: Database, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName(name)
+        self.db = db
+        self._loader = workers.Reloader(self._load_job, self._on_loaded, self._on_load_failed)
+        self._timer = QTimer(self)
+        self._timer.setInterval(1000)
+
+    def _follow(self) -> None:
+        """Start the 1 s tick, follow the database's signals, and show what is open now."""
+        self._timer.timeout.connect(self._tick)
+        self._timer.start()
+        db = self.db
+        db.opened.connect(self._on_opened)
+        db.changed.connect(self.reload)
+        db.failed.connect(self._on_failed)
+        db.stateChanged.connect(self._on_state)
+        self._on_state()
+        if db.store is not None:
+            self.reload()
+
+    def reload(self) -> None:
+        """Read again (off the GUI thread; requests during a read cost one more read)."""
+        self._loader.request()
+
+    def _on_opened(self) -> None:
+        self.reload()
+
+    def _tick(self) -> None:
+        """Every second: repaint what depends on the time (no reads)."""
+
+    def _load_job(self) -> Callable[[], object] | None:
+        raise NotImplementedError
+
+    def _on_loaded(self, result: object) -> None:
+        raise NotImplementedError
+
+    def _on_load_failed(self, message: str) -> None:
+        raise NotImplementedError
+
+    def _on_failed(self, message: str) -> None:
+        raise NotImplementedError
+
+    def _on_state(self) -> None:
+        raise NotImplementedError
