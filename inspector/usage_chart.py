@@ -1,10 +1,12 @@
 """The usage bar chart: pyqtgraph over calendar day numbers, updated in place.
 
 The x axis is in day numbers (`shepherd_store.usage.day_number`), never timestamps, so a
-bar can only ever stand on its own calendar day. Each entry has one `BarGraphItem` (and one
-quota line), created the first time the entry appears and afterwards only updated with
-`setOpts`/`setData`: rebuilding items leaked memory and one item with per-bar brushes was
-5-8x slower (DESIGN.md, "Charts").
+bar can only ever stand on its own calendar day. Each drawn entry has one `BarGraphItem`
+(and one quota line), created the first time the entry is drawn and afterwards only updated
+with `setOpts`/`setData`: rebuilding items leaked memory and one item with per-bar brushes
+was 5-8x slower (DESIGN.md, "Charts"). Only the busiest entries get items of their own
+(`split_entries`); the rest share one "Other" layer, since each item costs the GUI thread
+about 2 ms to add and 500 of them froze the window.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 BAR_FILL = 0.8  # share of its days a bar covers; the rest is the gap between bars
 MIN_VISIBLE_DAYS = 7  # a one-day range is shown with some room around it
 MAX_DAY = 3_652_059  # 9999-12-31
+OTHER_COLOR = "#B8B8B8"  # the "Other" layer: a light grey no entry gets (ENTRY_PALETTE)
 
 
 class Mode(StrEnum):
@@ -250,9 +253,10 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
 
         self.mode = Mode.STACKED
         self.single: str | None = None
-        self.hidden: set[str] = set()
+        self.hidden: set[str | None] = set()
         self.user_zoomed = False
         self.bars: dict[str, pg.BarGraphItem] = {}
+        self.other_bar: pg.BarGraphItem | None = None
         self.quota_lines: dict[str, pg.PlotDataItem] = {}
         self.marks = pg.ScatterPlotItem(symbol="t", size=11, pen=pg.mkPen(self._fg, width=1))
         self.marks.setZValue(20)
@@ -266,8 +270,11 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
         self._labels: dict[str, str] = {}
         self._quotas: dict[str, int] = {}
         self._hits: dict[str, list[int]] = {}
-        self._geom: dict[str, _Geometry] = {}
-        self._order: list[str] = []
+        self._geom: dict[str | None, _Geometry] = {}
+        self._order: list[str | None] = []
+        self._drawn: list[str] = []
+        self._other: np.ndarray | None = None
+        self._other_count = 0
         self._tops = np.zeros(0)
         self._caps = np.zeros(0)
 
@@ -283,9 +290,11 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
 
     def set_data(self, data: BucketedUsage, rng: DayRange, *, colors: Mapping[str, str],
                  labels: Mapping[str, str], quotas: Mapping[str, int],
-                 hits: Mapping[str, list[int]]) -> None:
+                 hits: Mapping[str, list[int]], drawn: list[str] | None = None) -> None:
         """Show `data` (bars over `rng`); `hits` are quota-hit counts per span per entry.
 
+        Only the `drawn` entries (default: all) get a layer of their own; the rest are
+        summed in one "Other" layer (`split_entries`). Any entry can still be shown alone.
         Items are updated in place; the x range is left alone (call `fit` to reset it).
         """
         self._data = data
@@ -296,28 +305,55 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
         self._labels = dict(labels)
         self._quotas = {e: q for e, q in quotas.items() if q}
         self._hits = {e: list(v) for e, v in hits.items()}
-        plot = self.getPlotItem()
-        for entry in data.seconds:
-            color = colors.get(entry, "#7F7F7F")
-            bar = self.bars.get(entry)
-            if bar is None:
-                bar = pg.BarGraphItem(x=np.zeros(0), height=np.zeros(0), width=1.0, pen=None,
-                                      brush=pg.mkBrush(color))
-                bar.setZValue(1)
-                self.bars[entry] = bar
-                plot.addItem(bar)
+        self._colors = dict(colors)
+        self._drawn = list(data.seconds) if drawn is None else \
+            [e for e in drawn if e in data.seconds]
+        if len(self._drawn) < len(data.seconds):
+            keep = set(self._drawn)
+            rest = [e for e in data.seconds if e not in keep]
+            self._other = np.asarray(data.sum_of(rest), dtype=float)
+            self._other_count = len(rest)
+        else:
+            self._other, self._other_count = None, 0
+        for entry in self._drawn:
+            self._item(entry)
+        self._layout()
+
+    def _item(self, key: str | None) -> pg.BarGraphItem:
+        """The bar item of an entry (or of "Other"), made when first needed, in its colour."""
+        bar = self.bars.get(key) if key is not None else self.other_bar
+        color = self.color(key)
+        if bar is None:
+            bar = pg.BarGraphItem(x=np.zeros(0), height=np.zeros(0), width=1.0, pen=None,
+                                  brush=pg.mkBrush(color))
+            bar.setZValue(1)
+            self.getPlotItem().addItem(bar)
+            if key is None:
+                self.other_bar = bar
+            else:
+                self.bars[key] = bar
                 line = pg.PlotDataItem(pen=pg.mkPen(color, width=2,
                                                     style=Qt.PenStyle.DashLine))
                 line.setZValue(10)
                 line.setVisible(False)
-                self.quota_lines[entry] = line
-                plot.addItem(line)
-            elif self._colors.get(entry) != color:
-                bar.setOpts(brush=pg.mkBrush(color))
-                self.quota_lines[entry].setPen(pg.mkPen(color, width=2,
-                                                        style=Qt.PenStyle.DashLine))
-        self._colors = {e: colors.get(e, "#7F7F7F") for e in self.bars}
-        self._layout()
+                self.quota_lines[key] = line
+                self.getPlotItem().addItem(line)
+        elif bar.opts["brush"].color().name() != QColor(color).name():
+            bar.setOpts(brush=pg.mkBrush(color))
+            if key is not None:
+                self.quota_lines[key].setPen(pg.mkPen(color, width=2,
+                                                      style=Qt.PenStyle.DashLine))
+        return bar
+
+    def color(self, key: str | None) -> str:
+        """The colour of an entry's bars (None: the "Other" layer)."""
+        return OTHER_COLOR if key is None else self._colors.get(key, "#7F7F7F")
+
+    def label(self, key: str | None) -> str:
+        """An entry's name in the legend and hover text (None: "Other (N entries)")."""
+        if key is None:
+            return f"Other ({self._other_count} entries)"
+        return self._labels.get(key) or key
 
     @property
     def bucket(self) -> Bucket | None:
@@ -334,17 +370,23 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
             self.mode, self.single = mode, single
             self._layout()
 
-    def set_hidden(self, hidden: set[str]) -> None:
-        """Entries not to draw (the legend's unchecked ones)."""
+    def set_hidden(self, hidden: set[str | None]) -> None:
+        """Entries not to draw (the legend's unchecked ones; None is "Other")."""
         if hidden != self.hidden:
             self.hidden = set(hidden)
             self._layout()
 
-    def visible_entries(self) -> list[str]:
-        """The entries drawn now, bottom of the stack first."""
+    def visible_entries(self) -> list[str | None]:
+        """The entries drawn now, bottom of the stack first (None: the "Other" layer)."""
         return list(self._order)
 
-    def geometry_of(self, entry: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    @property
+    def other_count(self) -> int:
+        """How many entries the "Other" layer sums (0: every entry has its own)."""
+        return self._other_count
+
+    def geometry_of(self, entry: str | None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(x centres, widths, bottoms, heights) of an entry's bars as drawn."""
         g = self._geom[entry]
         return g.x, g.width, g.y0, g.height
@@ -358,18 +400,23 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
         days = self._lasts - self._firsts + 1
         centers = (self._firsts + self._lasts) / 2
         full = days * BAR_FILL
+        order: list[str | None]
         if self.mode is Mode.SINGLE:
             order = [self.single] if self.single in data.seconds else []
         else:
-            order = [e for e in data.seconds if e not in self.hidden]
-        self._order = [e for e in order if e is not None]
+            order = [e for e in self._drawn if e not in self.hidden]
+            if self._other is not None and None not in self.hidden:
+                order.append(None)  # on top: the named entries keep the baseline
+        self._order = order
         self._geom = {}
         base = np.zeros(n)
         tops = np.zeros(n)
         caps = np.zeros(n)
         k = max(1, len(self._order))
         for i, entry in enumerate(self._order):
-            values = np.asarray(data.seconds[entry], dtype=float)
+            values = self._other if entry is None else np.asarray(data.seconds[entry],
+                                                                  dtype=float)
+            assert values is not None
             if self.mode is Mode.SIDE_BY_SIDE:
                 width = full / k
                 x = centers - full / 2 + width * (i + 0.5)
@@ -383,9 +430,11 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
                 geom = _Geometry(centers, full, np.zeros(n), values)
                 tops = values
             self._geom[entry] = geom
-            bar = self.bars[entry]
+            bar = self._item(entry)
             bar.setOpts(x=geom.x, width=geom.width, y0=geom.y0, height=geom.height)
             bar.setVisible(True)
+            if entry is None:
+                continue
             quota = self._quotas.get(entry)
             line = self.quota_lines[entry]
             if quota and n and data.bucket is Bucket.DAY:
@@ -400,6 +449,8 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
             if entry not in self._geom:
                 bar.setVisible(False)
                 self.quota_lines[entry].setVisible(False)
+        if self.other_bar is not None and None not in self._geom:
+            self.other_bar.setVisible(False)
         self._tops, self._caps = tops, caps
         self._place_marks()
         self._fit_y()
@@ -409,11 +460,11 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
         ys: list[float] = []
         brushes: list[Any] = []
         for entry in self._order:
-            counts = self._hits.get(entry)
+            counts = self._hits.get(entry) if entry is not None else None
             if not counts:
                 continue
             g = self._geom[entry]
-            brush = pg.mkBrush(self._colors.get(entry, "#7F7F7F"))
+            brush = pg.mkBrush(self.color(entry))
             for i, c in enumerate(counts):
                 if c > 0:
                     xs.append(float(g.x[i]))
@@ -506,9 +557,13 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
                 return self._describe(entry, i)
         return None
 
-    def _describe(self, entry: str, i: int) -> str:
+    def _describe(self, entry: str | None, i: int) -> str:
         assert self._data is not None
         span = self._spans[i]
+        if entry is None:
+            assert self._other is not None
+            return "\n".join((self.label(None), span_text(span, self._data.bucket),
+                              format_duration(round(float(self._other[i])))))
         secs = self._data.seconds[entry][i]
         lines = [entry_display(entry, self._labels), span_text(span, self._data.bucket),
                  format_duration(secs)]
@@ -552,14 +607,14 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
         x, y = pad, pad
         out = []
         for entry in self._order:
-            text = fm.elidedText(self._labels.get(entry) or entry, Qt.TextElideMode.ElideRight,
+            text = fm.elidedText(self.label(entry), Qt.TextElideMode.ElideRight,
                                  max(60.0, min(280.0, width - 3 * pad - 18)))
             w = 12 + 6 + fm.horizontalAdvance(text) + 18
             if x + w > width - pad and x > pad:
                 x, y = pad, y + row_h
             swatch = QRectF(x, y + (row_h - 12) / 2, 12, 12)
             out.append((swatch, QPointF(x + 18, y + (row_h + fm.ascent() - fm.descent()) / 2),
-                        text, self._colors.get(entry, "#7F7F7F")))
+                        text, self.color(entry)))
             x += w
         return out, (y + row_h + pad if out else 0.0)
 

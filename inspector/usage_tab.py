@@ -22,21 +22,15 @@ from PySide6.QtCore import (
     QModelIndex,
     QRect,
     QSize,
-    QSortFilterProxyModel,
     Qt,
     QTimer,
     Signal,
 )
 from PySide6.QtGui import (
     QAction,
-    QColor,
-    QIcon,
     QImage,
     QPainter,
-    QPixmap,
     QResizeEvent,
-    QStandardItem,
-    QStandardItemModel,
 )
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import (
@@ -74,13 +68,15 @@ from shepherd_store.usage import (
     day_number,
     preset_range,
     quota_hit_days,
+    split_entries,
     summarize,
 )
 
 from . import workers
 from .database import Database
-from .formatting import entry_colors, entry_display, format_duration
-from .usage_chart import Mode, UsageChart
+from .formatting import entry_colors, entry_display
+from .usage_chart import OTHER_COLOR, Mode, UsageChart
+from .usage_summary import ENTRY_ROLE, LIMIT_COLUMNS, SummaryModel, swatch
 from .widgets import plain_tip, set_control
 
 RANGES: tuple[tuple[str, Preset | None], ...] = (
@@ -92,24 +88,9 @@ BUCKETS: tuple[tuple[str, Bucket | None], ...] = (
     ("Month bars", Bucket.MONTH))
 MODES: tuple[tuple[str, Mode], ...] = (
     ("Stacked", Mode.STACKED), ("Side by side", Mode.SIDE_BY_SIDE), ("One entry", Mode.SINGLE))
-COLUMNS = ("Entry", "Total", "Avg / day", "Busiest day", "Days used", "Today",
-           "Daily limit", "Limit reached")
-COLUMN_TIPS = ("The entry, as the policy file or the audit log names it",
-               "Usage over the whole range", "Total divided by the days of the range",
-               "The day with the most usage, and how much", "Days with any usage",
-               "Usage today", "The daily limit of the policy file",
-               "Days in the range on which the daily limit was reached")
+RESIZE_PRECISION = 200  # rows a column's width is measured on (all 50,000 took seconds)
 ENTRY_COLUMN_MAX = 170  # px; longer labels are elided (the tooltip has them whole)
-LIMIT_COLUMNS = (6, 7)
 RECONCILE_MS = 1500  # after live changes settle, re-read the whole range once
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1
-ENTRY_ROLE = Qt.ItemDataRole.UserRole + 2
-
-
-def _swatch(color: str, size: int = 12) -> QIcon:
-    pix = QPixmap(size, size)
-    pix.fill(QColor(color))
-    return QIcon(pix)
 
 
 @dataclass
@@ -192,12 +173,12 @@ class UsageTab(QWidget):
         self._labels: dict[str, str] = dict(db.labels)
         self._quotas: dict[str, int] = self._policy_quotas()
         self._colors: dict[str, str] = {}
-        self._hidden: set[str] = set()
+        self._hidden: set[str | None] = set()  # None: the "Other" layer
         self._gen = 0
         self._loading = False
         self._pending = False
-        self._rows: dict[str, list[QStandardItem]] = {}
         self._legend_items: dict[str, QListWidgetItem] = {}
+        self._other_item: QListWidgetItem | None = None
         self._reconcile = QTimer(self)
         self._reconcile.setSingleShot(True)
         self._reconcile.setInterval(RECONCILE_MS)
@@ -319,21 +300,13 @@ class UsageTab(QWidget):
         left.addWidget(self.chart, 1)
         left.addWidget(self.legend)
 
-        self.model = QStandardItemModel(0, len(COLUMNS), self)
-        self.model.setHorizontalHeaderLabels(list(COLUMNS))
-        for column, tip in enumerate(COLUMN_TIPS):
-            header_item = self.model.horizontalHeaderItem(column)
-            header_item.setToolTip(tip)
-        self.proxy = QSortFilterProxyModel(self)
-        self.proxy.setSourceModel(self.model)
-        self.proxy.setSortRole(SORT_ROLE)
-        self.proxy.setDynamicSortFilter(True)
+        self.model = SummaryModel(self)
         self.summary = QTableView(self)
         set_control(self.summary, "usageSummary",
                  "Per entry over the range: total, average per day, busiest day, days used "
                  "and today. Click a header to sort; select a row for “One entry” mode.",
                  "Usage summary")
-        self.summary.setModel(self.proxy)
+        self.summary.setModel(self.model)
         self.summary.setSortingEnabled(True)
         self.summary.sortByColumn(1, Qt.SortOrder.DescendingOrder)
         self.summary.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -347,6 +320,7 @@ class UsageTab(QWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(False)
         header.setMinimumSectionSize(40)
+        header.setResizeContentsPrecision(RESIZE_PRECISION)
         self.summary.selectionModel().selectionChanged.connect(self._on_row_selected)
         self.summary_title = QLabel(self)
         self.summary_title.setObjectName("usageSummaryTitle")
@@ -583,12 +557,17 @@ class UsageTab(QWidget):
         bars = daily.bucketed(self.bucket)
         hit_days = quota_hit_days(daily, self._quotas)
         hits = {e: count_per_span(days, bars.spans) for e, days in hit_days.items()}
-        colors = entry_colors(self._known | set(daily.entries))
+        drawn, rest = split_entries(daily)
+        if rest:  # the drawn ones get distinct colours; the rest are the "Other" layer's
+            colors = dict.fromkeys(rest, OTHER_COLOR) | entry_colors(drawn)
+        else:
+            colors = entry_colors(self._known | set(daily.entries))
         self._colors = colors
         self.chart.set_data(bars, daily.range, colors=colors, labels=self._labels,
-                            quotas=self._quotas, hits=hits)
-        self._update_legend(daily.entries)
-        self._update_entry_combo(daily.entries)
+                            quotas=self._quotas, hits=hits, drawn=drawn)
+        self._update_legend(drawn, len(rest))
+        single = self.entry_combo.currentData()
+        self._update_entry_combo(drawn + ([single] if single in rest else []))
         self._on_mode()
         rows = summarize(daily, self._today(), today_usage=self._today_usage,
                          quotas=self._quotas)
@@ -631,12 +610,31 @@ class UsageTab(QWidget):
     def _name(self, entry: str) -> str:
         return self._labels.get(entry) or entry
 
-    def _update_legend(self, entries: list[str]) -> None:
+    def _update_legend(self, entries: list[str], others: int) -> None:
+        """One item per drawn entry, by id, then "Other (N entries)" when some are summed."""
         self.legend.blockSignals(True)
+        keep = set(entries)
         for entry in list(self._legend_items):
-            if entry not in entries:
+            if entry not in keep:
                 item = self._legend_items.pop(entry)
                 self.legend.takeItem(self.legend.row(item))
+        if others and self._other_item is None:
+            self._other_item = QListWidgetItem(swatch(OTHER_COLOR), "")
+            self._other_item.setFlags(Qt.ItemFlag.ItemIsEnabled
+                                      | Qt.ItemFlag.ItemIsUserCheckable)
+            self._other_item.setCheckState(Qt.CheckState.Checked)
+            self.legend.addItem(self._other_item)
+        elif not others and self._other_item is not None:
+            self.legend.takeItem(self.legend.row(self._other_item))
+            self._other_item = None
+        if self._other_item is not None:
+            self._other_item.setText(self.chart.label(None))
+            self._other_item.setToolTip(
+                f"The {others} entries beyond the {len(entries)} with the most usage, "
+                "summed. Select one in the table and choose “One entry” to see it alone.")
+            state = Qt.CheckState.Unchecked if None in self._hidden else Qt.CheckState.Checked
+            if self._other_item.checkState() != state:
+                self._other_item.setCheckState(state)
         for entry in entries:
             found = self._legend_items.get(entry)
             if found is None:
@@ -653,7 +651,7 @@ class UsageTab(QWidget):
                 item.setToolTip(plain_tip(entry_display(entry, self._labels)))
             if item.data(Qt.ItemDataRole.UserRole) != color:
                 item.setData(Qt.ItemDataRole.UserRole, color)
-                item.setIcon(_swatch(color))
+                item.setIcon(swatch(color))
             state = Qt.CheckState.Unchecked if entry in self._hidden else Qt.CheckState.Checked
             if item.checkState() != state:
                 item.setCheckState(state)
@@ -664,7 +662,7 @@ class UsageTab(QWidget):
         self.legend.fit_height()
 
     def _on_legend_changed(self, item: QListWidgetItem) -> None:
-        entry = item.data(ENTRY_ROLE)
+        entry = item.data(ENTRY_ROLE)  # None for the "Other" item
         if item.checkState() == Qt.CheckState.Checked:
             self._hidden.discard(entry)
         else:
@@ -687,7 +685,7 @@ class UsageTab(QWidget):
         self.entry_combo.blockSignals(True)
         self.entry_combo.clear()
         for text, entry in wanted:
-            self.entry_combo.addItem(_swatch(self._colors.get(entry, "#7F7F7F")), text, entry)
+            self.entry_combo.addItem(swatch(self._colors.get(entry, "#7F7F7F")), text, entry)
         index = self.entry_combo.findData(current)
         self.entry_combo.setCurrentIndex(max(index, 0))
         self.entry_combo.blockSignals(False)
@@ -704,7 +702,11 @@ class UsageTab(QWidget):
             return
         entry = rows[0].data(ENTRY_ROLE)
         index = self.entry_combo.findData(entry)
-        if index >= 0 and index != self.entry_combo.currentIndex():
+        if index < 0:  # summed in "Other": the list names only the drawn entries
+            self.entry_combo.addItem(swatch(self._colors.get(entry, OTHER_COLOR)),
+                                     entry_display(entry, self._labels), entry)
+            index = self.entry_combo.count() - 1
+        if index != self.entry_combo.currentIndex():
             self.entry_combo.setCurrentIndex(index)
 
     def selected_entry(self) -> str | None:
@@ -714,70 +716,29 @@ class UsageTab(QWidget):
 
     def select_entry(self, entry: str) -> None:
         """Select the summary row of `entry`."""
-        items = self._rows.get(entry)
-        if items is None:
+        index = self.row_index(entry)
+        if not index.isValid():
             return
-        index = self.proxy.mapFromSource(self.model.indexFromItem(items[0]))
         self.summary.selectionModel().select(
             index, QItemSelectionModel.SelectionFlag.ClearAndSelect
             | QItemSelectionModel.SelectionFlag.Rows)
         self.summary.scrollTo(index)
 
     def _update_table(self, rows: list[EntrySummary]) -> None:
-        """Update the summary rows in place (keeps the sort order and the selection)."""
-        wanted = {r.entry_id for r in rows}
-        for entry in [e for e in self._rows if e not in wanted]:
-            items = self._rows.pop(entry)
-            self.model.removeRow(items[0].row())
-        for r in rows:
-            cells = self._cells(r)
-            items = self._rows.get(r.entry_id) or []
-            if not items:
-                items = [QStandardItem() for _ in COLUMNS]
-                for item in items:
-                    item.setEditable(False)
-                    item.setData(r.entry_id, ENTRY_ROLE)
-                for column in range(1, len(COLUMNS)):
-                    items[column].setTextAlignment(
-                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                self._rows[r.entry_id] = items
-                self.model.appendRow(items)
-            for item, (text, key) in zip(items, cells, strict=True):
-                if item.text() != text:
-                    item.setText(text)
-                if item.data(SORT_ROLE) != key:
-                    item.setData(key, SORT_ROLE)
-            color = self._colors.get(r.entry_id, "#7F7F7F")
-            if items[0].data(Qt.ItemDataRole.UserRole) != color:
-                items[0].setData(color, Qt.ItemDataRole.UserRole)
-                items[0].setIcon(_swatch(color))
-            tip = plain_tip(entry_display(r.entry_id, self._labels))
-            if items[0].toolTip() != tip:
-                items[0].setToolTip(tip)
+        """New figures for the summary (keeps the sort order, selection and scroll)."""
+        selected = self.selected_entry()
+        scroll = self.summary.verticalScrollBar().value()
+        if self.model.set_summaries(rows, self._labels, self._colors):  # reset: put them back
+            self.summary.verticalScrollBar().setValue(scroll)
+            if selected is not None:
+                self.select_entry(selected)
         wanted_width = min(max(self.summary.sizeHintForColumn(0), 90), ENTRY_COLUMN_MAX)
         if self.summary.columnWidth(0) != wanted_width:
             self.summary.setColumnWidth(0, wanted_width)
 
-    def _cells(self, r: EntrySummary) -> list[tuple[str, object]]:
-        """(text, sort key) per column of one summary row."""
-        busiest = ("—" if r.busiest_day is None else
-                   f"{format_day(r.busiest_day)} ({format_duration(r.busiest_seconds)})")
-        return [
-            (self._name(r.entry_id), self._name(r.entry_id).casefold()),
-            (format_duration(r.total_seconds), r.total_seconds),
-            (format_duration(round(r.average_seconds)), r.average_seconds),
-            (busiest, r.busiest_seconds),
-            (str(r.days_used), r.days_used),
-            (format_duration(r.today_seconds), r.today_seconds),
-            ("none" if r.quota_seconds is None else format_duration(r.quota_seconds),
-             r.quota_seconds or 0),
-            (f"{r.quota_days} day{'s' if r.quota_days != 1 else ''}"
-             if r.quota_seconds else "—", r.quota_days),
-        ]
-
     def summary_row(self, entry: str) -> list[str]:
         """The texts of `entry`'s summary row (for tests and the command line's checks)."""
-        return [item.text() for item in self._rows.get(entry, [])]
+        return self.model.texts(entry)
 
     # --- controls ---------------------------------------------------------------------------------
 
@@ -881,7 +842,5 @@ class UsageTab(QWidget):
 
     def row_index(self, entry: str) -> QModelIndex:
         """The view index of `entry`'s summary row (invalid if none)."""
-        items = self._rows.get(entry)
-        if items is None:
-            return QModelIndex()
-        return self.proxy.mapFromSource(self.model.indexFromItem(items[0]))
+        row = self.model.row_of(entry)
+        return self.model.index(row, 0) if row is not None else QModelIndex()

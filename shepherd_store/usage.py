@@ -13,6 +13,7 @@ The pieces, in the order a view uses them:
   recorded, so missing days are zero bars rather than gaps);
 - `Bucket`, `auto_bucket`, `DailyUsage.bucketed`: day, week (Monday to Sunday) or month
   sums, clipped to the range;
+- `split_entries`: which entries a chart draws on their own, and which as "Other";
 - `summarize`: per-entry total, average per day, busiest day, days used, today, and the
   days a daily quota was reached (`quota_hit_days` for the days themselves);
 - `csv_rows`: the data behind a chart, one row per entry per day.
@@ -21,6 +22,7 @@ The pieces, in the order a view uses them:
 from __future__ import annotations
 
 import bisect
+import heapq
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -36,6 +38,10 @@ MAX_RANGE_DAYS = 18_300
 #: `auto_bucket` shows single days up to this many days, weeks up to `WEEK_LIMIT_DAYS`.
 DAY_LIMIT_DAYS = 120
 WEEK_LIMIT_DAYS = 730
+
+#: A chart draws at most this many entries on their own and sums the rest as "Other":
+#: more would repeat the palette's colours, and each costs the window a chart item.
+CHART_ENTRIES = 15
 
 
 def day_number(day: date) -> int:
@@ -240,11 +246,13 @@ class BucketedUsage:
 
     def totals(self) -> list[int]:
         """Seconds of all entries together, per span."""
-        out = [0] * len(self.spans)
-        for values in self.seconds.values():
-            for i, v in enumerate(values):
-                out[i] += v
-        return out
+        return self.sum_of(self.seconds)
+
+    def sum_of(self, entries: Iterable[str]) -> list[int]:
+        """Seconds of `entries` together, per span (unknown entries count as zero)."""
+        rows = [self.seconds[e] for e in entries if e in self.seconds]
+        return [sum(column) for column in zip(*rows, strict=True)] if rows else \
+            [0] * len(self.spans)
 
 
 class DailyUsage:
@@ -352,6 +360,22 @@ class DailyUsage:
         return f"DailyUsage({self.range}, {len(self.seconds)} entries)"
 
 
+def split_entries(daily: DailyUsage,
+                  limit: int = CHART_ENTRIES) -> tuple[list[str], list[str]]:
+    """(drawn on their own, summed as "Other"), each in entry order.
+
+    The `limit` entries with the most usage over the range are drawn on their own (ties by
+    id). All of them are when there are at most `limit + 1`: an "Other" of one entry would
+    only hide its name.
+    """
+    entries = list(daily.seconds)
+    if len(entries) <= limit + 1:
+        return entries, []
+    totals = {e: sum(v) for e, v in daily.seconds.items()}
+    top = set(heapq.nsmallest(limit, entries, key=lambda e: (-totals[e], e)))
+    return [e for e in entries if e in top], [e for e in entries if e not in top]
+
+
 def quota_hit_days(daily: DailyUsage, quotas: Mapping[str, int | None]) -> dict[str, list[int]]:
     """Per entry with a daily quota, the day numbers on which usage reached it (`>=`).
 
@@ -420,7 +444,7 @@ def summarize(daily: DailyUsage, today: date, *, today_usage: Mapping[str, int] 
             average_seconds=total / days,
             busiest_day=busiest,
             busiest_seconds=peak,
-            days_used=sum(1 for v in values if v > 0),
+            days_used=days - values.count(0),  # never negative (`DailyUsage._add`)
             today_seconds=today_secs,
             quota_seconds=quota,
             quota_days=sum(1 for v in values if v >= quota) if quota else 0,

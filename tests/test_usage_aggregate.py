@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from shepherd_store import SqliteStore, UsageRecord
 from shepherd_store.usage import (
+    CHART_ENTRIES,
     CSV_HEADER,
     MAX_RANGE_DAYS,
     Bucket,
@@ -32,6 +33,7 @@ from shepherd_store.usage import (
     quota_hit_days,
     span_index,
     spans,
+    split_entries,
     summarize,
 )
 
@@ -196,6 +198,35 @@ def test_week_and_month_sums() -> None:
     assert [s.center for s in months.spans] == [
         (day_number(D("2026-01-26")) + day_number(D("2026-01-31"))) / 2,
         (day_number(D("2026-02-01")) + day_number(D("2026-02-08"))) / 2]
+
+
+def test_chart_draws_the_busiest_entries_and_sums_the_rest() -> None:
+    rng = DayRange.from_dates(D("2026-03-01"), D("2026-03-02"))
+    # e00 is the busiest, e19 the quietest; e05 and e06 tie, broken by id
+    records = [rec(f"e{i:02d}", "2026-03-01", 100 * (20 - i)) for i in range(20)]
+    records.append(rec("e06", "2026-03-02", 100))  # e06 now ties e05 (1500 each)
+    daily = DailyUsage.from_records(records, rng)
+    drawn, rest = split_entries(daily, limit=6)
+    assert drawn == ["e00", "e01", "e02", "e03", "e04", "e05"]
+    assert rest == [f"e{i:02d}" for i in range(6, 20)]  # entry order, not usage order
+    bars = daily.bucketed(Bucket.DAY)
+    assert bars.sum_of(rest) == [sum(100 * (20 - i) for i in range(6, 20)), 100]
+    assert bars.sum_of([]) == [0, 0]
+    assert bars.sum_of(["unknown"]) == [0, 0]
+    assert [a + b for a, b in zip(bars.sum_of(drawn), bars.sum_of(rest), strict=True)] == \
+        bars.totals()
+
+
+def test_a_few_entries_are_all_drawn_on_their_own() -> None:
+    rng = DayRange.from_dates(D("2026-03-01"), D("2026-03-01"))
+    many = DailyUsage.from_records(
+        [rec(f"e{i:02d}", "2026-03-01", i + 1) for i in range(CHART_ENTRIES + 1)], rng)
+    assert split_entries(many) == (many.entries, [])  # "Other" would hold only one entry
+    assert split_entries(DailyUsage(rng)) == ([], [])
+    more = DailyUsage.from_records(
+        [rec(f"e{i:02d}", "2026-03-01", i + 1) for i in range(CHART_ENTRIES + 2)], rng)
+    drawn, rest = split_entries(more)
+    assert len(drawn) == CHART_ENTRIES and rest == ["e00", "e01"]
 
 
 def test_span_index_maps_positions_to_bars() -> None:

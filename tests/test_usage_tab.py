@@ -17,13 +17,20 @@ from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from inspector.database import Database
-from inspector.formatting import entry_colors
-from inspector.usage_chart import DayAxis, DurationAxis, Mode, duration_tick, span_text
+from inspector.formatting import entry_colors, format_duration
+from inspector.usage_chart import (
+    OTHER_COLOR,
+    DayAxis,
+    DurationAxis,
+    Mode,
+    duration_tick,
+    span_text,
+)
 from inspector.usage_tab import UsageTab
 from inspector.widgets import plain_tip
 from shepherd_store import AuditEvent, SessionStarted, SqliteStore, StoreError
 from shepherd_store.policy import load_policy
-from shepherd_store.usage import Bucket, DayRange, Preset, Span, day_number
+from shepherd_store.usage import CHART_ENTRIES, Bucket, DayRange, Preset, Span, day_number
 
 D = date.fromisoformat
 TODAY = D("2026-03-10")  # two days after the US spring-forward change
@@ -377,8 +384,8 @@ def test_summary_table(tmp_path: Path, env_factory: EnvFactory) -> None:
     assert tab.row_index("a").row() == 0
     tab.summary.sortByColumn(0, Qt.SortOrder.DescendingOrder)
     assert tab.row_index("b").row() == 0
-    tip = tab.model.item(tab.row_index("a").row(), 0)
-    assert tip is not None
+    tip = tab.row_index("a").data(Qt.ItemDataRole.ToolTipRole)
+    assert "&lt;img src=x&gt; Alpha (a)" in tip  # plain text, never markup
 
 
 def test_labels_from_the_database_are_plain_text(tmp_path: Path, env_factory: EnvFactory) -> None:
@@ -393,6 +400,89 @@ def test_labels_from_the_database_are_plain_text(tmp_path: Path, env_factory: En
     assert tab.summary_row("x")[0] == label
     assert tab.entry_combo.itemText(0) == f"{label} (x)"
     assert tab.message.textFormat() == Qt.TextFormat.PlainText
+
+
+def test_selection_and_scroll_survive_a_re_sort(tmp_path: Path, env_factory: EnvFactory) -> None:
+    rows = [(f"e{i:02d}", "2026-03-09", 60 * (i + 1)) for i in range(40)]
+    env = env_factory(make_db(tmp_path / "sort.db", rows), preset=Preset.WEEK)
+    tab = env.tab
+    assert tab.row_index("e39").row() == 0  # the most usage first
+    tab.select_entry("e05")
+    bar = tab.summary.verticalScrollBar()
+    bar.setValue(bar.maximum())
+    scrolled = bar.value()
+    env.write("e05", TODAY, 100_000)  # now the busiest: its row moves to the top
+    env.change()
+    assert tab.row_index("e05").row() == 0
+    assert tab.selected_entry() == "e05"  # the selection moved with the row
+    assert bar.value() == scrolled
+    tab.summary.sortByColumn(0, Qt.SortOrder.AscendingOrder)  # a header click
+    assert [tab.row_index(e).row() for e in ("e00", "e01", "e39")] == [0, 1, 39]
+    assert tab.selected_entry() == "e05"
+
+
+# --- many entries ----------------------------------------------------------------------------
+
+def many_entries(tmp_path: Path, n: int) -> Path:
+    """`n` entries: e00 is used the most and each next one a minute less."""
+    return make_db(tmp_path / f"many-{n}.db",
+                   [(f"e{i:02d}", "2026-03-09", 60 * (n - i)) for i in range(n)])
+
+
+def test_many_entries_draw_the_busiest_and_sum_the_rest(tmp_path: Path,
+                                                        env_factory: EnvFactory) -> None:
+    env = env_factory(many_entries(tmp_path, 40), preset=Preset.WEEK)
+    tab, chart = env.tab, env.tab.chart
+    top = [f"e{i:02d}" for i in range(CHART_ENTRIES)]
+    assert chart.visible_entries() == [*top, None]  # "Other" on top of the stack
+    assert chart.other_count == 40 - CHART_ENTRIES
+    assert len(chart.bars) == CHART_ENTRIES  # no item for the summed ones
+    i = TODAY.toordinal() - 1 - tab.daily.range.first  # 2026-03-09
+    rest = sum(60 * (40 - k) for k in range(CHART_ENTRIES, 40))
+    x, _w, y0, height = chart.geometry_of(None)
+    assert float(height[i]) == rest
+    assert float(y0[i]) == sum(60 * (40 - k) for k in range(CHART_ENTRIES))
+    assert chart.hover_text(float(x[i]), float(y0[i]) + 1) == (
+        f"Other ({40 - CHART_ENTRIES} entries)\nMon 2026-03-09\n{format_duration(rest)}")
+    # the legend names the drawn ones and "Other"; distinct colours for the drawn ones
+    assert tab.legend.count() == CHART_ENTRIES + 1
+    other = tab.legend.item(CHART_ENTRIES)
+    assert other.text() == f"Other ({40 - CHART_ENTRIES} entries)"
+    colors = [chart.bars[e].opts["brush"].color().name() for e in top]
+    assert len(set(colors)) == CHART_ENTRIES and OTHER_COLOR.lower() not in colors
+    assert chart.other_bar is not None
+    assert chart.other_bar.opts["brush"].color().name() == OTHER_COLOR.lower()
+    # unchecking "Other" hides the summed layer, as any legend item does
+    other.setCheckState(Qt.CheckState.Unchecked)
+    assert chart.visible_entries() == top
+    assert not chart.other_bar.isVisible()
+    other.setCheckState(Qt.CheckState.Checked)
+    assert chart.visible_entries()[-1] is None
+    # every entry keeps its summary row, and a summed one can still be shown alone
+    assert tab.model.rowCount() == 40
+    tab.mode_combo.setCurrentIndex(tab.mode_combo.findData(Mode.SINGLE))
+    tab.select_entry("e33")
+    assert tab.entry_combo.currentData() == "e33"
+    assert chart.visible_entries() == ["e33"]
+    assert env.heights("e33")[i] == 60 * (40 - 33)
+
+
+def test_five_hundred_entries_make_a_bounded_chart(tmp_path: Path,
+                                                  env_factory: EnvFactory) -> None:
+    # 500 pyqtgraph items once froze the window for 1.3 s (50,000 for minutes): the chart,
+    # the legend and the entry list stay as small as what can be told apart.
+    env = env_factory(many_entries(tmp_path, 500), preset=Preset.WEEK)
+    tab, chart = env.tab, env.tab.chart
+    assert len(chart.bars) == CHART_ENTRIES and chart.other_count == 500 - CHART_ENTRIES
+    assert tab.legend.count() == CHART_ENTRIES + 1
+    assert tab.entry_combo.count() == CHART_ENTRIES
+    assert tab.model.rowCount() == 500
+    assert tab.summary_row("e499")[1] == "1 min"
+    env.write("e499", TODAY, 3600)  # live: one entry changes, nothing is rebuilt
+    items = dict(chart.bars)
+    env.change()
+    assert tab.summary_row("e499")[1] == "1 h 01 min"
+    assert chart.bars == items
 
 
 # --- live updates ----------------------------------------------------------------------------
