@@ -259,7 +259,7 @@ class Person:
         elif choice == 11:
             tab = w.cooldowns
             w.tabs.setCurrentWidget(tab)
-            n = tab.proxy.rowCount()
+            n = tab.model.rowCount()
             if n:
                 tab.table.selectRow(rng.randrange(n))
         elif choice == 12:

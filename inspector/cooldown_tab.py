@@ -12,16 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QDateTime,
     QItemSelection,
     QItemSelectionModel,
     QModelIndex,
     QPersistentModelIndex,
-    QSortFilterProxyModel,
     Qt,
 )
 from PySide6.QtGui import QAction, QBrush, QColor, QKeySequence
@@ -61,6 +60,7 @@ from .formatting import (
     format_local_time,
     to_local,
 )
+from .sorted_model import SortedRowsModel
 from .widgets import (
     DatabaseTab,
     ask_retry,
@@ -74,7 +74,6 @@ from .widgets import (
 COLUMNS = ("Entry", "Cooldown until", "Time remaining", "Status", "Configured cooldown")
 COL_ENTRY, COL_UNTIL, COL_REMAINING, COL_STATUS, COL_CONFIGURED = range(len(COLUMNS))
 EntryRole = Qt.ItemDataRole.UserRole + 1
-SortRole = Qt.ItemDataRole.UserRole + 2
 EXTEND_MINUTES = (5, 15, 30)
 DEFAULT_ADD = timedelta(minutes=30)  # a new cooldown's length when the policy does not say
 MAX_CONFLICT_ROUNDS = 3
@@ -122,9 +121,11 @@ class CooldownRow:
     entry_id: str
     raw: str | None = None
 
-    @property
+    @cached_property
     def until(self) -> datetime | None:
-        """When the entry is available again; None without a (readable) cooldown."""
+        """When the entry is available again; None without a (readable) cooldown.
+
+        Parsed once per row: sorting and every repaint ask for it."""
         if self.raw is None:
             return None
         try:
@@ -161,50 +162,51 @@ def latest_changes(store: SqliteStore) -> dict[str, OverrideRecord]:
     return out
 
 
-class CooldownModel(QAbstractTableModel):
+class CooldownModel(SortedRowsModel):
     """Rows of `CooldownRow`; `tick(now)` repaints the live columns without any reads."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.rows: list[CooldownRow] = []
+        super().__init__(COLUMNS, column=COL_ENTRY, parent=parent)
         self.labels: dict[str, str] = {}
         self.policy: Policy | None = None
         self.now = local_now()
+        self._next_change: datetime | None = None  # the next active cooldown to end
 
-    def set_rows(self, rows: list[CooldownRow]) -> None:
-        self.beginResetModel()
-        self.rows = list(rows)
+    def set_rows(self, rows: list[CooldownRow]) -> bool:
         self.now = local_now()
-        self.endResetModel()
+        reset = super().set_rows(rows)
+        self._next_change = self._next_expiry()
+        return reset
 
     def set_context(self, labels: dict[str, str], policy: Policy | None) -> None:
+        if (labels, policy) == (self.labels, self.policy):
+            return  # this follows every commit of the service: nothing to repaint
         self.labels, self.policy = labels, policy
-        if self.rows:
-            self.dataChanged.emit(self.index(0, 0), self.index(len(self.rows) - 1,
-                                                                len(COLUMNS) - 1))
+        if self.sort_column in (COL_ENTRY, COL_CONFIGURED):
+            self.resort()
+        self.changed_all()
 
     def tick(self, now: datetime) -> None:
-        """Move the clock: only the countdown and status cells are repainted."""
-        self.now = now
-        if self.rows:
-            self.dataChanged.emit(self.index(0, COL_REMAINING),
-                                  self.index(len(self.rows) - 1, COL_STATUS),
-                                  [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole,
-                                   Qt.ItemDataRole.ToolTipRole, SortRole])
+        """Move the clock: only the countdown and status cells are repainted.
 
-    def row_of(self, entry_id: str) -> int | None:
-        for i, row in enumerate(self.rows):
-            if row.entry_id == entry_id:
-                return i
-        return None
+        Rows move only when a cooldown ends while the table is sorted by status.
+        """
+        self.now = now
+        if self._next_change is not None and now >= self._next_change:
+            self._next_change = self._next_expiry()
+            if self.sort_column == COL_STATUS:
+                self.resort()
+        self.changed_all(COL_REMAINING, COL_STATUS,
+                         [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole,
+                          Qt.ItemDataRole.ToolTipRole])
+
+    def _next_expiry(self) -> datetime | None:
+        ends = [u for r in self.rows if (u := r.until) is not None and u > self.now]
+        return min(ends, default=None)
 
     def update_raw(self, entry_id: str, raw: str | None) -> None:
         """Show a value learned from a write or a conflict before the next reload."""
-        i = self.row_of(entry_id)
-        if i is None:
-            return
-        self.rows[i] = CooldownRow(entry_id, raw)
-        self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
+        self.replace_row(CooldownRow(entry_id, raw))
 
     def name(self, entry_id: str) -> str:
         """The entry as people call it (its label, else its id)."""
@@ -216,19 +218,13 @@ class CooldownModel(QAbstractTableModel):
             return ""
         return self.policy.entries[entry_id].cooldown_seconds
 
-    # --- Qt model interface ----------------------------------------------------------------
+    # --- SortedRowsModel ---------------------------------------------------------------
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.rows)
+    def row_id(self, row: CooldownRow) -> str:
+        return row.entry_id
 
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
+    def tie_key(self, row: CooldownRow) -> tuple[str, str]:
+        return self.name(row.entry_id).casefold(), row.entry_id
 
     def data(self, index: _Index,
              role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -239,8 +235,6 @@ class CooldownModel(QAbstractTableModel):
             return row.entry_id
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(row, col)
-        if role == SortRole:
-            return self._sort_key(row, col)
         if role == Qt.ItemDataRole.ToolTipRole:
             return plain_tip(self._tooltip(row, col))
         if role == Qt.ItemDataRole.ForegroundRole and col in (COL_STATUS, COL_REMAINING):
@@ -267,9 +261,9 @@ class CooldownModel(QAbstractTableModel):
             return "—"
         return format_duration(configured) if isinstance(configured, int) else "none"
 
-    def _sort_key(self, row: CooldownRow, col: int) -> Any:
+    def sort_key(self, row: CooldownRow, col: int) -> Any:
         if col == COL_ENTRY:
-            return self.name(row.entry_id).casefold()
+            return self.tie_key(row)
         if col in (COL_UNTIL, COL_REMAINING):
             until = row.until
             return until.timestamp() if until is not None else float("-inf")
@@ -315,9 +309,6 @@ class CooldownTab(DatabaseTab):
         super().__init__(db, "cooldownTab", parent)
         self.changes: dict[str, OverrideRecord] = {}
         self.model = CooldownModel(self)
-        self.proxy = QSortFilterProxyModel(self)
-        self.proxy.setSourceModel(self.model)
-        self.proxy.setSortRole(SortRole)
         self._build()
         self._follow()
 
@@ -378,7 +369,7 @@ class CooldownTab(DatabaseTab):
         set_control(self.table, "cooldownTable",
                     "Every entry the database knows, with its cooldown. Select entries, then "
                     "use the buttons above or the context menu.", "Cooldowns")
-        self.table.setModel(self.proxy)
+        self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setSortingEnabled(True)
@@ -499,12 +490,11 @@ class CooldownTab(DatabaseTab):
             row = self.model.row_of(entry)
             if row is None:
                 continue
-            left = self.proxy.mapFromSource(self.model.index(row, 0))
-            right = self.proxy.mapFromSource(self.model.index(row, len(COLUMNS) - 1))
-            selection.select(left, right)
+            selection.select(self.model.index(row, 0),
+                             self.model.index(row, len(COLUMNS) - 1))
         sm.select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
         if current is not None and (row := self.model.row_of(current)) is not None:
-            sm.setCurrentIndex(self.proxy.mapFromSource(self.model.index(row, 0)),
+            sm.setCurrentIndex(self.model.index(row, 0),
                                QItemSelectionModel.SelectionFlag.NoUpdate)
 
     def _on_failed(self, message: str) -> None:

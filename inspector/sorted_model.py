@@ -21,8 +21,10 @@ class SortedRowsModel(QAbstractTableModel):
     """Rows (any objects) in the order of one column; subclasses say how to show them.
 
     Subclasses implement `row_id` (unique per row), `sort_key` and `data`; `tie_key` orders
-    rows that sort equal (by default their ids).
+    rows that sort equal (by default their ids), and is the sort key of `tie_column`.
     """
+
+    tie_column = 0
 
     def __init__(self, columns: tuple[str, ...], tips: tuple[str, ...] = (), *,
                  column: int = 0, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder,
@@ -96,9 +98,11 @@ class SortedRowsModel(QAbstractTableModel):
 
     def _sorted(self, rows: list[Any]) -> list[Any]:
         column = self.sort_column
+        reverse = self.sort_order == Qt.SortOrder.DescendingOrder
+        if column == self.tie_column:  # one sort does: the column is the tie key
+            return sorted(rows, key=self.tie_key, reverse=reverse)
         by_tie = sorted(rows, key=self.tie_key)
-        return sorted(by_tie, key=lambda r: self.sort_key(r, column),
-                      reverse=self.sort_order == Qt.SortOrder.DescendingOrder)
+        return sorted(by_tie, key=lambda r: self.sort_key(r, column), reverse=reverse)
 
     def _resort(self, rows: list[Any]) -> None:
         """Order `rows` (the same ids as now), moving persistent indexes with their rows."""
