@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
 
 from . import workers
@@ -75,10 +76,11 @@ class DatabaseTab(QWidget):
     """A tab that shows what it reads from the open `Database` and follows it live.
 
     It reads again, off the GUI thread, when a database is opened (`_on_opened`) and after
-    every commit; `_load_job` returns what to run in the pool (None: nothing to read), whose
-    result goes to `_on_loaded` and a failure's message to `_on_load_failed`. `_on_failed`
-    shows a file that cannot be read, `_on_state` read-only state, labels and policy, and
-    `_tick` repaints every second without reading. A subclass sets up its own state and
+    every commit (after commits while hidden, once when shown); `_load_job` returns what
+    to run in the pool (None: nothing to read), whose result goes to `_on_loaded` and a
+    failure's message to `_on_load_failed`. `_on_failed` shows a file that cannot be read,
+    `_on_state` read-only state, labels and policy, and `_tick` repaints every second
+    without reading. A subclass sets up its own state and
     widgets after `__init__`, then calls `_follow()`.
     """
 
@@ -92,6 +94,7 @@ class DatabaseTab(QWidget):
         self._loader = workers.Reloader(self._load_job, self._on_loaded, self._on_load_failed)
         self._timer = QTimer(self)
         self._timer.setInterval(1000)
+        self._stale = False  # a commit came while hidden: read when shown
 
     def _follow(self) -> None:
         """Start the 1 s tick, follow the database's signals, and show what is open now."""
@@ -99,7 +102,7 @@ class DatabaseTab(QWidget):
         self._timer.start()
         db = self.db
         db.opened.connect(self._on_opened)
-        db.changed.connect(self.reload)
+        db.changed.connect(self._on_changed)
         db.failed.connect(self._on_failed)
         db.stateChanged.connect(self._on_state)
         self._on_state()
@@ -112,6 +115,19 @@ class DatabaseTab(QWidget):
 
     def _on_opened(self) -> None:
         self.reload()
+
+    def _on_changed(self) -> None:
+        """Another connection committed: read again, or once when shown if hidden."""
+        if self.isVisible():
+            self.reload()
+        else:
+            self._stale = True
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self._stale = False
+            self.reload()
 
     def _tick(self) -> None:
         """Every second: repaint what depends on the time (no reads)."""

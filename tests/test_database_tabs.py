@@ -31,6 +31,7 @@ def test_a_tab_follows_the_database(qtbot: Any, db: Database, seed_path: Path,
                                     cls: type[CooldownTab | SnapshotTab], name: str) -> None:
     tab = cls(db)  # nothing open yet: nothing to read
     qtbot.addWidget(tab)
+    tab.show()
     loads: list[int] = []
     tab.loaded.connect(lambda: loads.append(1))
     assert tab.objectName() == name
@@ -73,3 +74,29 @@ def test_a_tab_made_on_an_open_database_reads_at_once(qtbot: Any, db: Database,
     with qtbot.waitSignal(tab.loaded, timeout=5000):
         pass
     assert tab.objectName() == name
+
+
+@pytest.mark.parametrize(("cls", "name"), TABS)
+def test_a_hidden_tab_reads_once_when_shown(qtbot: Any, db: Database, seed_path: Path,
+                                            cls: type[CooldownTab | SnapshotTab],
+                                            name: str) -> None:
+    # The service commits many times a second; a tab nobody sees need not read each time.
+    db.open(seed_path)
+    tab = cls(db)
+    qtbot.addWidget(tab)
+    with qtbot.waitSignal(tab.loaded, timeout=5000):  # the first read, even hidden
+        pass
+    loads: list[int] = []
+    tab.loaded.connect(lambda: loads.append(1))
+    for minutes in (1, 2, 3):
+        with SqliteStore.open(seed_path) as writer:
+            writer.add_usage("tuxmath", date(2026, 1, 1), timedelta(minutes=minutes))
+        db.check_now()
+    workers.wait_all()
+    qtbot.wait(20)
+    assert loads == []
+    with qtbot.waitSignal(tab.loaded, timeout=5000):
+        tab.show()
+    workers.wait_all()
+    qtbot.wait(20)
+    assert loads == [1]  # one read catches up with every commit missed

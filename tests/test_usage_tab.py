@@ -517,6 +517,33 @@ def test_live_usage_updates_without_losing_the_users_place(
     assert tab.summary_row("d")[1] == "2 min"
 
 
+def test_a_hidden_tab_catches_up_when_shown_instead_of_on_every_commit(
+        tmp_path: Path, env_factory: EnvFactory) -> None:
+    # Redrawing a hidden chart on each of the service's commits cost the GUI thread
+    # 30-150 ms per commit, the main cause of stalls while the service wrote flat out.
+    env = env_factory(three_entries(tmp_path), preset=Preset.MONTH)
+    tab = env.tab
+    applied: list[bool] = []
+    real_apply = tab._apply
+
+    def counted(*, keep_view: bool) -> None:
+        applied.append(keep_view)
+        real_apply(keep_view=keep_view)
+
+    tab._apply = counted  # type: ignore[method-assign]
+    tab.hide()
+    for secs in (100, 200, 300):
+        env.write("a", TODAY, secs)
+        env.db.check_now()
+    env.qtbot.wait(50)
+    assert applied == [] and not tab._reconcile.isActive()
+    assert env.heights("a")[-1] == 60  # what was shown when it was hidden
+    with env.qtbot.waitSignal(tab.dataApplied, timeout=5000):
+        tab.show()  # one read catches up with every commit missed
+    assert env.heights("a")[-1] == 60 + 600
+    assert applied == [True]  # the user's zoom and range are kept
+
+
 def test_a_change_during_a_full_read_is_not_lost(tmp_path: Path,
                                                 env_factory: EnvFactory) -> None:
     env = env_factory(three_entries(tmp_path), preset=Preset.MONTH)
