@@ -55,7 +55,7 @@ from .timefmt import format_day, format_timestamp, parse_day, parse_timestamp, w
 BUSY_TIMEOUT_S = 5.0
 _BEGIN_POLL_S = 0.0005  # how often a write waiting for the lock tries again
 _SQLITE_BUSY = 5
-_SQLITE_HEADER = b"SQLite format 3\x00"
+_SQLITE_HEADER_SIZE = 100  # bytes of the file header every SQLite database starts with
 _EPOCH = datetime.fromtimestamp(0).astimezone()
 
 #: Called during long scans with (rows scanned, rows to scan); return False to cancel.
@@ -820,12 +820,17 @@ def _rollback(conn: sqlite3.Connection) -> None:
 
 
 def _check_header(p: Path) -> None:
-    """Refuse files that are not SQLite databases before SQLite opens them."""
+    """Refuse files that cannot be SQLite databases before SQLite opens them.
+
+    Only `stat()`: the file is never opened here. POSIX record locks belong to the process,
+    and closing *any* descriptor of the file drops every lock SQLite holds on it
+    (https://www.sqlite.org/howtocorrupt.html, 2.2): reading the header with open()/close()
+    let the service write under this process's open transactions. Whether the content is
+    SQLite is left to SQLite, which keeps its descriptors open while it holds locks.
+    """
     shown = str(p)
     try:
         size = p.stat().st_size
-        with p.open("rb") as fh:
-            head = fh.read(100)
     except PermissionError:
         raise NotFoundError(
             f"Cannot read {shown}: permission denied. Open it as a user who may read it "
@@ -836,10 +841,14 @@ def _check_header(p: Path) -> None:
         raise IncompatibleSchemaError(
             f"{shown} is empty (0 bytes), not a Shepherd database. Choose the service's "
             "database, or delete the empty file to let the store create a new one.", path=shown)
-    if not head.startswith(_SQLITE_HEADER) or len(head) < 100:
+    if size < _SQLITE_HEADER_SIZE:
         raise CorruptDatabaseError(
             f"{shown} is not a SQLite database (or is truncated to {size} bytes). "
             "Choose the service's database file, or restore it from a backup.", path=shown)
+    if not os.access(p, os.R_OK):
+        raise NotFoundError(
+            f"Cannot read {shown}: permission denied. Open it as a user who may read it "
+            "(the database's owner, or root).", path=shown)
 
 
 def file_read_only_reason(path: str | os.PathLike[str]) -> str | None:

@@ -215,3 +215,38 @@ def test_read_only_in_process_writes_refused_without_touching_file(rust_copy: Pa
             pass
         assert store.get_usage("tuxmath", DAY) == timedelta(seconds=2700)
     assert sha256(rust_copy) == digest
+
+
+def _other_process_can_lock(path: Path) -> bool:
+    """Whether another process gets a write lock on `path` at once (no waiting)."""
+    code = textwrap.dedent(f"""
+        import sqlite3, sys
+        conn = sqlite3.connect({str(path)!r}, timeout=0, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:
+            sys.exit(1)
+        conn.execute("ROLLBACK")
+    """)
+    return subprocess.run([sys.executable, "-c", code], timeout=30).returncode == 0
+
+
+@pytest.mark.parametrize("read_only", [True, False])
+def test_opening_a_store_keeps_the_locks_this_process_holds(seed_path: Path,
+                                                            read_only: bool) -> None:
+    # POSIX record locks belong to the process: closing *any* descriptor of the file drops
+    # every lock SQLite holds on it (sqlite.org/howtocorrupt.html, 2.2). Opening a store
+    # once read the header with open()/close(): a window opening its writer dropped its
+    # reader's lock, and the soak saw "database disk image is malformed" mid-read.
+    assert _other_process_can_lock(seed_path)
+    holder = sqlite3.connect(seed_path, timeout=0, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # this process holds the write lock
+        assert not _other_process_can_lock(seed_path)
+        with SqliteStore.open(seed_path, read_only=read_only, busy_timeout=0) as store:
+            assert store.layout is not None
+            assert not _other_process_can_lock(seed_path), "opening a store dropped a lock"
+        assert not _other_process_can_lock(seed_path), "closing a store dropped a lock"
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
