@@ -476,14 +476,10 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
 
     def fit(self) -> None:
         """Show the whole range again (and forget the user's zoom)."""
-        rng = self._range
-        if rng is None:
+        bounds = self._x_bounds()
+        if bounds is None:
             return
-        lo, hi = rng.first - 0.5, rng.last + 0.5
-        if hi - lo < MIN_VISIBLE_DAYS:
-            mid = (lo + hi) / 2
-            lo, hi = mid - MIN_VISIBLE_DAYS / 2, mid + MIN_VISIBLE_DAYS / 2
-        pad = (hi - lo) * 0.01
+        lo, hi, pad = bounds
         self.vb.setLimits(xMin=lo - pad, xMax=hi + pad, minXRange=min(3.0, hi - lo),
                           maxXRange=hi - lo + 2 * pad)
         self.vb.setXRange(lo, hi, padding=0.01)
@@ -492,15 +488,21 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
 
     def update_limits(self) -> None:
         """Let the user pan over the (possibly grown) range without moving their view."""
+        bounds = self._x_bounds()
+        if bounds is not None:
+            lo, hi, pad = bounds
+            self.vb.setLimits(xMin=lo - pad, xMax=hi + pad, maxXRange=hi - lo + 2 * pad)
+
+    def _x_bounds(self) -> tuple[float, float, float] | None:
+        """(left, right, padding) of the whole range: at least a week wide, centred."""
         rng = self._range
         if rng is None:
-            return
+            return None
         lo, hi = rng.first - 0.5, rng.last + 0.5
         if hi - lo < MIN_VISIBLE_DAYS:
             mid = (lo + hi) / 2
             lo, hi = mid - MIN_VISIBLE_DAYS / 2, mid + MIN_VISIBLE_DAYS / 2
-        pad = (hi - lo) * 0.01
-        self.vb.setLimits(xMin=lo - pad, xMax=hi + pad, maxXRange=hi - lo + 2 * pad)
+        return lo, hi, (hi - lo) * 0.01
 
     def x_range(self) -> tuple[float, float]:
         (x0, x1), _y = self.vb.viewRange()
