@@ -141,6 +141,9 @@ class SqliteStore:
         #: Reads that gave up on another process's lock so far (a caller that must not miss
         #: a change can compare it before and after reading, and read again later).
         self.lockouts = 0
+        #: `entry_labels` so far, and the newest log id they cover.
+        self._labels: tuple[dict[str, str], int] = ({}, 0)
+        self._labels_lock = threading.Lock()
 
     # --- construction --------------------------------------------------------------------
 
@@ -728,7 +731,13 @@ class SqliteStore:
     # --- entries ---------------------------------------------------------------------------
 
     def entry_labels(self) -> dict[str, str]:
-        """Every entry the log has started, with the newest label it used."""
+        """Every entry the log has started, with the newest label it used.
+
+        The log only grows, so each call reads only the events added since the previous
+        one (the window asks after every commit; rescanning 100,000 events each time kept
+        a worker busy). A log whose newest id went down (emptied, or an older copy restored
+        in place) is read again from the start.
+        """
         if not self._has("audit_log"):
             return {}
         col = self.layout.audit_json
@@ -736,10 +745,20 @@ class SqliteStore:
             cond, params = "event_type = ?", ("session_started",)
         else:
             cond, params = f"json_valid({col}) AND {col} LIKE ?", ('{"type":"session_started"%',)
-        rows = self._read(
-            f"SELECT json_extract({col}, '$.entry_id'), json_extract({col}, '$.label') "
-            f"FROM audit_log WHERE {cond} ORDER BY id", params)
-        return {str(e): str(lbl) for e, lbl in rows if isinstance(e, str) and isinstance(lbl, str)}
+        with self._labels_lock:
+            labels, upto = self._labels
+            top = self._read("SELECT max(id) FROM audit_log")[0][0]
+            top = top if isinstance(top, int) else 0
+            if top < upto:
+                labels, upto = {}, 0
+            rows = self._read(
+                f"SELECT json_extract({col}, '$.entry_id'), json_extract({col}, '$.label') "
+                f"FROM audit_log WHERE id > ? AND {cond} ORDER BY id", (upto, *params))
+            labels = dict(labels)
+            labels.update((e, lbl) for e, lbl in rows
+                          if isinstance(e, str) and isinstance(lbl, str))
+            self._labels = (labels, top)  # rows after `top` are read again next time
+            return dict(labels)
 
     def known_entries(self) -> list[str]:
         """Every entry id that appears in usage, cooldowns or the log, sorted."""

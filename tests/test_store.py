@@ -872,3 +872,34 @@ def test_invalid_json_row_in_rust_layout(rust_copy: Path) -> None:
         assert [e.id for e in started] == [21, 10, 5]
         assert [e.id for e in s.find_audits(AuditFilter(session_id=S[0])).events] == []
         assert s.entry_labels()["minecraft"] == "Minecraft"
+
+
+@pytest.mark.parametrize("fixture", ["seed", "rust"])
+def test_entry_labels_read_only_what_the_log_added(fixture: str, tmp_path: Path,
+                                                   rust_copy: Path) -> None:
+    # The window asks for every label after each commit; rescanning a log of 100,000 events
+    # each time kept a worker busy and the GUI thread waiting for the GIL.
+    path = tmp_path / "seed.db" if fixture == "seed" else rust_copy
+    if fixture == "seed":
+        with SqliteStore.open(path) as store:
+            store.append_audit(AuditEvent.new(SessionStarted(
+                "99999999-9999-4999-8999-999999999990", "tuxmath", "Tux Math", None)))
+    with SqliteStore.open(path, read_only=True) as reader:
+        first = reader.entry_labels()
+        assert first
+        scanned: list[str] = []
+        reader._conn.set_trace_callback(scanned.append)
+        assert reader.entry_labels() == first
+        with SqliteStore.open(path) as writer:
+            writer.append_audit(AuditEvent.new(SessionStarted(
+                "99999999-9999-4999-8999-999999999999", "newgame", "New Game", None)))
+            writer.append_audit(AuditEvent.new(SessionStarted(
+                "99999999-9999-4999-8999-999999999998", next(iter(first)), "Renamed", None)))
+        labels = reader.entry_labels()
+        assert labels == first | {"newgame": "New Game", next(iter(first)): "Renamed"}
+        scans = [sql for sql in scanned if "json_extract" in sql]
+        assert scans and all("id >" in sql for sql in scans), scans  # never the whole log
+        conn = raw_conn(path)
+        conn.execute("DELETE FROM audit_log")  # emptied in place: nothing stale is kept
+        conn.close()
+        assert reader.entry_labels() == {}
