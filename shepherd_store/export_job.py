@@ -3,8 +3,8 @@
 An export written by one of the window's threads shares the GIL with its GUI thread: the
 60 s soak saw the window wait 100-140 ms at a time while a worker turned rows into CSV
 or JSON in Python. `export_in_child` runs `python -m shepherd_store.export_job` instead,
-which writes the file and reports its progress on a pipe; the calling thread only waits
-on that pipe, which costs the GUI thread nothing.
+which writes the file (at a lower CPU priority) and reports its progress on a pipe; the
+calling thread only waits on that pipe, which costs the GUI thread nothing.
 
 The child reads one JSON job from stdin (`job_json`), writes the events to the job's
 `out` file with `write_csv` / `write_json`, prints the count written every
@@ -14,6 +14,7 @@ the message on stderr and exits with status 3.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -30,6 +31,7 @@ from .query import AuditFilter
 from .store import SqliteStore
 
 PROGRESS_ROWS = 500
+NICENESS = 10  # added to the child's nice value (lower CPU priority)
 FORMATS = ("csv", "json")
 _POLL_S = 0.1  # how often the waiting thread looks at `cancelled`
 _FAILED = 3
@@ -134,7 +136,14 @@ def export_in_child(db: str | os.PathLike[str], flt: AuditFilter, fmt: str,
 
 
 def main() -> int:
-    """The child: read the job on stdin, write the file, report on stdout."""
+    """The child: read the job on stdin, write the file, report on stdout.
+
+    At a lower CPU priority: on a small machine a background export must not slow the
+    window that started it, nor the service writing the same database.
+    """
+    with contextlib.suppress(AttributeError, OSError):
+        os.nice(NICENESS)
+
     def progress(n: int) -> None:
         print(n, flush=True)
 
