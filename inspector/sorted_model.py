@@ -54,18 +54,33 @@ class SortedRowsModel(QAbstractTableModel):
     # --- content -----------------------------------------------------------------------
 
     def set_rows(self, rows: list[Any]) -> bool:
-        """New rows. The same ids: re-sorted in place, so views keep their selection and
-        scroll position. Other ids reset the views: returns True then."""
+        """New rows. The same ids: only rows that differ are repainted, and rows move only
+        if the order changed, so views keep their selection, scroll position and column
+        widths. Other ids reset the views: returns True then."""
         ids = [self.row_id(r) for r in rows]
         if len(ids) == len(self._where) and self._where.keys() >= set(ids):
-            self._resort(list(rows))
-            self.changed_all()
+            before = self.rows
+            changed = [r for r in rows if before[self._where[self.row_id(r)]] != r]
+            if not changed:
+                return False
+            self.rows_changed([self.row_id(r) for r in changed])
+            ordered = self._sorted(rows)
+            if [self.row_id(r) for r in ordered] == [self.row_id(r) for r in before]:
+                self.rows = ordered
+            else:
+                self._resort(ordered)
+            places = [self._where[self.row_id(r)] for r in changed]
+            self.changed_all(first_row=min(places), last_row=max(places))
             return False
+        self.rows_changed(None)
         self.beginResetModel()
         self.rows = self._sorted(rows)
         self._where = {self.row_id(r): i for i, r in enumerate(self.rows)}
         self.endResetModel()
         return True
+
+    def rows_changed(self, ids: list[str] | None) -> None:
+        """Rows with these ids (None: all) are about to change: drop what was cached."""
 
     def replace_row(self, row: Any) -> None:
         """Swap in a new version of one row (same id) without re-sorting."""
@@ -75,11 +90,14 @@ class SortedRowsModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(i, 0), self.index(i, len(self.columns) - 1))
 
     def changed_all(self, first: int = 0, last: int | None = None,
-                    roles: list[int] | None = None) -> None:
-        """Tell the views every row's cells (of columns `first` to `last`) changed."""
+                    roles: list[int] | None = None, *, first_row: int = 0,
+                    last_row: int | None = None) -> None:
+        """Tell the views the cells of columns `first` to `last` changed (in every row, or
+        in rows `first_row` to `last_row`)."""
         if self.rows:
             last = len(self.columns) - 1 if last is None else last
-            self.dataChanged.emit(self.index(0, first), self.index(len(self.rows) - 1, last),
+            last_row = len(self.rows) - 1 if last_row is None else last_row
+            self.dataChanged.emit(self.index(first_row, first), self.index(last_row, last),
                                   roles or [])
 
     def row_of(self, row_id: str) -> int | None:

@@ -62,13 +62,30 @@ class SummaryModel(SortedRowsModel):
         self.labels: dict[str, str] = {}
         self.colors: dict[str, str] = {}
         self._texts: dict[str, list[str]] = {}
+        #: The entries whose figures the last `set_summaries` changed.
+        self.changed_ids: list[str] = []
 
     def set_summaries(self, rows: list[EntrySummary], labels: dict[str, str],
                       colors: dict[str, str]) -> bool:
         """New figures, labels and colours; True when the views were reset (`set_rows`)."""
-        self.labels, self.colors = labels, colors
+        self.changed_ids = []
+        if (labels, colors) == (self.labels, self.colors):
+            return self.set_rows(rows)
+        self.labels, self.colors = dict(labels), dict(colors)
         self._texts = {}
-        return self.set_rows(rows)
+        if self.set_rows(rows):
+            return True
+        self.resort()  # names sort the first column and break ties
+        self.changed_all()
+        return False
+
+    def rows_changed(self, ids: list[str] | None) -> None:
+        self.changed_ids = list(ids) if ids is not None else [r.entry_id for r in self.rows]
+        if ids is None:
+            self._texts = {}
+        else:
+            for entry in ids:
+                self._texts.pop(entry, None)
 
     def texts(self, entry: str) -> list[str]:
         """The cell texts of `entry`'s row (empty when it has none)."""

@@ -63,7 +63,9 @@ def test_new_values_for_the_same_rows_move_persistent_indexes(qapp: Any) -> None
     assert not model.set_rows([("a", 9), ("b", 2), ("c", 3)])  # the same ids: no reset
     assert ids(model) == ["a", "c", "b"]
     assert held.row() == 0 and held.column() == 1  # moved with its row
-    assert not resets and changed == [(0, 2)]
+    assert not resets and changed == [(0, 0)]  # only the row that changed is repainted
+    assert not model.set_rows([("a", 9), ("b", 2), ("c", 3)])  # nothing new: no signal
+    assert changed == [(0, 0)]
     assert model.set_rows([("a", 9), ("x", 1)])  # other ids: a reset
     assert resets == [True] and ids(model) == ["a", "x"]
 

@@ -421,6 +421,22 @@ def test_selection_and_scroll_survive_a_re_sort(tmp_path: Path, env_factory: Env
     assert tab.selected_entry() == "e05"
 
 
+def test_a_figure_that_grows_live_widens_its_column(tmp_path: Path,
+                                                    env_factory: EnvFactory) -> None:
+    env = env_factory(make_db(tmp_path / "w.db", [("a", "2026-03-09", 60),
+                                                   ("b", "2026-03-09", 30)]),
+                      preset=Preset.WEEK)
+    tab = env.tab
+    metrics = tab.summary.fontMetrics()
+    narrow = tab.summary.columnWidth(1)
+    assert metrics.horizontalAdvance("1 min") < narrow
+    env.write("b", TODAY, 36_125)  # "10 h 02 min": longer texts arrive live
+    env.change()
+    for column, text in enumerate(tab.summary_row("b")[1:6], start=1):
+        assert metrics.horizontalAdvance(text) < tab.summary.columnWidth(column), text
+    assert tab.summary.columnWidth(1) > narrow
+
+
 # --- many entries ----------------------------------------------------------------------------
 
 def many_entries(tmp_path: Path, n: int) -> Path:
