@@ -31,7 +31,6 @@ from PySide6.QtGui import (
     QImage,
     QPainter,
     QResizeEvent,
-    QShowEvent,
 )
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import (
@@ -79,7 +78,7 @@ from .database import Database
 from .formatting import entry_colors, entry_display
 from .usage_chart import OTHER_COLOR, Mode, UsageChart
 from .usage_summary import COLUMNS, ENTRY_ROLE, LIMIT_COLUMNS, SummaryModel, swatch
-from .widgets import plain_tip, set_control
+from .widgets import WhenShown, plain_tip, set_control
 
 RANGES: tuple[tuple[str, Preset | None], ...] = (
     ("Last 7 days", Preset.WEEK), ("Last 30 days", Preset.MONTH),
@@ -157,7 +156,7 @@ class Legend(QListWidget):
             self.fit_height()
 
 
-class UsageTab(QWidget):
+class UsageTab(WhenShown):
     """Usage per entry per day: range, grouping and mode controls, chart, legend, table."""
 
     #: Emitted after every completed read (full or live) has been laid out.
@@ -179,7 +178,6 @@ class UsageTab(QWidget):
         self._gen = 0
         self._loading = False
         self._pending = False
-        self._stale = False  # changes missed while hidden (read when shown)
         self._legend_items: dict[str, QListWidgetItem] = {}
         self._other_item: QListWidgetItem | None = None
         self._reconcile = QTimer(self)
@@ -473,14 +471,12 @@ class UsageTab(QWidget):
     def _on_changed(self) -> None:
         """Another connection committed: re-read yesterday and today now, the rest later.
 
-        A hidden tab only notes it and reads once when shown: redrawing the chart on each
-        of the service's commits cost the GUI thread 30-150 ms apiece, for nobody.
+        A hidden tab reads once when shown instead (`WhenShown`).
         """
         store = self._db.store
         if store is None:
             return
-        if not self.isVisible():
-            self._stale = True
+        if self.later_if_hidden(self._catch_up):
             return
         if self._loading:
             self._pending = True  # the read in flight may predate this commit
@@ -500,17 +496,13 @@ class UsageTab(QWidget):
             self._reconcile.start()
         self.dataApplied.emit()
 
-    def _on_reconcile(self) -> None:
-        if self.isVisible():
-            self.reload(keep_view=True)
-        else:
-            self._stale = True
+    def _catch_up(self) -> None:
+        """Read the whole range again, keeping the user's range and zoom."""
+        self.reload(keep_view=True)
 
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        if self._stale:
-            self._stale = False
-            self.reload(keep_view=True)
+    def _on_reconcile(self) -> None:
+        if not self.later_if_hidden(self._catch_up):
+            self._catch_up()
 
     def _overlay_recent(self, store: SqliteStore) -> bool:
         """Swap a fresh read of yesterday and today into the data (a few rows, ~1 ms).
