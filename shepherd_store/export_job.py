@@ -31,7 +31,7 @@ from .query import AuditFilter
 from .store import SqliteStore
 
 PROGRESS_ROWS = 500
-NICENESS = 10  # added to the child's nice value (lower CPU priority)
+NICENESS = 5  # added to the child's nice value (lower CPU priority)
 FORMATS = ("csv", "json")
 _POLL_S = 0.1  # how often the waiting thread looks at `cancelled`
 _FAILED = 3
