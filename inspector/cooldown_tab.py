@@ -316,9 +316,7 @@ class CooldownTab(DatabaseTab):
 
     def _build(self) -> None:
         layout = QVBoxLayout(self)
-        self.notice = plain_label(self, "cooldownNotice")
-        self.notice.setWordWrap(True)
-        self.notice.setAccessibleName("Cooldown status")
+        self.notice = self._make_notice("cooldownNotice", "Cooldown status")
         layout.addWidget(self.notice)
 
         self.edit_actions: dict[str, QAction] = {}

@@ -218,9 +218,7 @@ class SnapshotTab(DatabaseTab):
 
     def _build(self) -> None:
         outer = QVBoxLayout(self)
-        self.notice = plain_label(self, "snapshotNotice")
-        self.notice.setWordWrap(True)
-        self.notice.setAccessibleName("Snapshot status")
+        self.notice = self._make_notice("snapshotNotice", "Snapshot status")
         self.notice.setVisible(False)
         outer.addWidget(self.notice)
         split = QSplitter(Qt.Orientation.Horizontal, self)

@@ -131,6 +131,13 @@ class DatabaseTab(WhenShown):
         if db.store is not None:
             self.reload()
 
+    def _make_notice(self, name: str, accessible_name: str) -> QLabel:
+        """The plain-text, wrapping line at the top of the tab that says what is wrong."""
+        notice = plain_label(self, name)
+        notice.setWordWrap(True)
+        notice.setAccessibleName(accessible_name)
+        return notice
+
     def reload(self) -> None:
         """Read again (off the GUI thread; requests during a read cost one more read)."""
         self._loader.request()
