@@ -34,7 +34,7 @@ from shepherd_store import AuditEvent, SessionStarted, SqliteStore  # noqa: E402
 from shepherd_store.policy import load_policy  # noqa: E402
 from shepherd_store.usage import Bucket, DayRange, Preset  # noqa: E402
 
-FIXTURE = REPO.parent / "shared" / "fixtures" / "rust-v0.db"
+FIXTURE = REPO / "tests" / "fixtures" / "rust-v0.db"
 SIZE = (1280, 800)
 
 #: Labels as a log may hold them: long ones, and markup that must be shown as plain text.

@@ -61,7 +61,7 @@ SEED_INDEXES = (
     "CREATE INDEX IF NOT EXISTS idx_usage_day ON usage(day)",
 )
 
-# The Rust store's DDL, byte for byte as in ../shared/fixtures/rust-v0.sql (the simulator
+# The Rust store's DDL, byte for byte as in tests/fixtures/rust-v0.sql (the simulator
 # and the benchmarks create daemon-like databases with it).
 RUST_DDL = (
     """CREATE TABLE audit_log (

@@ -23,14 +23,15 @@ os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="shepherd-test-config-")
 from shepherd_store import SqliteStore
 
 REPO = Path(__file__).resolve().parent.parent
-FIXTURES = Path(os.environ.get("SHEPHERD_FIXTURES", REPO.parent / "shared" / "fixtures"))
+# The databases written by the real Rust store (tests/fixtures/README.md says what each holds).
+FIXTURES = REPO / "tests" / "fixtures"
 
 
 def fixture_path(name: str) -> Path:
-    """Path of a read-only fixture written by the real Rust store (skips if absent)."""
+    """Path of a fixture written by the real Rust store; a missing one fails the test."""
     path = FIXTURES / name
-    if not path.exists():
-        pytest.skip(f"fixture {path} not available")
+    if not path.is_file():
+        pytest.fail(f"fixture {path} is missing from the repository")
     return path
 
 

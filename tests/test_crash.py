@@ -31,7 +31,7 @@ from shepherd_store.snapshot import decode_snapshot
 from shepherd_store.timefmt import parse_timestamp
 
 REPO = Path(__file__).resolve().parent.parent
-FIXTURES = Path(os.environ.get("SHEPHERD_FIXTURES", REPO.parent / "shared" / "fixtures"))
+FIXTURES = REPO / "tests" / "fixtures"  # written by the real Rust store
 ENTRY = "tuxmath"
 ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -257,8 +257,6 @@ def kill_mid_edit(rounds: int, *, seed: int = 7, workdir: Path | None = None,
 
 @pytest.mark.slow
 def test_inspector_killed_mid_edit_leaves_old_or_new_never_a_mix(tmp_path: Path) -> None:
-    if not (FIXTURES / "rust-v0.db").exists():
-        pytest.skip("fixture rust-v0.db not available")
     outcome = kill_mid_edit(10, workdir=tmp_path)  # benchmarks/reliability.py: 50 rounds
     assert outcome.runs == 10
     assert outcome.failures == []
@@ -368,29 +366,20 @@ def _chmod(path: Path, deny: bool) -> None:
     path.chmod(0 if deny else 0o644)
 
 
-@pytest.fixture
-def fixtures_present() -> None:
-    if not (FIXTURES / "rust-v0.db").exists():
-        pytest.skip("fixture rust-v0.db not available")
-
-
 @pytest.mark.parametrize("kind", [k for k in FILE_CHANGES if k != "unreadable"])
-def test_the_file_pulled_away_is_said_and_recovered(qapp, tmp_path: Path, kind: str,
-                                                    fixtures_present: None) -> None:
+def test_the_file_pulled_away_is_said_and_recovered(qapp, tmp_path: Path, kind: str) -> None:
     outcome = file_pulled_away(kind, tmp_path)
     assert outcome.failures == []
 
 
 @pytest.mark.skipif(ROOT, reason="root reads a file whatever its mode: chmod 000 does not make "
                     "it unreadable (test_permission_lost_as_a_user_would_see_it simulates it)")
-def test_the_file_made_unreadable_is_said_and_recovered(qapp, tmp_path: Path,
-                                                        fixtures_present: None) -> None:
+def test_the_file_made_unreadable_is_said_and_recovered(qapp, tmp_path: Path) -> None:
     outcome = file_pulled_away("unreadable", tmp_path)
     assert outcome.failures == []
 
 
-def test_permission_lost_as_a_user_would_see_it(qapp, tmp_path: Path, monkeypatch,
-                                                fixtures_present: None) -> None:
+def test_permission_lost_as_a_user_would_see_it(qapp, tmp_path: Path, monkeypatch) -> None:
     # What a user who is not root sees when the file's mode changes under the window:
     # `os.access` answers for this user (root may read anything, so it is faked here).
     denied: set[str] = set()

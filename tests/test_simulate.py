@@ -45,7 +45,7 @@ from shepherd_store.simulate import (
 from shepherd_store.timefmt import whole_seconds
 
 REPO = Path(__file__).resolve().parent.parent
-FIXTURES = Path(os.environ.get("SHEPHERD_FIXTURES", REPO.parent / "shared" / "fixtures"))
+FIXTURES = REPO / "tests" / "fixtures"  # written by the real Rust store
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
 ENTRIES = {e.id: e for e in DEFAULT_ENTRIES}
@@ -302,8 +302,7 @@ def test_rust_database_layout_and_history(tmp_path: Path) -> None:
     path = tmp_path / "rust.db"
     create_rust_database(path)
     fixture = FIXTURES / "rust-v0.db"
-    if fixture.exists():
-        assert master(path) == master(fixture)
+    assert master(path) == master(fixture)
     with pytest.raises(FileExistsError):
         create_rust_database(path)
     with SqliteStore.open(path) as store:
