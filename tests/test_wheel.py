@@ -44,8 +44,15 @@ print("smoke ok")
 @pytest.mark.slow
 def test_wheel_installs_with_resources_and_runs(tmp_path: Path, rust_v0: Path) -> None:
     dist = tmp_path / "dist"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "--quiet", "-w", str(dist), str(REPO)], check=True, cwd=tmp_path)
+    # Verbose, so the build backend's own warnings reach us: packaging must not warn.
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
+                            "--no-build-isolation", "-v", "-w", str(dist), str(REPO)],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stderr[-3000:]
+    warnings = [line for line in (build.stdout + build.stderr).splitlines()
+                if "Warning" in line or "deprecated" in line.lower()
+                or "would be ignored" in line]
+    assert warnings == []
     wheels = list(dist.glob("shepherd_inspector-*.whl"))
     assert len(wheels) == 1
     env_dir = tmp_path / "fresh"
