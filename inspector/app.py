@@ -69,6 +69,13 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the application; returns the exit status."""
     args = _parser().parse_args(argv)
+    if QApplication.instance() is None:
+        # Without its system libraries or a display Qt aborts in QApplication(): say what to do.
+        from .qt_requirements import startup_problem
+
+        if (problem := startup_problem()) is not None:
+            print(problem, file=sys.stderr)
+            return 1
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("shepherd-inspector")
     app.setApplicationDisplayName("Shepherd Inspector")
