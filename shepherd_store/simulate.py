@@ -8,6 +8,10 @@ its `end` argument and live mode by the wall clock.
 
     python -m shepherd_store.simulate PATH [--days N] [--seed S] [--live] [--interval SECONDS]
         [--max-sessions N] [--rust] [--journal delete|wal] [--ack]
+        [--crashes K] [--crash-rate P] [--down-at-end] [--truth FILE.json]
+
+With a crash option the history is written as the shipped service writes it and crashes it
+(`simulate_crash.CrashingSimulator`: no snapshots; the crashes' ground truth in `--truth`).
 """
 
 from __future__ import annotations
@@ -723,7 +727,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tz", default=None, help="IANA time zone of the timestamps (default local)")
     p.add_argument("--ack", action="store_true",
                    help="print 'ack <id>' on stdout after each committed audit event")
+    crash = p.add_argument_group("crashes (as the shipped service: no snapshots, see "
+                                 "shepherd_store.simulate_crash)")
+    crash.add_argument("--crashes", type=int, default=0, metavar="K",
+                       help="about K crashes spread over the history (mid-session or idle)")
+    crash.add_argument("--crash-rate", type=_probability, default=0.0, metavar="P",
+                       help="chance that each step of a run (or live step) crashes it")
+    crash.add_argument("--down-at-end", action="store_true",
+                       help="end the history with a crash the service never came back from")
+    crash.add_argument("--truth", metavar="FILE", default=None,
+                       help="write the crashes' ground truth (JSON) to FILE")
     return p
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a probability (0 to 1)")
+    return value
 
 
 def _open(path: Path, *, rust: bool, journal: str | None) -> SqliteStore:
@@ -768,14 +789,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         report(exc)
         print(f"errors {errors}", file=sys.stderr, flush=True)
         return 1
+    crasher = None
     try:
-        sim = Simulator(store, seed=args.seed, tz=tz)
+        sim: Simulator
+        if args.crashes or args.crash_rate or args.down_at_end or args.truth:
+            from .simulate_crash import CrashingSimulator
+
+            sim = crasher = CrashingSimulator(store, seed=args.seed, tz=tz,
+                                              crash_rate=args.crash_rate)
+        else:
+            sim = Simulator(store, seed=args.seed, tz=tz)
         sim.stop = stop
         sim.on_error = report
         if args.ack:
             sim.on_audit = ack
         try:
-            if args.days > 0 and sim.clock is None:
+            if args.days > 0 and sim.clock is None and crasher is not None:
+                crasher.write_history(args.days, end=datetime.now(UTC), crashes=args.crashes,
+                                      down_at_end=args.down_at_end)
+            elif args.days > 0 and sim.clock is None:
                 sim.write_history(args.days, end=datetime.now(UTC))
             if args.live and not stop.is_set():
                 sim.run_live(interval=args.interval, stop=stop, max_sessions=args.max_sessions,
@@ -790,6 +822,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         pass
     finally:
         store.close()
+        if crasher is not None and args.truth:
+            from .simulate_crash import crashes_json
+
+            Path(args.truth).write_text(crashes_json(crasher.crashes), encoding="utf-8")
     print(f"errors {errors}", file=sys.stderr, flush=True)
     return 0
 

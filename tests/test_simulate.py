@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import json
 import re
 import signal
 import sqlite3
@@ -42,6 +42,7 @@ from shepherd_store.simulate import (
     Simulator,
     create_rust_database,
 )
+from shepherd_store.simulate_crash import CrashingSimulator, CrashRecord
 from shepherd_store.timefmt import whole_seconds
 
 REPO = Path(__file__).resolve().parent.parent
@@ -492,3 +493,236 @@ def test_cli_resumes_an_existing_database(tmp_path: Path) -> None:
     with run_cli(str(tmp_path / "missing" / "x.db")) as proc:
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 1 and "error " in err and time.monotonic() - started < 30
+
+
+# --- crashes as the shipped service has them (simulate_crash) -----------------------------
+
+
+def check_crash_history(events: list[AuditEvent], store: SqliteStore,
+                        crashes: list[CrashRecord], tz: ZoneInfo) -> dict[str, int]:
+    """Assert that the database holds what the shipped service leaves, crashes included.
+
+    Every session ends once or is a crashed one (and then has no row after the crash); each
+    run ends in service_stopped, in a crash (its last row is the crash's `last_row_at`, the
+    next run starts at `restarted_at`) or is the last run; usage is the ended sessions' by the
+    day they ended; the cooldowns those of the last ended sessions; never a snapshot.
+    """
+    assert store.load_snapshot() is None, "the shipped service never saves a snapshot"
+    runs: list[list[AuditEvent]] = []
+    for ev in events:
+        assert ev.timestamp.utcoffset() == ev.timestamp.astimezone(tz).utcoffset()
+        if isinstance(ev.event, ServiceStarted):
+            runs.append([])
+        assert runs, "a row before the first service_started"
+        runs[-1].append(ev)
+    by_last_row = {c.last_row_at: c for c in crashes}
+    assert len(by_last_row) == len(crashes), "two crashes in one run"
+    crashed_runs = 0
+    for k, run in enumerate(runs):
+        assert isinstance(run[1].event, PolicyLoaded)
+        last = run[-1]
+        stopped = [ev for ev in run if isinstance(ev.event, ServiceStopped)]
+        crash = by_last_row.get(last.timestamp)
+        if crash is not None:
+            crashed_runs += 1
+            assert not stopped, "a crashed run has no service_stopped"
+            assert last.timestamp < crash.crashed_at
+            if k + 1 < len(runs):
+                assert crash.restarted_at == runs[k + 1][0].timestamp
+                assert crash.crashed_at < crash.restarted_at
+            else:
+                assert crash.restarted_at is None
+        elif k + 1 < len(runs):
+            assert [isinstance(ev.event, ServiceStopped) for ev in run][-1:] == [True]
+    assert crashed_runs == len(crashes), "a crash whose run is not in the database"
+    crashed = {c.session_id: c for c in crashes if c.session_id is not None}
+    started: dict[str, AuditEvent] = {}
+    ended: dict[str, AuditEvent] = {}
+    deadlines: dict[str, datetime | None] = {}
+    usage: dict[tuple[str, date], int] = defaultdict(int)
+    last_end: dict[str, datetime] = {}
+    for ev in events:
+        e = ev.event
+        if isinstance(e, SessionStarted):
+            started[e.session_id] = ev
+            deadlines[e.session_id] = e.deadline
+        elif isinstance(e, SessionExtended):
+            deadlines[e.session_id] = e.new_deadline
+        elif isinstance(e, WarningIssued):
+            start = started[e.session_id].event
+            assert isinstance(start, SessionStarted) and start.deadline is not None
+            lead = start.deadline - ev.timestamp  # the original schedule, 100 ms ticks
+            assert timedelta(seconds=e.threshold_seconds - 0.1) <= lead
+            assert lead < timedelta(seconds=e.threshold_seconds)
+        elif isinstance(e, SessionEnded):
+            assert e.session_id not in ended and e.session_id not in crashed
+            ended[e.session_id] = ev
+            assert e.reason.TYPE != "service_shutdown", "the service stops with no game running"
+            if not isinstance(e.reason, LaunchFailed):
+                usage[(e.entry_id, ev.timestamp.astimezone(tz).date())] += whole_seconds(
+                    e.duration)
+                last_end[e.entry_id] = ev.timestamp
+        sid = getattr(e, "session_id", None)
+        if sid in crashed and not isinstance(e, SessionStarted):
+            assert ev.timestamp < crashed[sid].crashed_at, "a row of the session after its crash"
+    assert set(started) == set(ended) | set(crashed)
+    for sid, crash in crashed.items():
+        start = started[sid]
+        assert isinstance(start.event, SessionStarted)
+        assert crash.started_at == start.timestamp and crash.entry_id == start.event.entry_id
+        assert crash.deadline == deadlines[sid]
+        assert crash.lost > timedelta(0)
+        if crash.deadline is not None:  # the game exits at most 1.3 s after its deadline
+            assert crash.crashed_at <= crash.deadline + timedelta(seconds=1.3)
+        assert crash.day == crash.crashed_at.astimezone(tz).date()
+    assert {(u.entry_id, u.day): u.seconds for u in store.usage_between()} == dict(usage)
+    cooldowns = {c.entry_id: c.until for c in store.all_cooldowns()}
+    for entry_id, end in last_end.items():
+        if ENTRIES[entry_id].cooldown_seconds:
+            assert cooldowns[entry_id] == end + timedelta(
+                seconds=ENTRIES[entry_id].cooldown_seconds)
+    return {"runs": len(runs), "crashes": len(crashes), "mid_session": len(crashed),
+            "sessions": len(started)}
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_crashing_history_leaves_what_the_shipped_service_leaves(seed: int) -> None:
+    end = datetime(2026, 3, 20, 22, 0, tzinfo=NEW_YORK)
+    with SqliteStore.in_memory() as store:
+        sim = CrashingSimulator(store, seed=seed, tz=NEW_YORK, crash_rate=0.08,
+                                late_night_rate=0.25)
+        written = sim.write_history(40, end=end, crashes=6, down_at_end=True)
+        events = all_events(store)
+        assert written == len(events) and all(e.timestamp <= end for e in events)
+        counts = check_crash_history(events, store, sim.crashes, NEW_YORK)
+    assert counts["crashes"] >= 6 and 0 < counts["mid_session"] < counts["crashes"]
+    assert sim.crashes[-1].restarted_at is None  # down at the end
+    assert not sim.service_running
+
+
+def test_crashing_history_is_deterministic_and_crosses_midnight_and_dst() -> None:
+    end = datetime(2026, 11, 6, 23, 0, tzinfo=NEW_YORK)
+    dumps, records = [], []
+    for _ in range(2):
+        with SqliteStore.in_memory() as store:
+            sim = CrashingSimulator(store, seed=3, tz=NEW_YORK, crash_rate=0.2,
+                                    late_night_rate=1.0)
+            sim.write_history(10, end=end, crashes=4)
+            check_crash_history(all_events(store), store, sim.crashes, NEW_YORK)
+            dumps.append(dump(store))
+            records.append(sim.crashes)
+    assert dumps[0] == dumps[1] and records[0] == records[1]
+    ended_after_midnight = [
+        r for r in dumps[0][0] if '"session_ended"' in r[2] and r[1][11:13] in ("00", "01")]
+    assert ended_after_midnight, "late nights should end sessions after midnight"
+    offsets = {r[1][-6:] for r in dumps[0][0] if r[1].startswith("2026-11-01")}
+    assert offsets == {"-04:00", "-05:00"}, "the night of the DST change"
+
+
+def test_scripted_crashes_record_the_truth() -> None:
+    with SqliteStore.in_memory() as store:
+        sim = CrashingSimulator(store, seed=1, tz=NEW_YORK)
+        at = datetime(2026, 3, 7, 23, 0, tzinfo=NEW_YORK)
+        sim.boot(at)
+        # Across midnight and the spring-forward change: 01:50 EST + 60 min = 03:50 EDT.
+        sid = sim.play("minecraft", datetime(2026, 3, 8, 1, 50, tzinfo=NEW_YORK),
+                       crash_after=3590)
+        sim.boot(datetime(2026, 3, 8, 9, 0, tzinfo=NEW_YORK))
+        unlimited = sim.play("krita", datetime(2026, 3, 8, 9, 30, tzinfo=NEW_YORK),
+                             crash_after=1234.5)
+        sim.boot(datetime(2026, 3, 8, 10, 0, tzinfo=NEW_YORK))
+        sim.crash(datetime(2026, 3, 8, 10, 5, tzinfo=NEW_YORK))  # crash loop, no session
+        sim.boot(datetime(2026, 3, 8, 10, 6, tzinfo=NEW_YORK))
+        done = sim.play("tuxmath", datetime(2026, 3, 8, 10, 30, tzinfo=NEW_YORK), seconds=600)
+        sim.stop_service(datetime(2026, 3, 8, 12, 0, tzinfo=NEW_YORK))
+        sim.boot(datetime(2026, 3, 8, 15, 0, tzinfo=NEW_YORK))
+        last = sim.play("minecraft", datetime(2026, 3, 8, 15, 10, tzinfo=NEW_YORK),
+                        crash_after=3000)
+        events = all_events(store)
+        check_crash_history(events, store, sim.crashes, NEW_YORK)
+        assert store.get_usage("tuxmath", date(2026, 3, 8)) == timedelta(seconds=600)
+        assert store.get_usage("minecraft", date(2026, 3, 8)) == timedelta(0)
+    first, second, idle, final = sim.crashes
+    assert first.session_id == sid and first.lost_seconds == 3590
+    assert first.started_at is not None and first.started_at.isoformat()[-6:] == "-05:00"
+    assert first.deadline == datetime(2026, 3, 8, 3, 50, tzinfo=NEW_YORK)
+    assert first.deadline is not None and first.deadline.isoformat()[-6:] == "-04:00"
+    assert first.day == date(2026, 3, 8) and first.crashed_at.hour == 3
+    assert second.session_id == unlimited and second.deadline is None
+    assert second.lost_seconds == 1234.5
+    assert idle.session_id is None and idle.lost == timedelta(0) and idle.day is None
+    assert idle.restarted_at == datetime(2026, 3, 8, 10, 6, tzinfo=NEW_YORK)
+    assert final.session_id == last and final.restarted_at is None
+    # Both warnings of the first session came before its crash; the others never got there.
+    warned = [e.event.session_id for e in events if isinstance(e.event, WarningIssued)]
+    assert warned == [sid, sid] and done not in warned
+    with pytest.raises(RuntimeError):
+        sim.crash(datetime(2026, 3, 9, tzinfo=NEW_YORK))  # already down
+    with pytest.raises(ValueError):
+        sim.boot(datetime(2026, 3, 1, tzinfo=NEW_YORK))  # before the clock
+
+
+def test_sessions_end_in_the_shipped_order() -> None:
+    """add_usage (the day it ended), set_cooldown_until, then session_ended; no snapshot."""
+    calls: list[str] = []
+    with SqliteStore.in_memory() as store:
+        for name in ("append_audit", "add_usage", "set_cooldown_until", "save_snapshot"):
+            original = getattr(store, name)
+
+            def spy(*args: object, _name: str = name, _original: object = original) -> None:
+                first = args[0]
+                calls.append(first.type if isinstance(first, AuditEvent) else _name)
+                _original(*args)  # type: ignore[operator]
+
+            setattr(store, name, spy)
+        sim = CrashingSimulator(store, seed=2, tz=NEW_YORK)
+        sim.boot(datetime(2026, 4, 1, 23, 30, tzinfo=NEW_YORK))
+        sim.play("minecraft", datetime(2026, 4, 1, 23, 40, tzinfo=NEW_YORK), seconds=1800)
+        assert store.get_usage("minecraft", date(2026, 4, 2)) == timedelta(seconds=1800)
+        assert store.get_usage("minecraft", date(2026, 4, 1)) == timedelta(0)
+    assert "save_snapshot" not in calls
+    end = calls.index("session_ended")
+    assert calls[end - 2:end] == ["add_usage", "set_cooldown_until"]
+
+
+def test_live_mode_crashes_and_reboots() -> None:
+    now = [datetime(2026, 12, 18, 15, 0, tzinfo=BERLIN)]
+    with SqliteStore.in_memory() as store:
+        sim = CrashingSimulator(store, seed=4, tz=BERLIN, crash_rate=0.3,
+                                wall_clock=lambda: now[0])
+        for _ in range(40):
+            sim.step()
+            now[0] += timedelta(minutes=20)
+        sim.shutdown()
+        events = all_events(store)
+        assert len(sim.crashes) >= 5
+        assert all(c.restarted_at is not None for c in sim.crashes)
+        stamps = [e.timestamp for e in events]
+        assert stamps == sorted(stamps)
+        assert store.load_snapshot() is None
+
+
+def test_cli_crashes_write_the_ground_truth(tmp_path: Path) -> None:
+    path, truth = tmp_path / "crash.db", tmp_path / "truth.json"
+    with run_cli(str(path), "--days", "20", "--crashes", "5", "--down-at-end", "--rust",
+                 "--tz", "America/New_York", "--seed", "2", "--truth", str(truth)) as proc:
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert err.strip().splitlines()[-1] == "errors 0"
+    records = json.loads(truth.read_text())
+    assert len(records) >= 5 and records[-1]["restarted_at"] is None
+    with SqliteStore.open(path, read_only=True) as store:
+        assert store.layout is Layout.RUST and store.load_snapshot() is None
+        events = all_events(store)
+    started = {e.event.session_id: e.timestamp for e in events
+               if isinstance(e.event, SessionStarted)}
+    ended = {e.event.session_id for e in events if isinstance(e.event, SessionEnded)}
+    for r in records:
+        assert datetime.fromisoformat(r["crashed_at"]) > datetime.fromisoformat(r["last_row_at"])
+        if r["session_id"] is not None:
+            assert r["session_id"] not in ended
+            assert started[r["session_id"]] == datetime.fromisoformat(r["started_at"])
+    assert {r["session_id"] for r in records} - {None} == set(started) - ended
+    with run_cli(str(tmp_path / "bad.db"), "--crash-rate", "1.5") as proc:
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2 and "probability" in err
