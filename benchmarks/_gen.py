@@ -3,8 +3,9 @@
 `ensure_db("seed" | "rust", n_events)` returns the path of a database holding `n_events`
 audit events of realistic mixed types over about two years (~30 entries, sessions with
 UUIDs, America/New_York offsets like the fixtures), plus matching usage, a few cooldowns and
-a snapshot. Files are cached under `bench-data/` (gitignored), keyed by layout, size and
-generator version; a lock file keeps concurrent benchmarks from generating twice.
+a snapshot. Files are cached under `bench-data/` (gitignored; $BENCH_DATA moves it), keyed
+by layout, size and generator version; a lock file keeps concurrent benchmarks from
+generating twice.
 
     .venv/bin/python benchmarks/_gen.py [--events N] [--layout seed|rust|both]
 """
@@ -58,7 +59,8 @@ from shepherd_store import (  # noqa: E402
 from shepherd_store.schema import RUST_DDL  # noqa: E402
 from shepherd_store.timefmt import format_timestamp  # noqa: E402
 
-CACHE = REPO / "bench-data"
+#: BENCH_DATA moves the cache (the test suite's quick runs keep theirs in a temporary dir).
+CACHE = Path(os.environ.get("BENCH_DATA") or REPO / "bench-data")
 GEN_VERSION = 1
 START = datetime(2024, 11, 1, 12, 0, tzinfo=UTC)
 SPAN = timedelta(days=730)
@@ -237,7 +239,7 @@ def ensure_db(layout: str, n_events: int) -> Path:
     """Path of a cached database of `layout` ("seed" or "rust") with `n_events` events."""
     if layout not in ("seed", "rust"):
         raise ValueError(f"layout must be 'seed' or 'rust', not {layout!r}")
-    CACHE.mkdir(exist_ok=True)
+    CACHE.mkdir(parents=True, exist_ok=True)
     path = CACHE / f"{layout}-{n_events}-v{GEN_VERSION}.db"
     with (CACHE / f".{path.name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

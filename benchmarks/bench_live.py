@@ -5,14 +5,13 @@ time right after each commit returns; the window (offscreen, its event loop runn
 when each id is inserted into the table model. Run for a WAL (seed) and a rollback-journal
 (Rust) database.
 
-    .venv/bin/python benchmarks/bench_live.py [--events N]
+    .venv/bin/python benchmarks/bench_live.py [--events N] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -20,8 +19,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from _report import Report, isolate_user_config
 from PySide6.QtCore import QModelIndex, QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -75,12 +76,21 @@ def measure(path: Path, n: int) -> list[float]:
     return [(seen[i] - t) * 1000 for i, t in committed.items() if i in seen]
 
 
-def main() -> None:
+def percentile(sorted_ms: list[float], q: float) -> float | None:
+    """The q-quantile (nearest rank below) of sorted values; None when there are none."""
+    return sorted_ms[int(q * (len(sorted_ms) - 1))] if sorted_ms else None
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=150)
+    parser.add_argument("--quick", action="store_true", help="a test-sized run: 20 events")
     args = parser.parse_args()
+    if args.quick:
+        args.events = 20
+    isolate_user_config()
+    report = Report("bench_live")
     print(f"commit → visible in the table, {args.events} events per mode (goal p95 <= 25 ms)")
-    print(f"{'mode':<28}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}  verdict")
     with tempfile.TemporaryDirectory() as tmp:
         wal = Path(tmp) / "wal.db"
         SqliteStore.open(wal).close()
@@ -90,11 +100,14 @@ def main() -> None:
             with SqliteStore.open(path) as store:  # not empty: every new event is an insert
                 store.append_audit(AuditEvent.new(ServiceStarted()))
             lat = sorted(measure(path, args.events))
-            p50 = statistics.median(lat)
-            p95 = lat[int(0.95 * (len(lat) - 1))]
-            verdict = "ok" if p95 <= 25 and len(lat) == args.events else "MISSED"
-            print(f"{name:<28}{len(lat):>6}{p50:>10.1f}{p95:>10.1f}{max(lat):>10.1f}  {verdict}")
+            report.check(f"{name}: committed events seen in the table", len(lat), "events",
+                         at_least=args.events)
+            report.info(f"{name}: commit to visible, p50", percentile(lat, 0.5), "ms")
+            report.check(f"{name}: commit to visible, p95", percentile(lat, 0.95), "ms",
+                         at_most=25)
+            report.info(f"{name}: commit to visible, max", lat[-1] if lat else None, "ms")
+    return report.finish()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

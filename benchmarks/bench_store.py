@@ -1,7 +1,7 @@
 """shepherd_store performance: durable appends vs raw sqlite3, and first pages of filtered
 reads on 1,000,000-event databases in both layouts, each figure printed beside its goal.
 
-    .venv/bin/python benchmarks/bench_store.py [--events N] [--appends N] [--runs N]
+    .venv/bin/python benchmarks/bench_store.py [--events N] [--appends N] [--runs N] [--quick]
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _gen import ensure_db
+from _gen import CACHE, ensure_db
+from _report import Report
 
 from shepherd_store import (
     AuditEvent,
@@ -33,13 +34,7 @@ from shepherd_store import (
 from shepherd_store.schema import SEED_INDEXES, SEED_TABLES
 from shepherd_store.timefmt import format_timestamp, parse_timestamp
 
-ROWS: list[tuple[str, str, str, str]] = []  # (section, what, figure, goal + verdict)
-
-
-def report(section: str, what: str, figure: str, goal: str, ok: bool | None) -> None:
-    verdict = "" if ok is None else ("  ok" if ok else "  MISSED")
-    ROWS.append((section, what, figure, goal + verdict))
-    print(f"  {what:<40} {figure:>14}   {goal}{verdict}", flush=True)
+REPORT = Report("bench_store")
 
 
 def _events(n: int) -> list[AuditEvent]:
@@ -99,21 +94,19 @@ def bench_appends(n: int, chunk: int = 50) -> None:
             raw.close()
             enc.close()
     rate = {k: n / v for k, v in spent.items()}
-    report("appends", "raw sqlite3, rows pre-encoded", f"{rate['raw']:,.0f} /s",
-           "(SQLite floor)", None)
-    report("appends", "raw sqlite3 + encode_event in loop", f"{rate['enc']:,.0f} /s",
-           f"({rate['enc'] / rate['raw']:.2f} of floor: cost of the JSON itself)", None)
-    report("appends", "SqliteStore.append_audit", f"{rate['lib']:,.0f} /s",
-           f"({rate['lib'] / rate['enc']:.2f} of raw+encode: store plumbing)", None)
-    ratio = rate["lib"] / rate["raw"]
-    report("appends", "ratio library / raw floor", f"{ratio:.2f}", "goal >= 0.85", ratio >= 0.85)
+    REPORT.info("appends: raw sqlite3, rows pre-encoded", rate["raw"], "/s", note="SQLite floor")
+    REPORT.info("appends: raw sqlite3 + encode_event in loop", rate["enc"], "/s",
+                note=f"{rate['enc'] / rate['raw']:.2f} of floor: cost of the JSON itself")
+    REPORT.info("appends: SqliteStore.append_audit", rate["lib"], "/s",
+                note=f"{rate['lib'] / rate['enc']:.2f} of raw+encode: store plumbing")
+    REPORT.check("appends: library / raw floor, same run", rate["lib"] / rate["raw"], "x",
+                 at_least=0.85)
 
 
 def _tmp_dir() -> str:
-    """A directory on the same disk as the repository (tmpfs would flatter fsync)."""
-    path = Path(__file__).resolve().parent.parent / "bench-data"
-    path.mkdir(exist_ok=True)
-    return str(path)
+    """The database cache, on the repository's disk unless moved (tmpfs would flatter fsync)."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    return str(CACHE)
 
 
 def _time(fn: Callable[[], Any], runs: int) -> tuple[float, float, Any]:
@@ -153,7 +146,7 @@ def bench_queries(layout: str, n_events: int, runs: int) -> None:
     scan_goal = 1000.0
     print(f"\nFirst page (limit 200) on {n_events:,} events, {layout} layout "
           f"({path.stat().st_size / 1e6:.0f} MB), median of {runs} runs [first run]")
-    section = f"{layout} {n_events:,}"
+    section = f"{layout}, {n_events:,} events"
     with SqliteStore.open(path, read_only=True) as store:
         cases: list[tuple[str, Callable[[], Any], float, int | None]] = [
             ("get_recent_audits(200)", lambda: store.get_recent_audits(200), 5.0, 200),
@@ -187,8 +180,8 @@ def bench_queries(layout: str, n_events: int, runs: int) -> None:
             if expect is not None and len(events) != expect:
                 print(f"  !! {what}: {len(events)} rows, expected {expect}")
             kind = "indexed" if goal <= 5.0 else "scan"
-            report(section, what, f"{median:8.2f} ms [{first:.0f}]",
-                   f"goal <= {goal:g} ms ({kind}), {len(events)} rows", median <= goal)
+            REPORT.check(f"first page, {what}, {section}", median, "ms", at_most=goal,
+                         note=f"{kind}, {len(events)} rows, first run {first:.0f} ms")
 
 
 def main() -> int:
@@ -197,16 +190,18 @@ def main() -> int:
     ap.add_argument("--appends", type=int, default=4000, help="appends of each kind")
     ap.add_argument("--runs", type=int, default=5, help="runs per figure (median reported)")
     ap.add_argument("--skip-appends", action="store_true")
+    ap.add_argument("--quick", action="store_true",
+                    help="a test-sized run: 2,000 events, 200 appends, 3 runs")
     args = ap.parse_args()
+    if args.quick:
+        args.events, args.appends, args.runs = 2_000, 200, 3
     print(f"shepherd_store benchmark: SQLite {sqlite3.sqlite_version}, Python "
           f"{sys.version.split()[0]}, {os.cpu_count()} CPUs")
     if not args.skip_appends:
         bench_appends(args.appends)
     for layout in ("seed", "rust"):
         bench_queries(layout, args.events, args.runs)
-    missed = [r for r in ROWS if r[3].endswith("MISSED")]
-    print(f"\n{len(ROWS)} figures, {len(missed)} goals missed")
-    return 0
+    return REPORT.finish()
 
 
 if __name__ == "__main__":

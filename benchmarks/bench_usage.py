@@ -7,6 +7,7 @@
   before (goal: growth ≤ 10 MB; items are updated in place, never rebuilt).
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/bench_usage.py [--days N] [--entries N]
+        [--runs N] [--updates N] [--quick]
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _report import Report, isolate_user_config
 from PySide6.QtWidgets import QApplication
 
 from inspector import workers
@@ -37,13 +40,13 @@ from shepherd_store import SqliteStore
 from shepherd_store.usage import Bucket, DayRange, Preset
 
 
-def rss_mb() -> float:
+def rss_mb() -> float | None:
     """Resident set size of this process, in MB (Linux)."""
     with open("/proc/self/status", encoding="ascii") as fh:
         for line in fh:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
-    return float("nan")
+    return None
 
 
 def timed(fn: Callable[[], object], runs: int) -> list[float]:
@@ -56,17 +59,18 @@ def timed(fn: Callable[[], object], runs: int) -> list[float]:
     return out
 
 
-def line(what: str, values: list[float] | float, goal: float | None, unit: str = "ms") -> None:
+def record(report: Report, what: str, values: list[float] | float | None, goal: float | None,
+           unit: str = "ms") -> None:
+    """A figure: the median of `values` (the worst in the note), checked against `goal`."""
     if isinstance(values, list):
-        med, worst = statistics.median(values), max(values)
-        figure = f"median {med:7.1f} {unit}, worst {worst:7.1f} {unit}"
-        value = med
+        value: float | None = statistics.median(values) if values else None
+        note = f"median of {len(values)}, worst {max(values):.1f} {unit}" if values else ""
     else:
-        figure = f"{values:7.1f} {unit}"
-        value = values
-    verdict = "" if goal is None else f"   goal ≤ {goal:g} {unit}: " + (
-        "ok" if value <= goal else "MISSED")
-    print(f"{what:<48} {figure}{verdict}")
+        value, note = values, ""
+    if goal is None:
+        report.info(what, value, unit, note=note)
+    else:
+        report.check(what, value, unit, at_most=goal, note=note)
 
 
 def build_db(path: Path, days: int, entries: int, today: date) -> None:
@@ -85,7 +89,13 @@ def main() -> int:
     ap.add_argument("--entries", type=int, default=30)
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--updates", type=int, default=50)
+    ap.add_argument("--quick", action="store_true",
+                    help="a test-sized run: 365 days × 2 entries, 3 runs, 20 updates")
     args = ap.parse_args()
+    if args.quick:
+        args.days, args.entries, args.runs, args.updates = 365, 2, 3, 20
+    isolate_user_config()
+    report = Report("bench_usage")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     today = date.today()
     with tempfile.TemporaryDirectory(prefix="bench-usage-") as tmp:
@@ -99,7 +109,7 @@ def main() -> int:
             rng = DayRange.from_dates(today - timedelta(days=args.days - 1), today)
             reads = timed(lambda: read_usage(store, None, rng, today), args.runs)
             loaded = read_usage(store, None, rng, today)
-        line("read the range (worker thread in the app)", reads, None)
+        record(report, "read the range (worker thread in the app)", reads, None)
         bars = loaded.daily.bucketed(Bucket.DAY)
         colors = entry_colors(loaded.known)
 
@@ -116,7 +126,8 @@ def main() -> int:
 
         build_and_paint()  # warm-up: first use of fonts, pens and shaders
         app.processEvents()
-        line("build and paint the chart (day bars)", timed(build_and_paint, args.runs), 80)
+        record(report, "build and paint the chart (day bars)", timed(build_and_paint, args.runs),
+               80)
         app.processEvents()
 
         db = Database(poll_ms=3_600_000)
@@ -131,7 +142,7 @@ def main() -> int:
         t0 = time.perf_counter()
         tab.reload(wait=True)
         tab.repaint()
-        line("open the whole tab (read, chart, table, paint)",
+        record(report, "open the whole tab (read, chart, table, paint)",
              (time.perf_counter() - t0) * 1000, None)
         assert tab.daily is not None and tab.daily.range.days == args.days
         workers.wait_all()
@@ -168,17 +179,17 @@ def main() -> int:
         shown = sum(tab.daily.get(e, today) for e in tab.daily.entries) if tab.daily else -1
         stored = sum(r.seconds for r in writer.usage_between(today, today))
         assert shown == stored, f"the chart shows {shown} s for today, the database {stored} s"
-        line("update after one new usage row (incl. repaint)", update_ms, 25)
-        line("full reconciling re-read (worker thread in app)",
+        record(report, "update after one new usage row (incl. repaint)", update_ms, 25)
+        record(report, "full reconciling re-read (worker thread in app)",
              timed(lambda: tab.reload(wait=True, keep_view=True), 3), None)
-        print(f"{'RSS before / after ' + str(args.updates) + ' updates':<48} "
-              f"{before:7.1f} MB / {after:7.1f} MB: growth {after - before:+.1f} MB"
-              f"   goal ≤ 10 MB: {'ok' if after - before <= 10 else 'MISSED'}")
+        record(report, f"RSS growth over {args.updates} updates", None if before is None
+               or after is None else after - before, 10, "MB")
+        record(report, f"RSS after {args.updates} updates", after, None, "MB")
         writer.close()
         workers.wait_all()
         db.close()
         tab.close()
-    return 0
+    return report.finish()
 
 
 if __name__ == "__main__":
