@@ -16,7 +16,13 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeAlias
 
 from .errors import SerializationError
-from .timefmt import format_duration, format_timestamp, local_now, parse_duration, parse_timestamp
+from .timefmt import (
+    format_duration,
+    format_timestamp,
+    local_now,
+    parse_duration,
+    parse_json_timestamp,
+)
 
 _HYPHENATED = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 #: The forms the daemon's `uuid` crate parses (simple, hyphenated, braced, URN); Python's
@@ -390,7 +396,7 @@ def encode_event(event: Event, *, rust: bool = False) -> str:
 def _from_json_value(kind: str, value: Any, where: str) -> Any:
     if kind == "datetime":
         try:
-            return parse_timestamp(value)
+            return parse_json_timestamp(value)
         except ValueError as exc:
             raise ValueError(f"{where}: {exc}") from None
     if kind == "duration":

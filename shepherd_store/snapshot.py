@@ -9,7 +9,7 @@ from typing import Any
 
 from .errors import SerializationError
 from .events import U64_MAX, dumps, is_uuid
-from .timefmt import format_timestamp, parse_timestamp
+from .timefmt import format_timestamp, parse_json_timestamp
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def decode_snapshot(text: object) -> StateSnapshot:
         obj = json.loads(text)
         if not isinstance(obj, dict):
             raise ValueError("the snapshot is not a JSON object")
-        timestamp = parse_timestamp(obj.get("timestamp"))
+        timestamp = parse_json_timestamp(obj.get("timestamp"))
         raw = obj.get("active_session")
         session = None
         if raw is not None:
@@ -103,8 +103,8 @@ def decode_snapshot(text: object) -> StateSnapshot:
             session = SessionSnapshot(
                 session_id=raw["session_id"],
                 entry_id=raw["entry_id"],
-                started_at=parse_timestamp(raw.get("started_at")),
-                deadline=parse_timestamp(raw["deadline"]),
+                started_at=parse_json_timestamp(raw.get("started_at")),
+                deadline=parse_json_timestamp(raw["deadline"]),
                 warnings_issued=tuple(warnings),
             )
         return StateSnapshot(timestamp=timestamp, active_session=session)

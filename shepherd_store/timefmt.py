@@ -1,9 +1,26 @@
 """Timestamps, days and durations in exactly the text forms the Rust daemon reads and writes.
 
-RFC 3339 with a numeric offset (or `Z`) and 0-9 fraction digits is accepted on read; finer
-than microseconds is truncated. On write the library emits 0 or 6 fraction digits, `T` and an
-offset with a colon, `Z` for UTC inside JSON (serde's form) and `+00:00` in the audit
-`timestamp` column (chrono's `to_rfc3339`).
+The daemon (chrono 0.4.42) reads timestamps two ways, and so does this module:
+
+* Columns (`cooldowns.until`, `audit_log.timestamp`) go through
+  `DateTime::parse_from_rfc3339`: `parse_timestamp`. Strict RFC 3339: `YYYY-MM-DD`, `T`,
+  `t` or one space, `HH:MM:SS`, an optional fraction of any length, then `Z`/`z` or
+  `+HH:MM`/`-HH:MM` (U+2212 MINUS SIGN too) up to 23:59. Nothing else: no `+0000`, no `UTC`,
+  no spaces around the offset.
+* Times inside event and snapshot JSON go through serde, i.e. chrono's `FromStr` for
+  `DateTime<FixedOffset>` (`parse_rfc3339_relaxed`): `parse_json_timestamp`. On top of the
+  strict form it allows (Unicode) whitespace before and after the value, around each `-` and
+  `:`, after the `T`/space, before the offset and between the offset's hours and minutes;
+  fields of 1-2 digits (a year of 1-4, or any number after a `+`/`-` sign); `UTC` in any case
+  as the offset; and no colon in the offset (`+0000`). An offset is still required.
+
+Fractions are truncated to microseconds (chrono keeps the first nine digits). A leap
+second (`:60`), which chrono accepts and Python cannot represent, reads as `:59.999999`; years
+outside 1-9999, which chrono accepts but Python cannot represent, are refused.
+
+On write the library emits 0 or 6 fraction digits, `T` and an offset with a colon, `Z` for
+UTC inside JSON (serde's form) and `+00:00` in the audit `timestamp` column (chrono's
+`to_rfc3339`): the canonical form, readable by both paths.
 """
 
 from __future__ import annotations
@@ -12,9 +29,22 @@ import re
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
+# Rust's `char::is_whitespace` (Unicode White_Space), what `str::trim_start` strips; not
+# Python's `\s`, which also matches U+001C-U+001F.
+_WS = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_S = f"[{_WS}]*"
+# `DateTime::parse_from_rfc3339` (chrono's `parse_rfc3339`). ASCII digits only, as chrono.
 _RFC3339 = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
-    r"(?:([Zz])|([+-])(\d{2}):(\d{2}))"
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?"
+    r"(?:([Zz])|([-+\u2212])([0-9]{2}):([0-9]{2}))"
+)
+# `str::parse::<DateTime<FixedOffset>>()` (chrono's `parse_rfc3339_relaxed`). Every field is
+# read greedily up to its width and followed by something that is not a digit, so a regular
+# expression accepts exactly what chrono's scanner does.
+_RELAXED = re.compile(
+    rf"{_S}(?:([-+])([0-9]+)|([0-9]{{1,4}})){_S}-{_S}([0-9]{{1,2}}){_S}-{_S}([0-9]{{1,2}})"
+    rf"[Tt ]{_S}([0-9]{{1,2}}){_S}:{_S}([0-9]{{1,2}}){_S}:{_S}([0-9]{{1,2}})(?:\.([0-9]+))?"
+    rf"{_S}(?:([Uu][Tt][Cc]|[Zz])|([-+\u2212])([0-9]{{2}})[:{_WS}]*([0-9]{{2}})){_S}"
 )
 _DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 
@@ -23,26 +53,62 @@ MAX_DURATION_SECS = timedelta.max.days * 86400 + timedelta.max.seconds
 
 
 def parse_timestamp(text: object) -> datetime:
-    """Parse an RFC 3339 timestamp into an aware datetime; raise ValueError otherwise."""
+    """Parse a timestamp column as the daemon does (`DateTime::parse_from_rfc3339`) into an
+    aware datetime; raise ValueError for anything the daemon cannot read."""
     if not isinstance(text, str):
         raise ValueError(f"expected an RFC 3339 timestamp string, got {type(text).__name__}")
     m = _RFC3339.fullmatch(text)
     if m is None:
         raise ValueError(f"not an RFC 3339 timestamp with an offset: {text[:64]!r}")
-    year, month, day, hour, minute, second = (int(g) for g in m.group(1, 2, 3, 4, 5, 6))
-    frac = m.group(7) or ""
-    micro = int((frac + "000000")[:6])
-    if second == 60:  # a leap second: chrono accepts it, Python cannot represent it
-        second, micro = 59, 999_999
-    if m.group(8):
+    return _build(text, int(m[1]), m[2], m[3], m[4], m[5], m[6], m[7], m[8], m[9], m[10], m[11])
+
+
+def parse_json_timestamp(text: object) -> datetime:
+    """Parse a timestamp inside event or snapshot JSON as serde does (chrono's relaxed
+    `FromStr`) into an aware datetime; raise ValueError for anything the daemon cannot read."""
+    if not isinstance(text, str):
+        raise ValueError(f"expected an RFC 3339 timestamp string, got {type(text).__name__}")
+    m = _RFC3339.fullmatch(text)  # the canonical form, and the common case: fast
+    if m is not None:
+        return _build(text, int(m[1]), m[2], m[3], m[4], m[5], m[6], m[7], m[8], m[9], m[10],
+                      m[11])
+    m = _RELAXED.fullmatch(text)
+    if m is None:
+        raise ValueError(f"not a timestamp with an offset the service can read: {text[:64]!r}")
+    if m[3] is not None:
+        year = int(m[3])
+    else:
+        digits = m[2].lstrip("0")
+        if len(digits) > 4:
+            raise ValueError(f"year {m[1]}{m[2][:16]} is outside 1-9999, which this library "
+                             f"cannot represent: {text[:64]!r}")
+        year = -int(digits or "0") if m[1] == "-" else int(digits or "0")
+    return _build(text, year, m[4], m[5], m[6], m[7], m[8], m[9], m[10], m[11], m[12], m[13])
+
+
+def _build(text: str, year: int, month: str, day: str, hour: str, minute: str, second: str,
+           frac: str | None, zulu: str | None, sign: str | None, oh: str | None,
+           om: str | None) -> datetime:
+    if not 1 <= year <= 9999:
+        raise ValueError(f"year {year} is outside 1-9999, which this library cannot "
+                         f"represent: {text[:64]!r}")
+    sec = int(second)
+    micro = int((frac + "000000")[:6]) if frac else 0
+    if sec == 60:  # a leap second: chrono accepts it, Python cannot represent it
+        sec, micro = 59, 999_999
+    if zulu:
         tz = UTC
     else:
-        sign = -1 if m.group(9) == "-" else 1
-        oh, om = int(m.group(10)), int(m.group(11))
-        if oh > 23 or om > 59:
+        assert oh is not None and om is not None
+        hh, mm = int(oh), int(om)
+        if hh > 23 or mm > 59:
             raise ValueError(f"offset out of range in {text[:64]!r}")
-        tz = timezone(sign * timedelta(hours=oh, minutes=om))
-    return datetime(year, month, day, hour, minute, second, micro, tzinfo=tz)
+        offset = timedelta(hours=hh, minutes=mm)
+        tz = timezone(offset if sign == "+" else -offset)
+    try:
+        return datetime(year, int(month), int(day), int(hour), int(minute), sec, micro, tzinfo=tz)
+    except ValueError as exc:
+        raise ValueError(f"{exc}: {text[:64]!r}") from None
 
 
 def format_timestamp(value: datetime, *, zulu: bool = False) -> str:
