@@ -150,10 +150,12 @@ class SqliteStore:
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, read_only: bool = False,
              busy_timeout: float = BUSY_TIMEOUT_S) -> SqliteStore:
-        """Open the database at `path`, creating a seed-layout one if it does not exist.
+        """Open the database at `path`, creating a seed-layout one if it does not exist or is
+        an empty (0-byte) file, as the Rust store does.
 
-        With `read_only`, the file is opened with `mode=ro` and never modified; a missing
-        file is an error. Raises a `StoreError` subclass saying what is wrong and what to do.
+        With `read_only`, the file is opened with `mode=ro` and never modified; a missing or
+        empty file is an error. Raises a `StoreError` subclass saying what is wrong and what
+        to do.
         """
         p = Path(path).expanduser()
         shown = str(p)
@@ -166,8 +168,11 @@ class SqliteStore:
             raise NotFoundError(
                 f"{shown} does not exist. Check the path, or start shepherdd once so it "
                 "creates its database.", path=shown)
+        new = not exists
         if exists:
-            _check_header(p)
+            # An empty file is a new database to SQLite, and the Rust store creates its tables
+            # in it: a writable open sets it up like a missing file (a read-only one refuses).
+            new = _check_header(p, read_only=read_only) == 0
         elif not p.parent.is_dir():
             raise NotFoundError(
                 f"Cannot create {shown}: the folder {p.parent} does not exist.", path=shown)
@@ -179,7 +184,7 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise translate(exc, shown, "open", busy_timeout=busy_timeout) from None
         try:
-            store = cls._setup(conn, shown, new=not exists, read_only=read_only,
+            store = cls._setup(conn, shown, new=new, read_only=read_only,
                                busy_timeout=busy_timeout)
         except BaseException:
             conn.close()
@@ -838,8 +843,10 @@ def _rollback(conn: sqlite3.Connection) -> None:
         conn.execute("ROLLBACK")
 
 
-def _check_header(p: Path) -> None:
-    """Refuse files that cannot be SQLite databases before SQLite opens them.
+def _check_header(p: Path, *, read_only: bool) -> int:
+    """Refuse files that cannot be SQLite databases before SQLite opens them; return the size.
+
+    An empty file is refused only `read_only`: a writable open makes it a new database.
 
     Only `stat()`: the file is never opened here. POSIX record locks belong to the process,
     and closing *any* descriptor of the file drops every lock SQLite holds on it
@@ -856,11 +863,12 @@ def _check_header(p: Path) -> None:
             "(the database's owner, or root).", path=shown) from None
     except OSError as exc:
         raise NotFoundError(f"Cannot read {shown}: {exc.strerror}.", path=shown) from None
-    if size == 0:
+    if size == 0 and read_only:
         raise IncompatibleSchemaError(
-            f"{shown} is empty (0 bytes), not a Shepherd database. Choose the service's "
-            "database, or delete the empty file to let the store create a new one.", path=shown)
-    if size < _SQLITE_HEADER_SIZE:
+            f"{shown} is empty (0 bytes): not a Shepherd database yet. shepherdd creates its "
+            "tables in it when it starts; open it again then, or choose the service's "
+            "database.", path=shown)
+    if 0 < size < _SQLITE_HEADER_SIZE:
         raise CorruptDatabaseError(
             f"{shown} is not a SQLite database (or is truncated to {size} bytes). "
             "Choose the service's database file, or restore it from a backup.", path=shown)
@@ -868,6 +876,7 @@ def _check_header(p: Path) -> None:
         raise NotFoundError(
             f"Cannot read {shown}: permission denied. Open it as a user who may read it "
             "(the database's owner, or root).", path=shown)
+    return size
 
 
 def file_read_only_reason(path: str | os.PathLike[str]) -> str | None:
