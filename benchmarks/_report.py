@@ -39,6 +39,7 @@ class Figure:
     at_most: float | None = None
     at_least: float | None = None
     note: str = ""
+    raw: str = ""  # what was reported instead of a number ("nan"), once read back from JSON
 
     @property
     def measured(self) -> bool:
@@ -72,7 +73,7 @@ class Figure:
     def shown(self) -> str:
         """The value as printed: a number and its unit, or "not measured (nan)"."""
         if not self.measured:
-            return f"not measured ({self.value!r})"
+            return f"not measured ({self.raw or repr(self.value)})"
         assert self.value is not None
         return f"{_number(self.value)} {self.unit}".rstrip()
 
@@ -87,7 +88,8 @@ class Figure:
         value = data.get("value")
         return cls(str(data["name"]), None if value is None else float(value),
                    str(data.get("unit", "")), _opt_float(data.get("at_most")),
-                   _opt_float(data.get("at_least")), str(data.get("note", "")))
+                   _opt_float(data.get("at_least")), str(data.get("note", "")),
+                   "" if value is not None else str(data.get("raw", "")))
 
 
 def _opt_float(value: object) -> float | None:
@@ -102,13 +104,16 @@ def _number(value: float) -> str:
     return f"{value:.1f}" if size >= 10 else f"{value:.2f}"
 
 
-Row = tuple[str, str, str, str, str]
+Row = tuple[str, str, str, str, str]  # benchmark, figure, goal, measured, met
 
 
-def table(rows: list[tuple[str, Figure]], extra: list[Row] | None = None) -> list[str]:
-    """Lines of one table (benchmark, figure, goal, measured, met) of `rows`, then `extra`."""
-    cells: list[Row] = [("benchmark", "figure", "goal", "measured", "met"), *(
-        (bench, f.name, f.goal, f.shown, f.status) for bench, f in rows), *(extra or [])]
+def row(benchmark: str, figure: Figure) -> Row:
+    return (benchmark, figure.name, figure.goal, figure.shown, figure.status)
+
+
+def table(rows: list[Row]) -> list[str]:
+    """Lines of one table (benchmark, figure, goal, measured, met) of `rows`."""
+    cells: list[Row] = [("benchmark", "figure", "goal", "measured", "met"), *rows]
     widths = [max(len(c[i]) for c in cells) for i in range(4)]
     lines = []
     for k, cell in enumerate(cells):
@@ -156,7 +161,7 @@ class Report:
         print(f"\n{self.benchmark}: {len(self.figures)} figures, "
               f"{sum(f.status == MISSED for f in self.figures)} goals missed, "
               f"{sum(f.status == UNMEASURED for f in self.figures)} not measured")
-        for line in table([(self.benchmark, f) for f in self.figures]):
+        for line in table([row(self.benchmark, f) for f in self.figures]):
             print(line)
         self._write(complete=True)
         return 1 if self.failed or not self.figures else 0

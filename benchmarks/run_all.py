@@ -28,7 +28,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _report import FAILED, REPORT_ENV, Figure, Row, load, table  # noqa: E402
+from _report import FAILED, REPORT_ENV, Figure, Row, load, row, table  # noqa: E402
 
 
 @dataclass
@@ -39,7 +39,8 @@ class Outcome:
     figures: list[Figure] = field(default_factory=list)
     returncode: int | None = None
     seconds: float = 0.0
-    crash: str = ""  # empty: it finished and wrote a complete report
+    crash: str = ""  # empty: it finished and wrote a complete report; else, in a few words
+    detail: str = ""  # the crash in full, with the script's last line of output
 
 
 def run_one(script: Path, args: list[str], timeout: float) -> Outcome:
@@ -69,7 +70,7 @@ def run_one(script: Path, args: list[str], timeout: float) -> Outcome:
                 sys.stdout.write(line)
                 sys.stdout.flush()
                 if line.strip():
-                    tail.append(line.strip())
+                    tail.append(" ".join(line.split()))
             out.returncode = proc.wait()
         except BaseException:  # Ctrl-C: its own session would outlive us, so end it
             os.killpg(proc.pid, signal.SIGKILL)
@@ -84,26 +85,30 @@ def run_one(script: Path, args: list[str], timeout: float) -> Outcome:
                 complete, out.figures = load(report)
             except (ValueError, KeyError, TypeError) as exc:
                 out.crash = f"unreadable report ({exc})"
-    last = f"; last line: {tail[-1][:120]}" if tail else ""
     if timed_out.is_set():
-        out.crash = f"killed after the {timeout:g} s timeout{last}"
+        out.crash = f"killed after {timeout:g} s"
     elif not out.crash and not complete:
-        out.crash = f"crashed (exit status {out.returncode}) before finishing its report{last}"
+        out.crash = f"exit {out.returncode}, report unfinished"
     elif not out.crash and out.returncode != 0 and not any(f.status in FAILED
                                                            for f in out.figures):
-        out.crash = f"exit status {out.returncode} although every figure passed{last}"
+        out.crash = f"exit {out.returncode}, yet no figure failed"
     elif not out.crash and not out.figures:
-        out.crash = "finished without reporting a single figure"
+        out.crash = "no figure reported"
+    if out.crash:
+        out.detail = out.crash + (f"; last line: {tail[-1][:200]}" if tail else "")
     return out
 
 
 def summary(outcomes: list[Outcome], scripts: list[Path], skipped: list[str],
             mode: str = "") -> tuple[int, str]:
     """(exit status, the table as text) of all outcomes."""
-    rows = [(o.script.removesuffix(".py"), f) for o in outcomes for f in o.figures]
-    extra: list[Row] = [(o.script.removesuffix(".py"), "(the script itself)", "finishes", o.crash,
-                         "CRASHED") for o in outcomes if o.crash]
-    figures = [f for _, f in rows]
+    rows: list[Row] = []
+    for o in outcomes:
+        name = o.script.removesuffix(".py")
+        rows += [row(name, f) for f in o.figures]
+        if o.crash:
+            rows.append((name, "(the script itself)", "finishes its report", o.crash, "CRASHED"))
+    figures = [f for o in outcomes for f in o.figures]
     missed = sum(f.status == "MISSED" for f in figures)
     unmeasured = sum(f.status == "NOT MEASURED" for f in figures)
     crashed = sum(bool(o.crash) for o in outcomes)
@@ -111,7 +116,9 @@ def summary(outcomes: list[Outcome], scripts: list[Path], skipped: list[str],
     lines = [f"Ran {len(scripts)} benchmark scripts{mode}, each in its own process: {ran}."]
     if skipped:
         lines.append(f"Not run here (long; run them by hand): {', '.join(skipped)}.")
-    lines += ["", *table(rows, extra), ""]
+    lines += ["", *table(rows), ""]
+    if crashes := [f"{o.script} crashed: {o.detail}" for o in outcomes if o.crash]:
+        lines += [*crashes, ""]
     failed = missed + unmeasured + crashed
     lines.append(f"{len(figures)} figures: {sum(f.status == 'met' for f in figures)} met, "
                  f"{missed} goals missed, {unmeasured} not measured, "
@@ -140,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps([{
             "script": o.script, "returncode": o.returncode, "seconds": o.seconds,
-            "crash": o.crash, "figures": [f.to_json() for f in o.figures]}
+            "crash": o.detail, "figures": [f.to_json() for f in o.figures]}
             for o in outcomes], indent=1), encoding="utf-8")
     return status
 
