@@ -26,6 +26,8 @@ from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any
 
 from .events import (
+    ClientConnected,
+    ClientDisconnected,
     Event,
     Expired,
     LaunchFailed,
@@ -127,7 +129,10 @@ class CrashingSimulator(Simulator):
         self.crashes: list[CrashRecord] = []
         self._down: list[int] = []  # crashes waiting for the next service_started
         self._planned: dict[date, int] = {}
+        self._points: list[datetime] = []  # crash points (UTC) still ahead
+        self.skipped_points: list[datetime] = []
         self._last_row: datetime | None = None
+        self._clients: dict[str, list[datetime]] = {}  # play(clients_after=...)
         self._rng_crash = random.Random(f"crash:{seed}")
 
     # --- scripted histories ----------------------------------------------------------------
@@ -145,13 +150,17 @@ class CrashingSimulator(Simulator):
         self._stop_service(self._instant(at))
 
     def play(self, entry_id: str, at: datetime, *, seconds: float | None = None,
-             crash_after: float | None = None, extend_after: float | None = None) -> str:
+             crash_after: float | None = None, extend_after: float | None = None,
+             clients_after: Sequence[float] = ()) -> str:
         """Play a session of `entry_id` launched at `at`; return its id.
 
         It lasts `seconds` (default: until its deadline, then the game exits 0.3-1.3 s after
-        it, or 30 minutes when unlimited), or crashes the service `crash_after` seconds after
-        the launch if that comes first. `extend_after`: an admin extends it by 15 minutes
-        that many seconds after the launch.
+        it, or 30 minutes when unlimited; never past the deadline's exit), or the service
+        crashes `crash_after` seconds after the launch (which must come before the end).
+        `extend_after`: an admin extends it by 15 minutes that many seconds after the launch.
+        `clients_after`: the HUD's short connections (`client_connected`,
+        `client_disconnected`) that many seconds after the launch, rows that show the service
+        alive while the session runs.
         """
         if not self._running or self._active is not None:
             raise RuntimeError("play needs a running service with no session")
@@ -179,10 +188,12 @@ class CrashingSimulator(Simulator):
             reason = ProcessExited(exit_code=0)
         s = _Session(self._uuid(), entry, self._local(t).date(), t, deadline,
                      self._warnings(t, deadline, limit, end), extension, end, reason, end - t)
-        self._write_start(s)
         crash_at = None if crash_after is None else t + timedelta(seconds=crash_after)
         if crash_at is not None and crash_at >= end:
-            crash_at = None
+            raise ValueError(f"the session ends {(end - t).total_seconds()} s after its launch, "
+                             f"before crash_after={crash_after}: give a longer `seconds`")
+        self._clients[s.session_id] = [t + timedelta(seconds=x) for x in clients_after]
+        self._write_start(s)
         self._play(s, crash_at)
         return s.session_id
 
@@ -195,16 +206,23 @@ class CrashingSimulator(Simulator):
     # --- history ---------------------------------------------------------------------------
 
     def write_history(self, days: int, *, end: datetime, crashes: int = 0,
-                      down_at_end: bool = False) -> int:
+                      down_at_end: bool = False,
+                      crash_points: Sequence[datetime] = ()) -> int:
         """Write `days` days ending at `end`, with crashes; return the events written.
 
         `crashes`: about that many crashes (besides `crash_rate`'s), spread over the days at
         random, several on one day at times (crash, reboot, crash again); fewer when the
-        history reaches `end` first. `down_at_end`: the history ends with a crash after which
-        the service never came back.
+        history reaches `end` first. `crash_points` (aware): the service crashes at each of
+        these instants, in a session begun 2-45 minutes before when one fits (else idle); a
+        point at night makes that evening run into it; a point the service is down at (or
+        that the history passed) goes to `skipped_points`. `down_at_end`: the history ends
+        with a crash after which the service never came back.
         """
         if end.tzinfo is None or end.utcoffset() is None:
             raise ValueError("end must be an aware datetime")
+        if any(p.tzinfo is None or p.utcoffset() is None for p in crash_points):
+            raise ValueError("crash points must be aware datetimes")
+        self._points = sorted(p.astimezone(UTC) for p in crash_points)
         last_day = self._local(end.astimezone(UTC)).date()
         for _ in range(max(crashes, 0)):
             day = last_day - timedelta(days=self._rng_crash.randrange(max(days, 1)))
@@ -215,6 +233,8 @@ class CrashingSimulator(Simulator):
             self._crash_before(end.astimezone(UTC))
             written += self.events_written - before
         self._planned.clear()
+        self.skipped_points += [self._stamp(p) for p in self._points]
+        self._points = []
         return written
 
     def _history_day(self, day: date) -> None:
@@ -223,12 +243,15 @@ class CrashingSimulator(Simulator):
             self._stop_service(self._later(self._clock_or(day) + self._secs(1, 5)))
         morning = self._at(day, time(7)) + self._secs(0, 5400)
         self._start_service(max(morning, self._later(self._clock_or(day)) + self._secs(60, 900)))
+        nxt = day + timedelta(days=1)
         late = rng.random() < self.late_night_rate
+        if any(self._at(day, time(20)) < p <= self._at(nxt, time(3, 45)) for p in self._points):
+            late = True  # a crash point at night: this evening runs into it
         if late:  # an evening that runs into the small hours (across midnight, DST changes)
             n = rng.randint(2, 4)
             cursor = self._at(day, time(21, 0)) + self._secs(0, 9000)
-            window_end = self._at(day + timedelta(days=1), time(2, 45))
-            latest = self._at(day + timedelta(days=1), time(3, 45))
+            window_end = self._at(nxt, time(2, 45))
+            latest = self._at(nxt, time(3, 45))
         else:
             weekend = day.weekday() >= 5
             if weekend:
@@ -238,16 +261,19 @@ class CrashingSimulator(Simulator):
                 n = rng.choices(range(5), weights=[1, 3, 3, 2, 1])[0]
                 cursor = self._at(day, time(15)) + self._secs(0, 4500)
             window_end = self._at(day, time(20, 15))
-            latest = self._at(day + timedelta(days=1), time(0)) - timedelta(seconds=30)
+            latest = self._at(nxt, time(0)) - timedelta(seconds=30)
         planned = self._planned.pop(day, 0)
         i = 0
         while True:
             cursor = max(cursor, self._later(self._clock_or(day) + self._secs(30, 300)))
-            last = i >= n or cursor > window_end
-            steps_left = 1 if last else n - i + 1
-            crash = self._rng_crash.random() < self.crash_rate
-            if planned and self._rng_crash.random() < planned / steps_left:
-                crash, planned = True, planned - 1
+            point = self._due_point(latest - timedelta(minutes=1))
+            last = (i >= n or cursor > window_end) and point is None
+            crash = False
+            if point is None:
+                steps_left = 1 if last else n - i + 1
+                crash = self._rng_crash.random() < self.crash_rate
+                if planned and self._rng_crash.random() < planned / steps_left:
+                    crash, planned = True, planned - 1
             if last:
                 stop_at = max(self._later(self._clock_or(day)) + self._secs(120, 1800),
                               min(self._at(day, time(21)) + self._secs(0, 5400), latest))
@@ -262,36 +288,60 @@ class CrashingSimulator(Simulator):
                 self._stop_service(stop_at)
                 return
             i += 1
-            plan = self._plan(self._refreshed(cursor), latest=latest)
-            s = plan.session
-            victim = (crash and s is not None and not isinstance(s.reason, LaunchFailed)
-                      and self._rng_crash.random() < 0.75)
-            crash_at = None
-            if victim:
-                assert s is not None
-                crash_at = s.start + (s.end - s.start) * self._rng_crash.uniform(0.02, 0.999)
-            horizon = crash_at if crash_at is not None else plan.end
+            plan: _Plan | None
+            crash_at = idle_at = None
+            if point is not None:  # crash at the point: in a session begun shortly before
+                crash = True
+                self._points.remove(point)
+                cursor = max(cursor, point - self._secs(120, 2700))
+                plan = None if cursor >= point else self._plan(self._refreshed(cursor),
+                                                               latest=latest)
+                s = None if plan is None else plan.session
+                if (s is not None and s.start < point < s.end
+                        and not isinstance(s.reason, LaunchFailed)):
+                    crash_at = point
+                else:
+                    idle_at = point
+                    if plan is not None and plan.end >= point:
+                        plan = s = None  # it would have started after the crash
+            else:
+                plan = self._plan(self._refreshed(cursor), latest=latest)
+                s = plan.session
+                if (crash and s is not None and not isinstance(s.reason, LaunchFailed)
+                        and self._rng_crash.random() < 0.75):
+                    crash_at = s.start + (s.end - s.start) * self._rng_crash.uniform(0.02, 0.999)
+            horizon = crash_at or idle_at or (plan.end if plan is not None else cursor)
             if self._until is not None and horizon + timedelta(seconds=1) > self._until:
                 raise _ReachedEnd
             if self._stop_requested():
                 raise SimulationStopped
-            self._write_denials(plan)
-            if s is None:
-                self._clock = plan.end
-            else:
-                self._write_start(s)
-                self._play(s, crash_at)
-            if crash and not victim:  # idle: after the session, before the next one
+            if plan is not None:
+                self._write_denials(plan)
+                if s is None:
+                    self._clock = plan.end
+                else:
+                    self._write_start(s)
+                    self._play(s, crash_at)
+            if idle_at is not None:
+                self._crash(idle_at, None)
+            elif crash and crash_at is None:  # idle: after the session, before the next one
                 self._crash(self._idle_crash_time(self._clock_or(day) + self._secs(30, 3600)),
                             None)
             if crash:
                 assert self._clock is not None
                 back = self._clock + self._downtime()
-                if back > window_end:
+                if back > window_end and self._due_point(latest) is None:
                     return  # down for the rest of the day
                 self._start_service(back)
             gap = self._secs(60, 480) if rng.random() < 0.3 else self._secs(600, 6000)
             cursor = self._later(self._clock_or(day)) + gap
+
+    def _due_point(self, limit: datetime) -> datetime | None:
+        """The next crash point, if it comes before `limit`; points that went by while the
+        service was down (or before the clock) are dropped into `skipped_points`."""
+        while self._points and self._clock is not None and self._points[0] <= self._clock:
+            self.skipped_points.append(self._stamp(self._points.pop(0)))
+        return self._points[0] if self._points and self._points[0] <= limit else None
 
     def _crash_before(self, end: datetime) -> None:
         """End the history in a crash the service never came back from (nothing after `end`)."""
@@ -369,9 +419,16 @@ class CrashingSimulator(Simulator):
         steps: list[tuple[datetime, int]] = [(t, th) for th, t in s.warnings]
         if s.extension is not None:
             steps.append((s.extension[0], -1))
+        steps += [(t, -2) for t in self._clients.pop(s.session_id, ()) if t < s.end]
         for t, th in sorted(steps):
             if crash_at is not None and t >= crash_at:
                 break
+            if th == -2:
+                client = self._uuid()
+                self._append(t, ClientConnected(client_id=client, role="Admin", uid=1000))
+                self._append(t + timedelta(milliseconds=3),
+                             ClientDisconnected(client_id=client))
+                continue
             if th < 0:
                 assert s.extension is not None
                 s.current_deadline = s.extension[1]

@@ -726,3 +726,25 @@ def test_cli_crashes_write_the_ground_truth(tmp_path: Path) -> None:
     with run_cli(str(tmp_path / "bad.db"), "--crash-rate", "1.5") as proc:
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 2 and "probability" in err
+
+
+def test_crash_points_cut_a_session_at_that_instant() -> None:
+    points = [datetime(2026, 3, 8, 3, 20, tzinfo=NEW_YORK),  # the spring-forward night
+              datetime(2026, 3, 10, 16, 45, tzinfo=NEW_YORK),
+              datetime(2026, 3, 1, 12, 0, tzinfo=NEW_YORK)]  # before the history: skipped
+    with SqliteStore.in_memory() as store:
+        sim = CrashingSimulator(store, seed=8, tz=NEW_YORK, late_night_rate=0.0)
+        sim.write_history(6, end=datetime(2026, 3, 11, 22, 0, tzinfo=NEW_YORK),
+                          crash_points=points)
+        check_crash_history(all_events(store), store, sim.crashes, NEW_YORK)
+    assert [c.crashed_at for c in sim.crashes] == points[:2]
+    assert sim.skipped_points == [points[2]]
+    for crash in sim.crashes:
+        if crash.started_at is not None:
+            assert timedelta(minutes=2) <= crash.lost <= timedelta(minutes=45)
+    with SqliteStore.in_memory() as store:
+        sim = CrashingSimulator(store, seed=8, tz=NEW_YORK)
+        sim.boot(datetime(2026, 3, 8, 9, 0, tzinfo=NEW_YORK))
+        with pytest.raises(ValueError, match="before crash_after"):
+            sim.play("krita", datetime(2026, 3, 8, 10, 0, tzinfo=NEW_YORK), crash_after=3600)
+        assert sim.crashes == [] and sim.active_session_id is None
