@@ -20,6 +20,7 @@ Scenarios (the same code as the tests, with more rounds):
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib.util
 import os
 import re
@@ -167,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="10 s soaks, 10 kill rounds (instead of 60 s and 50)")
     args = p.parse_args(argv)
     os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="shepherd-reliability-config-")
+    atexit.register(shutil.rmtree, os.environ["XDG_CONFIG_HOME"], True)  # leave nothing behind
     rows = soak_rows(10.0 if args.quick else 60.0)
     rows += crash_rows(10 if args.quick else 50, 4 if args.quick else 10)
     rows.append(hostile_row())

@@ -22,6 +22,7 @@ memory growth at most 20 MB.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import random
 import shutil
@@ -495,6 +496,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=1)
     args = p.parse_args(argv)
     os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="shepherd-soak-config-")
+    atexit.register(shutil.rmtree, os.environ["XDG_CONFIG_HOME"], True)  # leave nothing behind
     figures = run_soak(args.seconds, seed=args.seed, log=print)
     return 0 if all(f.ok for f in figures) else 1
 

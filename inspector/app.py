@@ -83,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     app.setWindowIcon(app_icon())
     apply_theme(app, args.theme)
     set_time_style(locale_time_style(QLocale.system()))
+    from . import workers
+    from .signals import SignalQuit
+
+    quitter = SignalQuit(app)  # Ctrl-C and SIGTERM quit as Ctrl+Q does (130 / 143)
     demo = None
 
     def start_demo(window: MainWindow) -> None:
@@ -91,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if demo is None:
             demo = DemoService()
+            quitter.at_forced_exit(demo.discard)
             demo.start()
         if args.config is None:
             window.load_policy(demo.policy_path)
@@ -109,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
             start_demo(window)
     window.show()
     try:
-        return int(app.exec())
+        return quitter.exec(app)
     finally:
+        workers.wait_idle(3000)  # a cancelled export kills its child process meanwhile
         if demo is not None:
             demo.cleanup()
+        quitter.close()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QDateTime, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QDateTime, QEvent, QModelIndex, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -44,6 +45,27 @@ from .formatting import EVENT_NAMES, event_fields, pretty_json
 from .widgets import set_control
 
 TIME_RANGES = ("All time", "Today", "Last 7 days", "Last 30 days", "Custom…")
+
+
+class _CancelOnClose(QObject):
+    """Calls `cancel` when `window` closes: an export's child process must not outlive the
+    window (quitting then waits for the pool, so for the child to be killed)."""
+
+    def __init__(self, window: QWidget, cancel: Callable[[], None]) -> None:
+        super().__init__(window)
+        self._window = window
+        self._cancel = cancel
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Close:
+            self._cancel()
+        return False
+
+    def release(self) -> None:
+        """Stop watching (the export has ended)."""
+        self._window.removeEventFilter(self)
+        self.deleteLater()
 
 
 class AuditTab(QWidget):
@@ -498,11 +520,12 @@ class AuditTab(QWidget):
         """Write every event matching the filters to `path`, off the GUI thread.
 
         Returns the task's signals (`finished(count)` / `failed(message)`); a progress dialog
-        shows the count and can cancel.
+        shows the count and can cancel, and closing the window cancels it too.
         """
         store = self._db.store
         flt = self.model.filter
         state = {"cancel": False}
+        on_close = _CancelOnClose(self.window(), lambda: state.update(cancel=True))
         dialog = QProgressDialog("Exporting events…", "Cancel", 0, 0, self)
         dialog.setObjectName("auditExportProgress")
         dialog.setWindowTitle("Export")
@@ -532,12 +555,14 @@ class AuditTab(QWidget):
             dialog.setLabelText(f"Exporting events… {n:,} written")
 
         def done(n: object) -> None:
+            on_close.release()
             dialog.reset()
             dialog.deleteLater()
             if isinstance(n, int) and n >= 0:
                 self.count_label.setText(f"Exported {n:,} events to {path}")
 
         def failed(message: str) -> None:
+            on_close.release()
             dialog.reset()
             dialog.deleteLater()
             if show_progress:

@@ -2,10 +2,15 @@
 
 The simulated service runs in a plain thread with its own store (its own connection), just
 as shepherdd is a separate writer; the window only ever sees it through the file.
+
+Nothing is left behind: `cleanup()` stops the service (within one simulated session, a few
+milliseconds) and removes the temporary folder; the folder is also removed at interpreter
+exit should `cleanup()` never run, and `discard()` removes it at once for a forced exit.
 """
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import threading
 from datetime import UTC, datetime, timedelta
@@ -24,7 +29,10 @@ class DemoService:
 
     def __init__(self, directory: Path | None = None, *, days: int = DEMO_DAYS, seed: int = 7,
                  interval: float = 3.0) -> None:
-        self._tmp = None if directory else tempfile.TemporaryDirectory(prefix="shepherd-demo-")
+        # A TemporaryDirectory removes itself at interpreter exit too (a last resort); errors
+        # are ignored there, as the service may still hold a file open.
+        self._tmp = None if directory else tempfile.TemporaryDirectory(
+            prefix="shepherd-demo-", ignore_cleanup_errors=True)
         base = directory or Path(self._tmp.name)  # type: ignore[union-attr]
         self.path = base / "shepherdd-demo.db"
         self.policy_path = base / "shepherdd-demo.toml"  # limits, so quotas and cooldowns show
@@ -61,7 +69,7 @@ class DemoService:
                     if clock is not None and clock > datetime.now().astimezone():
                         continue  # caught up: let the wall clock pass the last session first
                     # Short simulated sessions keep the demo moving without racing ahead.
-                    sim.run_live(interval=0, max_sessions=1, speed=0.25)
+                    sim.run_live(interval=0, max_sessions=1, speed=0.25, stop=self._stop)
         except Exception as exc:  # the demo must never take the window down
             self.errors.append(str(exc))
 
@@ -73,6 +81,14 @@ class DemoService:
             self._thread = None
 
     def cleanup(self) -> None:
+        """Stop the service and remove the temporary folder (a given `directory` stays)."""
         self.stop()
         if self._tmp is not None:
             self._tmp.cleanup()
+
+    def discard(self) -> None:
+        """Remove the temporary folder now, without waiting for the service: for a process
+        about to end with `os._exit` (a second Ctrl-C), which runs no clean-up of its own."""
+        self._stop.set()
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp.name, ignore_errors=True)

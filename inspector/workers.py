@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable
@@ -189,6 +190,17 @@ def wait_all(timeout_ms: int = 10_000) -> bool:
 
     QCoreApplication.processEvents()
     return bool(QThreadPool.globalInstance().waitForDone(timeout_ms))
+
+
+def wait_idle(timeout_ms: int) -> bool:
+    """Wait up to `timeout_ms` for the tasks running in the pools, without running the event
+    loop (quitting: no slot may run after the window closed); whether they all ended."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    for pool in (QThreadPool.globalInstance(), _waiting_pool):
+        left = max(0, round((deadline - time.monotonic()) * 1000))
+        if pool is not None and not pool.waitForDone(left):
+            return False
+    return True
 
 
 class Reloader:

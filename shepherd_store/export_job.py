@@ -10,14 +10,21 @@ The child reads one JSON job from stdin (`job_json`), writes the events to the j
 `out` file with `write_csv` / `write_json`, prints the count written every
 `PROGRESS_ROWS` rows and `done N` at the end; on a `StoreError` or `OSError` it prints
 the message on stderr and exits with status 3.
+
+The child ignores SIGINT (Ctrl-C in a terminal reaches the whole process group: the window
+decides about its export, and cancels it when it quits), and on Linux it dies with the
+thread that started it (`PR_SET_PDEATHSIG`), so an export never outlives a killed window;
+elsewhere its next progress line fails on the closed pipe instead.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -35,6 +42,8 @@ NICENESS = 5  # added to the child's nice value (lower CPU priority)
 FORMATS = ("csv", "json")
 _POLL_S = 0.1  # how often the waiting thread looks at `cancelled`
 _FAILED = 3
+_PARENT_ENV = "SHEPHERD_EXPORT_PARENT"  # the pid of the process that started the child
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def filter_to_json(flt: AuditFilter) -> dict[str, Any]:
@@ -98,6 +107,7 @@ def export_in_child(db: str | os.PathLike[str], flt: AuditFilter, fmt: str,
     package_root = str(Path(__file__).resolve().parent.parent)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    env[_PARENT_ENV] = str(os.getpid())
     proc = subprocess.Popen(
         [sys.executable, "-m", "shepherd_store.export_job"], stdin=subprocess.PIPE,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
@@ -135,12 +145,30 @@ def export_in_child(db: str | os.PathLike[str], flt: AuditFilter, fmt: str,
             stream.close()
 
 
+def _die_with_parent() -> None:
+    """On Linux, have the kernel kill this child when the thread that started it ends (it
+    waits for the child until then): a window killed with SIGKILL leaves no export behind."""
+    parent = os.environ.get(_PARENT_ENV)
+    if not parent or not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            return
+    except (OSError, AttributeError):
+        return
+    if str(os.getppid()) != parent:  # the parent died before prctl: nobody waits for this
+        os._exit(_FAILED)
+
+
 def main() -> int:
     """The child: read the job on stdin, write the file, report on stdout.
 
     At a lower CPU priority: on a small machine a background export must not slow the
     window that started it, nor the service writing the same database.
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
     with contextlib.suppress(AttributeError, OSError):
         os.nice(NICENESS)
 

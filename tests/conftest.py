@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import sys
@@ -17,7 +18,8 @@ if os.environ["QT_QPA_PLATFORM"] == "offscreen":
     # Qt's offscreen screen is 800×800 unless told otherwise: test on a common desktop size.
     os.environ["QT_QPA_PLATFORM"] = (
         f"offscreen:configfile={Path(__file__).resolve().parent / 'offscreen-screens.json'}")
-# Keep QSettings (recent files, window state) of test windows out of the user's config.
+# Keep QSettings (recent files, window state) of test windows out of the user's config, in
+# a folder removed when the session ends (CONFIG_HOME, below).
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="shepherd-test-config-")
 
 from shepherd_store import SqliteStore
@@ -103,3 +105,14 @@ def fresh_settings() -> Iterator[None]:
 
         QSettings("Shepherd", "shepherd-inspector").clear()
     yield
+
+
+#: The session's configuration folder: removed when the session ends, and again at exit
+#: should Qt write to it once more while tearing down.
+CONFIG_HOME = os.environ["XDG_CONFIG_HOME"]
+atexit.register(shutil.rmtree, CONFIG_HOME, ignore_errors=True)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Remove the session's configuration folder (CONFIG_HOME)."""
+    shutil.rmtree(CONFIG_HOME, ignore_errors=True)
