@@ -9,7 +9,9 @@ usage chart also at 1920×1080, and the first-run page.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from datetime import timedelta
@@ -20,6 +22,7 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault(
     "QT_QPA_PLATFORM", f"offscreen:configfile={REPO / 'tests' / 'offscreen-screens.json'}")
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="shots-config-")  # no saved state
+atexit.register(shutil.rmtree, os.environ["XDG_CONFIG_HOME"], ignore_errors=True)
 
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
