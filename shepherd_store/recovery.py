@@ -1,0 +1,1725 @@
+"""Crash recovery: the service's runs rebuilt from the audit log, and the play it never counted.
+
+The shipped service (`shepherdd`) writes a session's usage, its cooldown and its
+`session_ended` row only when the session ends; it never saves a snapshot. A crash, a power
+loss or a forced kill during a session therefore leaves a `session_started` (perhaps some
+`warning_issued`) and nothing else, and the play is missing from the day's quota. Even a
+clean shutdown stops a running game without ending its session (upstream `main.rs`): the log
+then shows `service_stopped` with the session still open.
+
+`RecoveryScanner` reads the log once, in short keyset statements (`SCAN_CHUNK` ids each, the
+lock released between them), keeps what it learnt, and afterwards reads only the rows added
+since (`update`). `recover(store)` is the one-shot form; `repair(store, session_id)` records
+the missing play the way the service would have, once.
+
+Rules (what the report means):
+
+* A **run** starts at `service_started` and ends at `service_stopped` (`clean`), at the next
+  `service_started` (`unclean`: the service died without a trace) or at the end of the log
+  (`open`: the service is running, or it stopped without a trace; the log cannot tell).
+  Session rows with no `service_started` before them (the log's beginning was pruned, or rows
+  written after a stop) form a run whose `started_id` is None.
+* A session never ended is **interrupted** when its run is closed (clean or unclean), when
+  another session started after it in the same run (the service runs one at a time), or,
+  in the open run, when its deadline passed more than `DEADLINE_GRACE` ago (the service ends
+  a session at its deadline: one still open then cannot be running). Otherwise it is
+  **running** (which also covers "interrupted, but the log cannot show it yet").
+* The unrecorded play of an interrupted session lies between two bounds. `min_seconds` runs
+  from its start to the last sign of life of its run: the run's last row before the
+  `service_stopped` / next `service_started` (or the log's last row for the open run; rows
+  written by this library are no sign of life), and `deadline - T` for a `warning_issued`
+  with threshold T (warnings keep the original schedule). `max_seconds` runs to the earliest
+  of the run's end (the next `service_started` or the `service_stopped`), the start of a
+  session that followed it in the same run, and the (extended) deadline; it is None when
+  none exists (no deadline, and the service never came back). The lower bound is rounded
+  down to whole seconds and the upper one up (the service ends an expired session a moment
+  after its deadline).
+* The **day** a repair credits is the day the session would have ended: `started_at +
+  credited seconds`, in the session's own UTC offset (the service adds usage to its local
+  date at the end of the session). Findings give it for `min_seconds`.
+* **usage_lost**: a day whose stored usage for an entry is below the sum of that day's
+  `session_ended` durations (whole seconds each, the day in the row's own offset), plus the
+  seconds recorded by manual usage changes (`what` = `usage`, including repairs). A session
+  ended twice counts once.
+* A repair is a manual usage change whose recorded JSON names the session (`session_id`);
+  one made by `snapshot diagnose`'s fix (which names it in the reason) counts too.
+* Rows are read as the service wrote them (serde's compact JSON, parsed by a fast path; any
+  other form goes through `json.loads`). Rows recovery does not need (clients, denials,
+  policy loads) are only checked for a known type and valid JSON, in SQL; their timestamps
+  are not read. Timestamps are parsed where they are used; clock jumps are looked for between
+  consecutive rows that recovery reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+from .describe import format_duration, format_local, reason_text
+from .diagnose import CLOCK_TOLERANCE, DEADLINE_GRACE, Severity
+from .errors import ConflictError, SerializationError
+from .events import (
+    REASON_TYPES,
+    U64_MAX,
+    AdminStop,
+    Expired,
+    LaunchFailed,
+    ManualOverride,
+    PolicyStop,
+    ProcessExited,
+    ServiceShutdown,
+    SessionEndReason,
+    UserStop,
+    decode_event,
+    dumps,
+    is_uuid,
+)
+from .policy import Policy
+from .query import SCAN_CHUNK
+from .schema import Layout
+from .store import SqliteStore
+from .timefmt import (
+    MAX_DURATION_SECS,
+    format_day,
+    format_timestamp,
+    local_now,
+    parse_day,
+    parse_timestamp,
+)
+
+__all__ = [
+    "DETAIL_RUNS",
+    "FINDING_KINDS",
+    "RecoveredSession",
+    "RecoveryConflict",
+    "RecoveryFinding",
+    "RecoveryReport",
+    "RecoveryScanner",
+    "RepairResult",
+    "Run",
+    "recover",
+    "repair",
+    "repair_cooldown",
+    "repair_usage_lost",
+]
+
+FindingKind = Literal["interrupted_session", "unclean_shutdown", "usage_lost", "cooldown_missing"]
+FINDING_KINDS: tuple[FindingKind, ...] = (
+    "interrupted_session", "usage_lost", "cooldown_missing", "unclean_shutdown")
+SessionStatus = Literal["ended", "running", "interrupted"]
+RunEnd = Literal["clean", "unclean", "open"]
+Fix = Literal["repair", "add_lost_usage", "set_cooldown"]
+
+#: The newest runs whose sessions a report lists (older ones: `RecoveryScanner.run_sessions`).
+DETAIL_RUNS = 100
+#: Ids per read statement (each is short; the lock is released between them).
+CHUNK = SCAN_CHUNK
+#: At most this many ids are checked for new rows of a session inside a repair's transaction.
+_MAX_RECHECK = 200_000
+_SEVERITY_ORDER = {"problem": 0, "warning": 1, "info": 2}
+_KIND_ORDER = {kind: i for i, kind in enumerate(FINDING_KINDS)}
+#: Usage-change reasons and recorded JSON: what marks a recorded repair.
+REPAIR_WHAT = "usage"
+_UUID_IN_TEXT = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+#: Called with (ids read, ids to read); returning False cancels (like the store's scans).
+Progress = Callable[[int, int], "bool | None"]
+
+
+# --- the public results ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecoveredSession:
+    """One session as the log tells it.
+
+    `status` is `ended`, `running` (in the open run, deadline not long past) or
+    `interrupted` (never ended; see the module's rules). `deadline` is the latest one
+    (after extensions), None when unlimited or unreadable. `warnings` are the thresholds
+    issued (seconds before the deadline) and `warning_ids` their rows. `last_seen_at` is the
+    latest moment it is known to have been running (its end when it ended). `resolved`: a
+    repair was recorded for it. Times are None when the stored text cannot be read.
+    """
+
+    session_id: str
+    entry_id: str
+    label: str
+    started_id: int
+    started_at: datetime | None
+    deadline: datetime | None
+    ended_id: int | None
+    ended_at: datetime | None
+    duration: timedelta | None
+    end_reason: str | None
+    warnings: tuple[int, ...]
+    warning_ids: tuple[int, ...]
+    extended_ids: tuple[int, ...]
+    last_seen_at: datetime | None
+    status: SessionStatus
+    resolved: bool
+
+    @property
+    def interrupted(self) -> bool:
+        return self.status == "interrupted"
+
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run of the service, from its `service_started` to its end.
+
+    `end`: `clean` (`ended_id` is the `service_stopped`), `unclean` (`ended_id` is the next
+    `service_started`) or `open` (the latest run, not stopped: running, or stopped without a
+    trace). `started_id` is None for session rows with no `service_started` before them.
+    `last_event_*` is the run's last row (for an open run, the log's last). `sessions`
+    (oldest first) is filled for the newest `DETAIL_RUNS` runs (`detailed`); `session_count`
+    always counts them all, and `RecoveryScanner.run_sessions` reads an older run's.
+    `first_id` is the run's first row read (its `service_started`, or its first session).
+    """
+
+    started_id: int | None
+    started_at: datetime | None
+    end: RunEnd
+    ended_id: int | None
+    ended_at: datetime | None
+    last_event_id: int | None
+    last_event_at: datetime | None
+    sessions: tuple[RecoveredSession, ...]
+    session_count: int
+    detailed: bool
+    first_id: int
+
+
+@dataclass(frozen=True)
+class RecoveryFinding:
+    """Something the log shows went unrecorded, in plain words and as figures.
+
+    `min_seconds`/`max_seconds`: the unrecorded seconds (`max_seconds` None when unbounded);
+    `day`: the usage day a repair credits (for `min_seconds`); `resolved`: a repair was
+    recorded; `evidence`: the audit ids it rests on. `recorded_seconds` is the usage stored
+    for `entry_id` on `day` when read; `cooldown_until` the cooldown the service would have
+    set (cooldown_missing). `fix` names the repair that applies (`repair`,
+    `add_lost_usage`, `set_cooldown`), None when there is nothing to do.
+    """
+
+    kind: FindingKind
+    severity: Severity
+    title: str
+    explanation: str
+    action: str
+    evidence: tuple[int, ...]
+    session_id: str | None
+    entry_id: str | None
+    label: str | None
+    min_seconds: int | None
+    max_seconds: int | None
+    day: date | None
+    resolved: bool
+    started_at: datetime | None = None
+    recorded_seconds: int | None = None
+    cooldown_until: datetime | None = None
+    fix: Fix | None = None
+
+    @property
+    def needs_action(self) -> bool:
+        return not self.resolved and self.severity != "info"
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (times as stored, RFC 3339; the day as YYYY-MM-DD)."""
+        return {
+            "kind": self.kind, "severity": self.severity, "session_id": self.session_id,
+            "entry_id": self.entry_id, "label": self.label, "min_seconds": self.min_seconds,
+            "max_seconds": self.max_seconds,
+            "day": format_day(self.day) if self.day is not None else None,
+            "resolved": self.resolved, "evidence": list(self.evidence),
+            "started_at": _iso(self.started_at), "recorded_seconds": self.recorded_seconds,
+            "cooldown_until": _iso(self.cooldown_until), "fix": self.fix,
+            "title": self.title, "explanation": self.explanation, "action": self.action}
+
+
+@dataclass(frozen=True)
+class RecoveryReport:
+    """What a scan found: runs newest first, findings most serious first, and notes.
+
+    `last_id` is the newest audit id read; `complete` is False when a scan was cancelled
+    (a later `update` continues it).
+    """
+
+    runs: tuple[Run, ...]
+    findings: tuple[RecoveryFinding, ...]
+    notes: tuple[str, ...]
+    last_id: int
+    complete: bool = True
+    now: datetime | None = field(default=None, compare=False)
+
+    @property
+    def needs_action(self) -> bool:
+        """Whether an unresolved finding needs action (the CLI's exit status 1)."""
+        return any(f.needs_action for f in self.findings)
+
+    def finding(self, session_id: str, kind: FindingKind = "interrupted_session"
+                ) -> RecoveryFinding | None:
+        """The finding of `kind` about `session_id`, if any."""
+        return next((f for f in self.findings if f.kind == kind and f.session_id == session_id),
+                    None)
+
+
+@dataclass(frozen=True)
+class RepairResult:
+    """What `repair` wrote: `seconds` added to `entry_id`'s usage of `day`, and the cooldown.
+
+    `cooldown_until` is the cooldown written (None when not asked, or the stored one was
+    already later: `cooldown_note` says why).
+    """
+
+    session_id: str | None
+    entry_id: str
+    day: date
+    seconds: int
+    usage_before: int
+    usage_after: int
+    cooldown_until: datetime | None = None
+    cooldown_previous: str | None = None
+    cooldown_note: str | None = None
+
+
+class RecoveryConflict(ConflictError):
+    """A repair was refused and nothing was written.
+
+    `reason`: `resolved` (already recorded), `changed` (the log changed since it was read),
+    `not_interrupted` (ended or still running), `unknown` (no such session), `nothing`
+    (nothing left to do).
+    """
+
+    def __init__(self, message: str, reason: str, *, path: str | None = None) -> None:
+        super().__init__(message, path=path)
+        self.reason = reason
+
+
+# --- reading rows ---------------------------------------------------------------------------
+
+_U = r"([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
+_S = r'"([^"\\\x00-\x1f]*)"'
+_N = r"(0|[1-9][0-9]{0,19})"
+# serde_json's compact output of the daemon's events (field order of the Rust enum). A row
+# these do not match exactly is read with json.loads (same fields, same checks).
+_FAST_START = re.compile(r'\{"type":"session_started","session_id":"' + _U + r'","entry_id":'
+                         + _S + r',"label":' + _S + r',"deadline":(?:null|' + _S + r')\}')
+_FAST_WARN = re.compile(r'\{"type":"warning_issued","session_id":"' + _U
+                        + r'","threshold_seconds":' + _N + r'\}')
+_FAST_END = re.compile(
+    r'\{"type":"session_ended","session_id":"' + _U + r'","entry_id":' + _S
+    + r',"reason":\{"type":"(expired|user_stop|admin_stop|policy_stop|service_shutdown|'
+    r'process_exited|launch_failed)"(?:,"exit_code":(null|-?(?:0|[1-9][0-9]{0,9}))|,"error":'
+    + _S + r')?\},"duration":\{"secs":' + _N + r',"nanos":' + _N + r'\}\}')
+_FAST_EXT = re.compile(r'\{"type":"session_extended","session_id":"' + _U
+                       + r'","extended_by":\{"secs":' + _N + r',"nanos":' + _N
+                       + r'\},"new_deadline":' + _S + r'\}')
+_SVC_START = '{"type":"service_started"}'
+_SVC_STOP = '{"type":"service_stopped"}'
+#: Types recovery does not read: rows of them are only checked in SQL.
+_OTHER_TYPES = ("client_connected", "client_disconnected", "launch_denied", "policy_loaded",
+                "config_reloaded")
+#: Skipped by the main pass too (a third of a log): read for the newest runs only.
+_WARNING = "warning_issued"
+_HEAD = 30
+_SKIPPED_HEADS = tuple(h[:_HEAD] for h in (
+    '{"type":"client_connected","client_id":"', '{"type":"client_disconnected","client_id":"',
+    '{"type":"launch_denied","entry_id":"', '{"type":"policy_loaded","entry_count":',
+    '{"type":"config_reloaded","success":', '{"type":"warning_issued","session_id":"'))
+_I32 = (-(2**31), 2**31 - 1)
+
+
+def _select(col: str) -> str:
+    """The rows recovery reads in an id range: every row except those that begin exactly as
+    the service writes the types recovery skips (`_SKIPPED_HEADS`: the tag and the next key,
+    so a newer type sharing a prefix is still read). One fixed-length `substr` per row:
+    `instr` or `json_valid` on every row cost up to a third of the scan."""
+    heads = ",".join("'" + h.replace("'", "''") + "'" for h in _SKIPPED_HEADS)
+    return (f"SELECT id, timestamp, {col} FROM audit_log WHERE id > ? AND id <= ? AND "
+            f"substr({col}, 1, {_HEAD}) NOT IN ({heads}) ORDER BY id")
+
+
+def _warnings_sql(col: str) -> str:
+    return (f"SELECT id, {col} FROM audit_log WHERE id > ? AND id <= ? AND "
+            f"substr({col}, 1, 25) = '{{\"type\":\"{_WARNING}\"' ORDER BY id")
+
+
+def _parse_warning(text: object) -> tuple[str, int] | None:
+    """(session id, threshold) of a warning row, or None when it cannot be read."""
+    if text.__class__ is str:
+        m = _FAST_WARN.fullmatch(text)
+        if m is not None and int(m[2]) <= U64_MAX:
+            return m[1], int(m[2])
+    parsed = _slow_parse(text)
+    return (parsed[1], parsed[2]) if parsed[0] == "warn" else None
+
+
+def _alive_sql(layout: Layout) -> str:
+    """The last rows before an id: signs of life (this library's own rows excluded)."""
+    col = layout.audit_json
+    mine = (f" AND substr({col}, 1, 26) <> '{{\"type\":\"manual_override\"'"
+            if layout is Layout.SEED else "")
+    return (f"SELECT id, timestamp FROM audit_log WHERE id < ? AND id >= ?{mine} "
+            "ORDER BY id DESC LIMIT 16")
+
+
+# Parsed rows: ("start", sid, entry, label, deadline_raw) / ("warn", sid, threshold) /
+# ("ext", sid, new_deadline_raw) / ("end", sid, entry, reason_tag, reason_extra, secs, micros)
+# / ("svc_start",) / ("svc_stop",) / ("override", ManualOverride) / ("unknown", tag) /
+# ("malformed", error) / ("other",)
+_Parsed = tuple[Any, ...]
+
+
+def _slow_parse(text: object) -> _Parsed:
+    """Any row: json.loads and the same field checks as the fast path (the decoder's rules
+    for the fields recovery uses)."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    if not isinstance(text, str):
+        return ("malformed", "the event is not text")
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        return ("malformed", f"invalid JSON: {exc}"[:200])
+    if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
+        return ("malformed", "not an object with a string type")
+    tag = obj["type"]
+    try:
+        if tag == "service_started":
+            return ("svc_start",)
+        if tag == "service_stopped":
+            return ("svc_stop",)
+        if tag == "session_started":
+            deadline = obj.get("deadline")
+            if deadline is not None and not isinstance(deadline, str):
+                raise ValueError("deadline must be a timestamp or null")
+            return ("start", _sid(obj), _text(obj, "entry_id"), _text(obj, "label"), deadline)
+        if tag == "warning_issued":
+            value: Any = obj.get("threshold_seconds")
+            if not _uint(value) or value > U64_MAX:
+                raise ValueError("threshold_seconds must be a whole number")
+            return ("warn", _sid(obj), value)
+        if tag == "session_extended":
+            _duration(obj.get("extended_by"))
+            return ("ext", _sid(obj), _text(obj, "new_deadline"))
+        if tag == "session_ended":
+            reason = obj.get("reason")
+            if not isinstance(reason, dict) or reason.get("type") not in REASON_TYPES:
+                raise ValueError("reason must be an end reason")
+            rtag: str = reason["type"]
+            extra: object = None
+            if rtag == "process_exited":
+                extra = reason.get("exit_code")
+                if extra is not None and (not isinstance(extra, int) or isinstance(extra, bool)
+                                          or not _I32[0] <= extra <= _I32[1]):
+                    raise ValueError("exit_code must be a 32-bit integer")
+            elif rtag == "launch_failed":
+                extra = _text(reason, "error")
+            secs, nanos = _duration(obj.get("duration"))
+            return ("end", _sid(obj), _text(obj, "entry_id"), rtag, extra, secs, nanos // 1000)
+        if tag == "manual_override":
+            event = decode_event(text)
+            if isinstance(event, ManualOverride):
+                return ("override", event)
+            return ("malformed", getattr(event, "error", None) or "bad manual_override")
+    except ValueError as exc:
+        return ("malformed", f"{tag}: {exc}"[:200])
+    if tag in _OTHER_TYPES:
+        return ("other",)
+    return ("unknown", tag)
+
+
+def _duration(value: object) -> tuple[int, int]:
+    """serde's {secs, nanos}, checked as the decoder does."""
+    if not isinstance(value, dict):
+        raise ValueError("a duration must be {secs, nanos}")
+    secs, nanos = value.get("secs"), value.get("nanos")
+    if not (_uint(secs) and _uint(nanos)):
+        raise ValueError("a duration must be {secs, nanos}")
+    assert isinstance(secs, int) and isinstance(nanos, int)
+    if nanos >= 1_000_000_000 or secs > MAX_DURATION_SECS:
+        raise ValueError("a duration is out of range")
+    return secs, nanos
+
+
+def _sid(obj: dict[str, Any]) -> str:
+    value = obj.get("session_id")
+    if not is_uuid(value):
+        raise ValueError("session_id is not a UUID")
+    assert isinstance(value, str)
+    return value
+
+
+def _text(obj: dict[str, Any], key: str) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str):
+        raise ValueError(f"{key} must be a string")
+    return value
+
+
+def _uint(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _parse_ts(text: object) -> datetime | None:
+    try:
+        return parse_timestamp(text)
+    except ValueError:
+        return None
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return format_timestamp(value)
+    except ValueError:
+        return value.isoformat()
+
+
+# --- the scanner's state --------------------------------------------------------------------
+
+
+class _Sess:
+    """A session while scanning (raw texts; parsed when a report needs them)."""
+
+    __slots__ = ("cut", "deadline_raw", "end", "entry", "ext", "label", "run", "sid",
+                 "started_id", "started_ts", "warn")
+
+    def __init__(self, sid: str, entry: str, label: str, run: _Run, started_id: int,
+                 started_ts: object, deadline_raw: str | None) -> None:
+        self.sid = sid
+        self.entry = entry
+        self.label = label
+        self.run = run
+        self.started_id = started_id
+        self.started_ts = started_ts
+        self.deadline_raw = deadline_raw
+        self.warn: list[tuple[int, int]] | None = None  # (id, threshold)
+        self.ext: list[tuple[int, str]] | None = None  # (id, new deadline)
+        #: (id, time, secs, micros, reason tag, reason detail) of its end
+        self.end: tuple[int, object, int, int, str, object] | None = None
+        self.cut: tuple[int, object] | None = None  # a later session of its run started
+
+    @property
+    def ended_id(self) -> int | None:
+        return None if self.end is None else self.end[0]
+
+
+class _Run:
+    __slots__ = ("alive", "cached", "count", "end", "ended_at", "ended_id", "first_id",
+                 "last", "marks", "never_ended", "sessions", "started_at", "started_id")
+
+    def __init__(self, started_id: int | None, started_at: datetime | None,
+                 first_id: int) -> None:
+        self.started_id = started_id
+        self.started_at = started_at
+        self.first_id = first_id
+        self.end: RunEnd = "open"
+        self.ended_id: int | None = None
+        self.ended_at: datetime | None = None
+        #: (id, time) of the run's last row, and of its last sign of life before its end.
+        self.last: tuple[int | None, datetime | None] = (None, None)
+        self.alive: tuple[int | None, datetime | None] = (None, None)
+        self.sessions: list[_Sess] | None = []
+        self.never_ended: list[_Sess] = []  # sessions not (yet) ended
+        self.count = 0
+        self.cached: Run | None = None
+        self.marks: tuple[bool, ...] = ()  # which never-ended sessions were resolved then
+
+
+class _Notes:
+    """Counters for the notes (count, first id, detail)."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, list[Any]] = {}
+
+    def add(self, key: str, row_id: int, detail: object = None) -> None:
+        item = self.items.get(key)
+        if item is None:
+            self.items[key] = [1, row_id, detail, row_id]
+        elif item[3] != row_id:  # one row counts once
+            item[0] += 1
+            item[3] = row_id
+
+
+class _State:
+    """Everything learnt from the rows read so far (ids up to `last_id`)."""
+
+    def __init__(self, floor: int) -> None:
+        self.floor = floor  # ids <= floor are not read (`since`)
+        self.last_id = floor
+        self.first_seen: int | None = None
+        self.runs: list[_Run] = []
+        self.current: _Run | None = None
+        self.open: dict[str, _Sess] = {}  # sessions not ended, by id (the latest of an id)
+        self.started: set[str] = set()
+        self.sums: dict[tuple[str, str], list[Any]] = {}  # (entry, day) -> [secs, ids]
+        self.overrides: list[tuple[int, ManualOverride]] = []
+        self.notes = _Notes()
+        self.prev_ts: object = None
+        self.prev_suffix: object = None
+        self.prev_id = 0
+        self.days: dict[str, bool] = {}
+        self.unclean: list[_Run] = []
+        self.orphans: list[_Sess] = []  # never ended, and their id was started again
+        self.side_last = 0  # newest inspector_overrides id read (Rust layout)
+        self.warn_last = floor  # warnings are attached up to this id
+
+
+# --- the scanner ----------------------------------------------------------------------------
+
+
+class RecoveryScanner:
+    """Reads the log once and then only what was added; builds `RecoveryReport`s.
+
+    Thread-safe: calls are serialized, so a worker thread may scan while another thread
+    asks for `report`. `since` limits the scan (and the report) to runs active from then on.
+    """
+
+    def __init__(self, store: SqliteStore, policy: Policy | None = None, *,
+                 since: datetime | None = None) -> None:
+        self.store = store
+        self.policy = policy
+        self.since = since
+        self._lock = threading.RLock()
+        self._state: _State | None = None
+        self._report: RecoveryReport | None = None
+        self._findings: dict[tuple[Any, ...], RecoveryFinding] = {}
+        self._old_warnings: dict[tuple[str, int], list[tuple[int, int]]] = {}
+        col = store.layout.audit_json
+        self._sql = _select(col)
+        self._warnings_sql = _warnings_sql(col)
+        self._alive_sql = _alive_sql(store.layout)
+
+    @property
+    def report(self) -> RecoveryReport | None:
+        """The latest report (None before the first scan)."""
+        return self._report
+
+    def scan(self, progress: Progress | None = None, cancel: Callable[[], bool] | None = None,
+             *, now: datetime | None = None) -> RecoveryReport:
+        """Read the whole log (or from `since`) anew; `progress` and `cancel` as in the
+        store's scans. A cancelled scan returns a report with `complete` False."""
+        with self._lock:
+            self._state = None
+            self._findings.clear()
+            self._old_warnings.clear()
+            return self._advance(progress, cancel, now)
+
+    def update(self, *, now: datetime | None = None, progress: Progress | None = None,
+               cancel: Callable[[], bool] | None = None) -> RecoveryReport:
+        """Read only the rows added since the last call (a full scan the first time, or when
+        the log's newest id went down), re-read usage, cooldowns and overrides."""
+        with self._lock:
+            return self._advance(progress, cancel, now)
+
+    def run_sessions(self, run: Run) -> tuple[RecoveredSession, ...]:
+        """Every session of `run`: read again from the log for runs not kept in detail.
+
+        (A session of such a run whose end was written only after the run is shown ended,
+        without the end's details.)
+        """
+        if run.detailed:
+            return run.sessions
+        with self._lock:
+            state = self._state
+            original = None if state is None else next(
+                (r for r in state.runs if r.first_id == run.first_id), None)
+            if state is None or original is None:
+                return ()
+            if original.end == "clean":
+                hi = original.ended_id or state.last_id
+            elif original.end == "unclean":
+                hi = (original.ended_id or state.last_id + 1) - 1
+            else:
+                hi = state.last_id
+            sub = _State(original.first_id - 1)
+            self._read_range(sub, sub.floor, hi, None, None)
+            self._read_warnings(sub, hi)
+            replayed = next((r for r in sub.runs if r.first_id == original.first_id), None)
+            if replayed is None or replayed.sessions is None:
+                return ()
+            replayed.end, replayed.ended_id, replayed.ended_at = (
+                original.end, original.ended_id, original.ended_at)
+            replayed.alive, replayed.last = original.alive, original.last
+            never = {s.started_id for s in original.never_ended}
+            now = self._report.now if self._report is not None and self._report.now else \
+                local_now()
+            resolved = self._resolved(state)
+            out = []
+            for s in replayed.sessions:
+                if s.end is None and s.started_id not in never:
+                    s.end = (s.started_id, None, 0, 0, "expired", None)  # ended after the run
+                    session = self._session(s, replayed, now, resolved)
+                    session = dataclasses.replace(session, ended_id=None, duration=None,
+                                                  ended_at=None, end_reason=None)
+                else:
+                    session = self._session(s, replayed, now, resolved)
+                out.append(session)
+            return tuple(out)
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def _advance(self, progress: Progress | None, cancel: Callable[[], bool] | None,
+                 now: datetime | None) -> RecoveryReport:
+        store = self.store
+        bounds = store.audit_id_range()
+        top = bounds[1] if bounds is not None else 0
+        state = self._state
+        if state is None or top < state.last_id:
+            state = self._state = _State(self._floor(bounds))
+            self._findings.clear()
+            self._old_warnings.clear()
+        complete = self._read_range(state, state.last_id, top, progress, cancel)
+        if complete:
+            self._read_warnings(state, top)
+        report = self._build(state, now or local_now(), complete)
+        self._report = report
+        return report
+
+    def _floor(self, bounds: tuple[int, int] | None) -> int:
+        """The id before which nothing is read: 0, or for `since` the last service start
+        before the first row of `since` (minus a day's margin for UTC offsets)."""
+        if self.since is None or bounds is None:
+            return 0
+        col = self.store.layout.audit_json
+        bound = (self.since - timedelta(hours=26)).astimezone(self.since.tzinfo)
+        rows = self.store._read("SELECT id FROM audit_log WHERE timestamp >= ? "
+                                "ORDER BY timestamp LIMIT 1", (format_day(bound.date()),))
+        if not rows:
+            return bounds[1]
+        first = int(rows[0][0])
+        hi = first + 1
+        for _ in range(10):  # look back for the run's start, at most 10 chunks
+            lo = max(hi - CHUNK, bounds[0])
+            found = self.store._read(
+                f"SELECT max(id) FROM audit_log WHERE id < ? AND id >= ? AND {col} = ?",
+                (hi, lo, _SVC_START))[0][0]
+            if isinstance(found, int):
+                return found - 1
+            if lo <= bounds[0]:
+                return bounds[0] - 1
+            hi = lo
+        return first - 1
+
+    def _read_range(self, state: _State, low: int, top: int, progress: Progress | None,
+                    cancel: Callable[[], bool] | None) -> bool:
+        """Read ids in (low, top] chunk by chunk into `state`; False when cancelled."""
+        store = self.store
+        if not store._has("audit_log"):
+            return True
+        total = max(top - low, 1)
+        lo = low
+        while lo < top:
+            if cancel is not None and cancel():
+                return False
+            hi = min(lo + CHUNK, top)
+            rows = store._read(self._sql, (lo, hi), "read the audit log of")
+            self._ingest(state, rows)
+            state.last_id = hi
+            lo = hi
+            if progress is not None and progress(hi - low, total) is False:
+                return lo >= top
+        state.last_id = max(state.last_id, top)
+        return True
+
+    def _ingest(self, state: _State, rows: list[Any]) -> None:
+        """Feed rows (oldest first) to the state: the per-row work of a scan.
+
+        The usual rows (a session starting in the current run, a running session ending)
+        take an inlined fast path; anything else goes through `_slow_parse` and the general
+        handlers, which give the same results. The clock is checked at every row but the
+        fast-path ends (a jump shows at the next start or service row).
+        """
+        fast_start, fast_end, fast_ext = (_FAST_START.fullmatch, _FAST_END.fullmatch,
+                                          _FAST_EXT.fullmatch)
+        notes = state.notes
+        open_ = state.open
+        started = state.started
+        sums = state.sums
+        days = state.days
+        cur = state.current
+        prev_ts: Any = state.prev_ts
+        prev_suffix, prev_id = state.prev_suffix, state.prev_id
+        if rows and state.first_seen is None:
+            state.first_seen = rows[0][0]
+        for rid, ts, text in rows:
+            parsed: _Parsed | None = None
+            if text.__class__ is str and ts.__class__ is str:
+                key = text[9:20]
+                if key == "session_end":
+                    m = fast_end(text)
+                    if m is not None:
+                        secs = int(m[6])
+                        nanos = int(m[7])
+                        rtag = m[3]
+                        extra: object = None
+                        if rtag == "process_exited":
+                            code = m[4]
+                            extra = None if code is None or code == "null" else int(code)
+                        elif rtag == "launch_failed":
+                            extra = m[5]
+                        if (nanos < 1_000_000_000 and secs <= MAX_DURATION_SECS
+                                and (rtag != "launch_failed" or extra is not None)
+                                and (extra.__class__ is not int
+                                     or _I32[0] <= extra <= _I32[1])):
+                            sid = m[1]
+                            s = open_.get(sid)
+                            day = ts[:10]
+                            if s is not None and s.run is cur and days.get(day):
+                                # the usual end: of a running session, on a readable day
+                                del open_[sid]
+                                s.end = (rid, ts, secs, nanos // 1000, rtag, extra)
+                                cur.never_ended.remove(s)
+                                cur.cached = None
+                                sum_key = (m[2], day)
+                                item = sums.get(sum_key)
+                                if item is None:
+                                    sums[sum_key] = [secs, [rid]]
+                                else:
+                                    item[0] += secs
+                                    if len(item[1]) < 50:
+                                        item[1].append(rid)
+                                continue
+                            parsed = ("end", sid, m[2], rtag, extra, secs, nanos // 1000)
+                # Clock: text comparison is exact for the same offset suffix; else parse.
+                suffix = ts[-6:]
+                if prev_ts is not None and (suffix != prev_suffix or ts < prev_ts):
+                    self._clock(state, prev_id, prev_ts, rid, ts)
+                prev_ts, prev_suffix, prev_id = ts, suffix, rid
+                if key == "session_sta":
+                    m = fast_start(text)
+                    if m is not None:
+                        sid = m[1]
+                        if cur is not None and not cur.never_ended and sid not in started:
+                            s = _Sess(sid, m[2], m[3], cur, rid, ts, m[4])
+                            started.add(sid)
+                            open_[sid] = s
+                            cur.never_ended.append(s)
+                            cur.count += 1
+                            if cur.sessions is not None:
+                                cur.sessions.append(s)
+                            cur.cached = None
+                            continue
+                        parsed = ("start", sid, m[2], m[3], m[4])
+                elif key == "session_ext":
+                    m = fast_ext(text)
+                    if m is not None and int(m[3]) < 1_000_000_000 \
+                            and int(m[2]) <= MAX_DURATION_SECS:
+                        parsed = ("ext", m[1], m[4])
+                elif text == _SVC_START:
+                    parsed = ("svc_start",)
+                elif text == _SVC_STOP:
+                    parsed = ("svc_stop",)
+            elif ts.__class__ is str:
+                suffix = ts[-6:]
+                if prev_ts is not None and (suffix != prev_suffix or ts < prev_ts):
+                    self._clock(state, prev_id, prev_ts, rid, ts)
+                prev_ts, prev_suffix, prev_id = ts, suffix, rid
+            else:
+                notes.add("bad_time", rid)
+                prev_ts = prev_suffix = None
+            if parsed is None:
+                parsed = _slow_parse(text)
+            kind = parsed[0]
+            if kind == "end":
+                self._end(state, rid, ts, parsed)
+            elif kind == "start":
+                self._start(state, rid, ts, parsed)
+                cur = state.current
+            elif kind == "ext":
+                s = open_.get(parsed[1])
+                if s is None:
+                    notes.add("stray", rid)
+                else:
+                    if s.ext is None:
+                        s.ext = []
+                    s.ext.append((rid, parsed[2]))
+                    s.run.cached = None
+            elif kind == "svc_start":
+                self._service_started(state, rid, ts)
+                cur = state.current
+            elif kind == "svc_stop":
+                self._service_stopped(state, rid, ts)
+                cur = state.current
+            elif kind == "override":
+                state.overrides.append((rid, parsed[1]))
+            elif kind == "malformed":
+                notes.add("malformed", rid, parsed[1])
+            elif kind == "unknown":
+                notes.add("unknown", rid, parsed[1])
+        state.prev_ts, state.prev_suffix, state.prev_id = prev_ts, prev_suffix, prev_id
+
+    def _read_warnings(self, state: _State, top: int) -> None:
+        """Attach the warnings of the runs kept in detail (ids up to `top`) to their sessions:
+        each to the session of its id that was running then."""
+        window = state.runs[-DETAIL_RUNS:]
+        low = max(state.warn_last, window[0].first_id - 1 if window else top)
+        if low >= top:
+            state.warn_last = max(state.warn_last, top)
+            return
+        by_sid: dict[str, list[_Sess]] = {}
+        for run in window:
+            for s in run.sessions or ():
+                by_sid.setdefault(s.sid, []).append(s)
+        lo = low
+        while lo < top:
+            hi = min(lo + CHUNK, top)
+            for rid, text in self.store._read(self._warnings_sql, (lo, hi),
+                                              "read the audit log of"):
+                found = _parse_warning(text)
+                if found is None:
+                    continue
+                for s in by_sid.get(found[0], ()):
+                    if s.started_id < rid and (s.end is None or s.end[0] > rid):
+                        if s.warn is None:
+                            s.warn = []
+                        s.warn.append((rid, found[1]))
+                        s.run.cached = None
+                        break
+            lo = hi
+        state.warn_last = top
+
+    def _warnings(self, s: _Sess) -> list[tuple[int, int]]:
+        """The (id, threshold) warnings of a session: attached for runs kept in detail, read
+        on demand (once) for an older run's interrupted session."""
+        if s.run.sessions is not None:
+            return s.warn or []
+        key = (s.sid, s.started_id)
+        found = self._old_warnings.get(key)
+        if found is None:
+            run = s.run
+            hi = run.ended_id or (self._state.last_id if self._state else s.started_id)
+            if s.end is not None:
+                hi = min(hi, s.end[0])
+            found = []
+            col = self.store.layout.audit_json
+            lo = s.started_id
+            while lo < hi:
+                top = min(lo + CHUNK, hi)
+                for rid, text in self.store._read(
+                        self._warnings_sql.replace("ORDER BY", f"AND instr({col}, ?) > 0 "
+                                                               "ORDER BY"),
+                        (lo, top, s.sid), "read the audit log of"):
+                    parsed = _parse_warning(text)
+                    if parsed is not None and parsed[0] == s.sid:
+                        found.append((int(rid), parsed[1]))
+                lo = top
+            self._old_warnings[key] = found
+        return found
+
+    def _clock(self, state: _State, prev_id: int, prev_ts: object, rid: int,
+               ts: str) -> None:
+        before, after = _parse_ts(prev_ts), _parse_ts(ts)
+        if after is None:
+            state.notes.add("bad_time", rid)
+        elif before is not None and before - after > CLOCK_TOLERANCE:
+            state.notes.add("clock", rid, (prev_id, before - after))
+
+    def _run_for_session(self, state: _State, rid: int) -> _Run:
+        run = state.current
+        if run is None:  # no service_started before it: the log's beginning, or after a stop
+            run = _Run(None, None, rid)
+            if state.runs:
+                state.notes.add("while_stopped", rid)
+            self._append_run(state, run)
+            state.current = run
+        return run
+
+    def _append_run(self, state: _State, run: _Run) -> None:
+        state.runs.append(run)
+        if len(state.runs) > DETAIL_RUNS:
+            old = state.runs[-DETAIL_RUNS - 1]
+            if old.sessions is not None:
+                old.sessions = None
+                old.cached = None
+
+    def _start(self, state: _State, rid: int, ts: object, parsed: _Parsed) -> None:
+        _kind, sid, entry, label, deadline = parsed
+        run = self._run_for_session(state, rid)
+        if sid in state.started:
+            state.notes.add("duplicate", rid, sid)
+            earlier = state.open.get(sid)
+            if earlier is not None:
+                state.orphans.append(earlier)
+        for other in run.never_ended:
+            if other.cut is None:
+                other.cut = (rid, ts)
+                state.notes.add("overlap", rid)
+        s = _Sess(sid, entry, label, run, rid, ts, deadline)
+        state.started.add(sid)
+        state.open[sid] = s
+        run.never_ended.append(s)
+        run.count += 1
+        if run.sessions is not None:
+            run.sessions.append(s)
+        run.cached = None
+
+    def _end(self, state: _State, rid: int, ts: object, parsed: _Parsed) -> None:
+        _kind, sid, entry, rtag, extra, secs, micros = parsed
+        s = state.open.pop(sid, None)
+        if s is None:
+            if sid in state.started:
+                state.notes.add("ended_twice", rid, sid)
+                return  # a session ends once: the service added its usage once
+            state.notes.add("no_start", rid, sid)
+        else:
+            s.end = (rid, ts, secs, micros, rtag, extra)
+            run = s.run
+            run.never_ended.remove(s)
+            run.cached = None
+            if run is not state.current:
+                state.notes.add("late_end", rid, sid)
+        day = ts[:10] if isinstance(ts, str) else ""
+        ok = state.days.get(day)
+        if ok is None:
+            try:
+                parse_day(day)
+                ok = True
+            except ValueError:
+                ok = False
+            state.days[day] = ok
+        if not ok:
+            state.notes.add("bad_time", rid)
+            return
+        key = (entry, day)
+        item = state.sums.get(key)
+        if item is None:
+            state.sums[key] = [secs, [rid]]
+        else:
+            item[0] += secs
+            if len(item[1]) < 50:
+                item[1].append(rid)
+
+    def _service_started(self, state: _State, rid: int, ts: object) -> None:
+        run = state.current
+        if run is not None:  # it never stopped: unclean
+            run.end, run.ended_id, run.ended_at = "unclean", rid, _parse_ts(ts)
+            run.last = run.alive = self._last_alive(rid, run.first_id)
+            run.cached = None
+            state.unclean.append(run)
+        at = _parse_ts(ts)
+        if at is None:
+            state.notes.add("bad_time", rid)
+        new = _Run(rid, at, rid)
+        new.last = (rid, at)
+        self._append_run(state, new)
+        state.current = new
+
+    def _service_stopped(self, state: _State, rid: int, ts: object) -> None:
+        run = state.current
+        at = _parse_ts(ts)
+        if run is None:
+            state.notes.add("stop_alone", rid)
+            return
+        run.end, run.ended_id, run.ended_at = "clean", rid, at
+        run.last = (rid, at)
+        run.alive = self._last_alive(rid, run.first_id) if run.never_ended else (rid, at)
+        run.cached = None
+        state.current = None
+
+    def _last_alive(self, before: int, first: int) -> tuple[int | None, datetime | None]:
+        """The last row before `before` (and not before `first`) with a readable time."""
+        for rid, ts in self.store._read(self._alive_sql, (before, first)):
+            at = _parse_ts(ts)
+            if at is not None:
+                return int(rid), at
+        return None, None
+
+    # --- the report -------------------------------------------------------------------------
+
+    def _build(self, state: _State, now: datetime, complete: bool) -> RecoveryReport:
+        store = self.store
+        self._read_side_overrides(state)
+        resolved = self._resolved(state)
+        usage = self._usage()
+        cooldowns = {c.entry_id: c.until for c in store.all_cooldowns()}
+        open_run = state.current if state.current is not None and state.current.end == "open" \
+            else None
+        if open_run is not None:
+            open_run.last = open_run.alive = self._last_alive(state.last_id + 1,
+                                                              open_run.first_id)
+            open_run.cached = None
+        since = self.since
+        runs: list[Run] = []
+        for run in reversed(state.runs):
+            if since is not None and run is not open_run and not _after(run, since):
+                break
+            marks = tuple(s.sid in resolved for s in run.never_ended) \
+                if run.sessions is not None else ()
+            frozen = run.cached
+            if frozen is None or run is open_run or marks != run.marks:
+                frozen = self._freeze(run, now, resolved)
+                run.cached, run.marks = frozen, marks
+            runs.append(frozen)
+        findings: list[RecoveryFinding] = []
+        flagged = {s.run: None for s in (*state.open.values(), *state.orphans)
+                   if s.end is None}
+        flagged.update((r, None) for r in state.unclean)
+        for run in sorted(flagged, key=lambda r: r.first_id):
+            if since is not None and run is not open_run and not _after(run, since):
+                continue
+            findings.extend(self._run_findings(run, now, resolved, usage, cooldowns))
+        findings.extend(self._usage_findings(state, usage, since))
+        findings.sort(key=lambda f: (f.resolved, _SEVERITY_ORDER[f.severity],
+                                     _KIND_ORDER[f.kind], -(f.evidence[0] if f.evidence else 0)))
+        return RecoveryReport(tuple(runs), tuple(findings), self._notes(state),
+                              state.last_id, complete, now)
+
+    def _read_side_overrides(self, state: _State) -> None:
+        """Rust layout: new rows of `inspector_overrides` (the seed layout's are log rows)."""
+        store = self.store
+        if store.layout is not Layout.RUST:
+            return
+        exists = store._read("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                             "AND name = 'inspector_overrides'")
+        if not exists:
+            return
+        for rid, _ts, text in store._read("SELECT id, timestamp, event_json FROM "
+                                          "inspector_overrides WHERE id > ? ORDER BY id",
+                                          (state.side_last,)):
+            state.side_last = int(rid)
+            event = decode_event(text)
+            if isinstance(event, ManualOverride):
+                state.overrides.append((-int(rid), event))  # negative: not a log id
+
+    def _resolved(self, state: _State) -> dict[str, int]:
+        """Sessions a repair was recorded for -> the seconds it credited."""
+        out: dict[str, int] = {}
+        for _rid, change in state.overrides:
+            if change.what != REPAIR_WHAT or not change.new:
+                continue
+            data = _json_object(change.new)
+            added = data.get("added_secs")
+            sid = data.get("session_id")
+            sids = [sid] if isinstance(sid, str) else _UUID_IN_TEXT.findall(change.new)
+            for one in sids:
+                out[one] = added if isinstance(added, int) and _uint(added) else 0
+        return out
+
+    def _adjustments(self, state: _State) -> dict[tuple[str, str], int]:
+        """Seconds added (or removed) by hand per (entry, day)."""
+        out: dict[tuple[str, str], int] = {}
+        for _rid, change in state.overrides:
+            if change.what != "usage" or not change.new or not change.entry_id:
+                continue
+            data = _json_object(change.new)
+            day, added = data.get("day"), data.get("added_secs")
+            if isinstance(day, str) and isinstance(added, int) and not isinstance(added, bool):
+                key = (change.entry_id, day)
+                out[key] = out.get(key, 0) + added
+        return out
+
+    def _usage(self) -> dict[tuple[str, str], int]:
+        if not self.store._has("usage"):
+            return {}
+        rows = self.store._read("SELECT entry_id, day, duration_secs FROM usage "
+                                "WHERE typeof(duration_secs) = 'integer'")
+        return {(e, d): v for e, d, v in rows}
+
+    def _freeze(self, run: _Run, now: datetime, resolved: dict[str, int]) -> Run:
+        sessions = () if run.sessions is None else tuple(
+            self._session(s, run, now, resolved) for s in run.sessions)
+        last_id, last_at = run.last
+        return Run(run.started_id, run.started_at, run.end, run.ended_id, run.ended_at,
+                   last_id, last_at, sessions, run.count, run.sessions is not None, run.first_id)
+
+    def _status(self, s: _Sess, run: _Run, now: datetime) -> SessionStatus:
+        if s.ended_id is not None:
+            return "ended"
+        if run.end != "open" or s.cut is not None:
+            return "interrupted"
+        deadline = _deadline(s)
+        if deadline is not None and now > deadline + DEADLINE_GRACE:
+            return "interrupted"
+        return "running"
+
+    def _session(self, s: _Sess, run: _Run, now: datetime,
+                 resolved: dict[str, int]) -> RecoveredSession:
+        status = self._status(s, run, now)
+        started = _parse_ts(s.started_ts)
+        duration = ended_at = None
+        last_seen: datetime | None
+        if status == "ended":
+            assert s.end is not None
+            _eid, ended_ts, secs, micros, _tag, _extra = s.end
+            duration = timedelta(seconds=secs, microseconds=micros)
+            ended_at = _parse_ts(ended_ts)
+            last_seen = ended_at
+        elif status == "interrupted":
+            last_seen = _Bounds(s, run, self._warnings(s)).alive_at
+        else:
+            last_seen = run.alive[1]
+        warn = self._warnings(s)
+        return RecoveredSession(
+            s.sid, s.entry, self._label(s), s.started_id, started, _deadline(s), s.ended_id,
+            ended_at, duration, _reason_words(*s.end[4:]) if s.end is not None else None,
+            tuple(t for _i, t in warn), tuple(i for i, _t in warn),
+            tuple(i for i, _d in s.ext or []), last_seen, status,
+            status == "interrupted" and s.sid in resolved)
+
+    def _label(self, s: _Sess) -> str:
+        if self.policy is not None and (name := self.policy.label(s.entry)):
+            return name
+        return s.label or s.entry
+
+    def _run_findings(self, run: _Run, now: datetime, resolved: dict[str, int],
+                      usage: dict[tuple[str, str], int],
+                      cooldowns: dict[str, datetime | None]) -> list[RecoveryFinding]:
+        out: list[RecoveryFinding] = []
+        interrupted = [s for s in run.never_ended if self._status(s, run, now) == "interrupted"]
+        for s in interrupted:
+            out.append(self._interrupted(s, run, resolved, usage))
+            cd = self._cooldown_missing(s, run, now, resolved, cooldowns)
+            if cd is not None:
+                out.append(cd)
+        if run.end == "unclean" and not run.never_ended:
+            out.append(self._unclean(run))
+        return out
+
+    def _interrupted(self, s: _Sess, run: _Run, resolved: dict[str, int],
+                     usage: dict[tuple[str, str], int]) -> RecoveryFinding:
+        b = _Bounds(s, run, self._warnings(s))
+        day = b.day(b.low)
+        recorded = usage.get((s.entry, format_day(day)), 0) if day is not None else None
+        done = s.sid in resolved
+        key = ("interrupted", s.sid, s.started_id, done, recorded, run.end, run.ended_id,
+               b.low, b.high, self._label(s))
+        cached = self._findings.get(key)
+        if cached is not None:
+            return cached
+        label = self._label(s)
+        evidence = tuple(sorted({s.started_id, *(i for i, _t in b.warn),
+                                 *(i for i, _d in s.ext or []),
+                                 *(x for x in (b.alive_id, run.ended_id,
+                                               s.cut[0] if s.cut else None)
+                                   if x is not None)}))
+        title = (f"{label}: the play of an interrupted session was recorded" if done else
+                 f"{label}: the play of an interrupted session was never counted")
+        explanation = b.story(label)
+        if done:
+            action = (f"Nothing more to do: {resolved[s.sid]} s were added to the usage of "
+                      "that day.")
+        elif b.start is None:
+            action = "Its start time cannot be read; add its time to usage by hand if needed."
+        else:
+            span = (f"between {_secs(b.low)} and {_secs(b.high)}" if b.high is not None
+                    and b.high != b.low else _secs(b.low) if b.high is not None
+                    else f"at least {_secs(b.low)}")
+            action = (f"Record the play the service missed: add {span} to {label}'s usage of "
+                      f"{format_day(day) if day else 'its day'} (at least {_secs(b.low)} is "
+                      f"certain). Command line: shepherd-store recovery fix {s.sid}.")
+        finding = RecoveryFinding(
+            "interrupted_session", "problem", title, explanation, action, evidence, s.sid,
+            s.entry, label, b.low, b.high, day, done, b.start, recorded,
+            None, None if done or b.start is None else "repair")
+        self._findings[key] = finding
+        return finding
+
+    def _cooldown_missing(self, s: _Sess, run: _Run, now: datetime, resolved: dict[str, int],
+                          cooldowns: dict[str, datetime | None]) -> RecoveryFinding | None:
+        policy = self.policy
+        entry = policy.entries.get(s.entry) if policy is not None else None
+        if entry is None or not entry.cooldown_seconds:
+            return None
+        b = _Bounds(s, run, self._warnings(s))
+        if b.start is None:
+            return None
+        credited = resolved.get(s.sid, b.low)
+        target = b.start + timedelta(seconds=credited + entry.cooldown_seconds)
+        stored = cooldowns.get(s.entry)
+        if target <= now or (stored is not None and stored >= target):
+            return None
+        label = self._label(s)
+        return RecoveryFinding(
+            "cooldown_missing", "warning", f"{label} should be resting until "
+            f"{format_local(target)}",
+            f"{label}'s interrupted session started at {format_local(b.start)}. Had it ended "
+            f"after {_secs(credited)}, the service would have set {label}'s cooldown of "
+            f"{format_duration(entry.cooldown_seconds)} until {format_local(target)}; the "
+            "stored cooldown "
+            + (f"ends earlier, at {format_local(stored)}." if stored is not None else
+               "is missing."),
+            f"Set {label}'s cooldown until {format_local(target)} (the repair can do it with "
+            "its cooldown option, or: shepherd-store cooldown set).",
+            (s.started_id,), s.sid, s.entry, label, None, None, None, False, b.start, None,
+            target, "set_cooldown")
+
+    def _unclean(self, run: _Run) -> RecoveryFinding:
+        last_id, last_at = run.last
+        key = ("unclean", run.started_id, run.first_id, run.ended_id, last_id)
+        cached = self._findings.get(key)
+        if cached is not None:
+            return cached
+        when = (f"after {format_local(last_at)} (its last row, id {last_id})"
+                if last_at is not None else "at an unknown time")
+        finding = RecoveryFinding(
+            "unclean_shutdown", "info", "The service stopped without a trace",
+            f"The service that started at {_local(run.started_at)} stopped {when} without "
+            "writing service_stopped (a crash, a forced kill or a power loss), and started "
+            f"again at {_local(run.ended_at)}. No session was running, so nothing was lost.",
+            "Nothing to do; if it happens often, look at the service's own logs.",
+            tuple(x for x in (run.started_id, last_id, run.ended_id) if x is not None),
+            None, None, None, None, None, None, False)
+        self._findings[key] = finding
+        return finding
+
+    def _usage_findings(self, state: _State, usage: dict[tuple[str, str], int],
+                        since: datetime | None) -> list[RecoveryFinding]:
+        adjust = self._adjustments(state)
+        first_day = format_day(since.date()) if since is not None else ""
+        out = []
+        for key, (secs, ids) in state.sums.items():
+            expected = secs + adjust.get(key, 0)
+            stored = usage.get(key, 0)
+            if stored >= expected or key[1] < first_day:
+                continue
+            entry, day_text = key
+            missing = expected - stored
+            cache_key = ("usage", key, secs, stored, expected)
+            cached = self._findings.get(cache_key)
+            if cached is None:
+                label = self.policy.label(entry) if self.policy is not None else None
+                label = label or entry
+                cached = RecoveryFinding(
+                    "usage_lost", "problem", f"{label}: {_secs(missing)} missing from the "
+                    f"usage of {day_text}",
+                    f"The log shows {len(ids) if len(ids) < 50 else 'many'} session"
+                    f"{'s' if len(ids) != 1 else ''} of {label} ending on {day_text}, "
+                    f"{_secs(secs)} in all"
+                    + (f" (and {adjust[key]:+d} s changed by hand)" if adjust.get(key) else "")
+                    + f", but only {_secs(stored)} are stored for that day. The service "
+                    "ignores a failed usage write, so the difference never reached the quota.",
+                    f"Add the missing {_secs(missing)} to {label}'s usage of {day_text}.",
+                    tuple(ids), None, entry, label, missing, missing, parse_day(day_text),
+                    False, None, stored, None, "add_lost_usage")
+                self._findings[cache_key] = cached
+            out.append(cached)
+        return out
+
+    def _notes(self, state: _State) -> tuple[str, ...]:
+        notes: list[str] = []
+        items = state.notes.items
+        first_start = next((r.started_id for r in state.runs if r.started_id is not None),
+                           None)
+        if state.floor == 0 and state.first_seen is not None and (
+                first_start is None or first_start > state.first_seen or
+                self._rows_before(first_start)):
+            notes.append(
+                "The log does not begin with the service starting"
+                + (f" (its first start is id {first_start})" if first_start else
+                   " (it has no service start at all)")
+                + ": older rows were probably deleted. Sessions before it cannot be followed "
+                "from their start, and days before it cannot be checked completely.")
+        texts = {
+            "clock": "the clock went back by more than {tol} {n} (first: by {d} between ids "
+                     "{a} and {b}); times and bounds around it may be wrong",
+            "duplicate": "{n} session start{s} reuse{v} a session id already started "
+                         "(first: id {b}, session {x})",
+            "no_start": "{n} session end{s} name{v} a session the log never started (first: "
+                        "id {b}, session {x}); its start was probably deleted",
+            "ended_twice": "{n} session end{s} repeat{v} an earlier end of the same session "
+                           "(first: id {b}, session {x}); only the first is counted",
+            "late_end": "{n} session{s} ended after the service had stopped or restarted "
+                        "(first: id {b}, session {x})",
+            "stray": "{n} extension{s} name{v} a session that is not running (first: id {b})",
+            "overlap": "{n} session{s} started while another was still running (first: id "
+                       "{b}); the earlier one is treated as interrupted then",
+            "while_stopped": "{n} session{s} started while the service was stopped (no "
+                             "service_started before; first: id {b})",
+            "stop_alone": "{n} service_stopped row{s} end{v} no run (first: id {b})",
+            "malformed": "{n} row{s} cannot be read and {w} ignored (first: id {b}: {x})",
+            "unknown": "{n} row{s} {h} an event type this library does not know (first: id "
+                       "{b}, type {x}), perhaps from a newer service; {w} ignored",
+            "bad_time": "{n} row{s} {h} a time that cannot be read (first: id {b})",
+        }
+        for key, template in texts.items():
+            item = items.get(key)
+            if item is None:
+                continue
+            n, first, detail, _last = item
+            one = n == 1
+            a = d = ""
+            x = detail
+            if key == "clock":
+                a, delta = detail
+                d = format_duration(delta)
+            notes.append(_cap(template.format(
+                n="once" if key == "clock" and one else (f"{n} times" if key == "clock" else n),
+                s="" if one else "s", v="s" if one else "", w="it is" if one else "they are",
+                h="has" if one else "have", b=first, a=a, d=d, x=x,
+                tol=format_duration(CLOCK_TOLERANCE))) + ".")
+        return tuple(notes)
+
+    def _rows_before(self, first_start: int) -> bool:
+        rows = self.store._read("SELECT 1 FROM audit_log WHERE id < ? LIMIT 1", (first_start,))
+        return bool(rows)
+
+
+def _after(run: _Run, since: datetime) -> bool:
+    """Whether a run was active at or after `since`."""
+    for when in (run.ended_at, run.last[1], run.started_at):
+        if when is not None:
+            try:
+                return when >= since
+            except (TypeError, OverflowError):
+                return True
+    return True
+
+
+def _deadline(s: _Sess) -> datetime | None:
+    raw = s.ext[-1][1] if s.ext else s.deadline_raw
+    return _parse_ts(raw) if raw is not None else None
+
+
+class _Bounds:
+    """The unrecorded play of an interrupted session (see the module's rules)."""
+
+    def __init__(self, s: _Sess, run: _Run, warn: list[tuple[int, int]]) -> None:
+        self.s = s
+        self.run = run
+        self.warn = warn
+        self.start = start = _parse_ts(s.started_ts)
+        self.deadline = _deadline(s)
+        original = _parse_ts(s.deadline_raw) if s.deadline_raw is not None else None
+        alive_id, alive_at = run.alive
+        cut_at = _parse_ts(s.cut[1]) if s.cut is not None else None
+        if s.cut is not None and cut_at is not None and (alive_at is None or cut_at < alive_at):
+            alive_id, alive_at = s.cut[0], cut_at
+        # A warning T was issued at (original deadline - T) or later.
+        if original is not None and warn:
+            least = min(t for _i, t in warn)
+            proof = original - timedelta(seconds=least)
+            if alive_at is None or proof > alive_at:
+                alive_id, alive_at = next(i for i, t in warn if t == least), proof
+        self.alive_id, self.alive_at = alive_id, alive_at
+        ends: list[tuple[datetime, str]] = []
+        if run.end != "open" and run.ended_at is not None:
+            ends.append((run.ended_at, "unclean" if run.end == "unclean" else "clean"))
+        if cut_at is not None:
+            ends.append((cut_at, "cut"))
+        if self.deadline is not None:
+            ends.append((self.deadline, "deadline"))
+        self.upper = min(ends, key=lambda e: e[0]) if ends else None
+        self.low = 0
+        self.high: int | None = None
+        if start is not None:
+            if alive_at is not None:
+                self.low = max(math.floor((alive_at - start).total_seconds()), 0)
+            if self.upper is not None:
+                self.high = max(math.ceil((self.upper[0] - start).total_seconds()), self.low)
+
+    def day(self, seconds: int) -> date | None:
+        """The day the session would have ended after `seconds`, in its own offset."""
+        if self.start is None:
+            return None
+        try:
+            return (self.start + timedelta(seconds=seconds)).date()
+        except OverflowError:
+            return None
+
+    def story(self, label: str) -> str:
+        s, run = self.s, self.run
+        start = self.start
+        text = (f"{label} started at {_local(start)} (session {s.sid[:8]}, row {s.started_id}) "
+                "and its end was never written. ")
+        if s.cut is not None:
+            text += (f"Another session started at {_local(_parse_ts(s.cut[1]))} in the same "
+                     "run, so it had ended by then. ")
+        if run.end == "unclean":
+            text += (f"The service stopped without a trace after {_local(self.alive_at)} and "
+                     f"started again at {_local(run.ended_at)}. ")
+        elif run.end == "clean":
+            text += (f"The service stopped at {_local(run.ended_at)} while it ran; it stops "
+                     "the game then but does not end the session. ")
+        else:
+            text += (f"Its deadline, {_local(self.deadline)}, is long past, and the service "
+                     f"has written nothing since {_local(self.alive_at)}: it stopped without "
+                     "a trace and has not started again. ")
+        text += ("The service adds a session's time to usage only when it ends, so ")
+        if start is None:
+            return text + "its play was never counted (its start time cannot be read)."
+        if self.high is None:
+            span = (f"at least {_secs(self.low)} (no upper bound: the session had no "
+                    "deadline and the service never came back)")
+        elif self.high == self.low:
+            span = _secs(self.low)
+        else:
+            span = f"between {_secs(self.low)} and {_secs(self.high)}"
+        why = {"deadline": "its deadline", "unclean": "the restart", "clean": "the stop",
+               "cut": "the next session"}
+        bound = f", at most until {why[self.upper[1]]}" if self.upper is not None else ""
+        day = self.day(self.low)
+        return text + (f"{span} of play are missing from the usage of "
+                       f"{format_day(day) if day else 'its day'} (at least until the last "
+                       f"sign of life{bound}).")
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _reason_words(tag: str, extra: object) -> str:
+    reason: SessionEndReason
+    if tag == "process_exited":
+        reason = ProcessExited(extra if isinstance(extra, int) else None)
+    elif tag == "launch_failed":
+        reason = LaunchFailed(str(extra))
+    else:
+        simple: dict[str, SessionEndReason] = {
+            "expired": Expired(), "user_stop": UserStop(), "admin_stop": AdminStop(),
+            "policy_stop": PolicyStop(), "service_shutdown": ServiceShutdown()}
+        reason = simple.get(tag, Expired())
+    return reason_text(reason)
+
+
+def _secs(n: int) -> str:
+    return f"{n} s" if n < 60 else f"{n} s ({format_duration(n)})"
+
+
+def _local(value: datetime | None) -> str:
+    return format_local(value) if value is not None else "an unreadable time"
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+# --- one-shot -------------------------------------------------------------------------------
+
+
+def recover(store: SqliteStore, policy: Policy | None = None, *, since: datetime | None = None,
+            now: datetime | None = None, progress: Progress | None = None,
+            cancel: Callable[[], bool] | None = None) -> RecoveryReport:
+    """Scan the whole log (or from `since`) once and report (see `RecoveryScanner`)."""
+    return RecoveryScanner(store, policy, since=since).scan(progress, cancel, now=now)
+
+
+# --- repairs --------------------------------------------------------------------------------
+
+
+def repair(store: SqliteStore, session_id: str, *, seconds: int | None = None,
+           cooldown: bool = False, policy: Policy | None = None,
+           finding: RecoveryFinding | None = None, report: RecoveryReport | None = None,
+           now: datetime | None = None) -> RepairResult:
+    """Record the unrecorded play of an interrupted session as the service would have.
+
+    Adds `seconds` (default: the finding's `min_seconds`; refused outside its bounds) to the
+    entry's usage of the day the session would have ended, and with `cooldown` sets the
+    policy's cooldown (`started_at + seconds + cooldown`) unless the stored one is later.
+    One write transaction that first checks, under the write lock, that no repair of the
+    session was recorded and that the log has no new row of it (nor a new service start or
+    stop when its run was open) since `report` (or a scan made here) was read; otherwise
+    `RecoveryConflict` and nothing is written. Records a manual `usage` change whose JSON
+    carries `session_id` (and a `cooldown` change when one is set).
+    """
+    if report is None:
+        report = recover(store, policy, now=now)
+    if finding is None:
+        finding = report.finding(session_id)
+    if finding is None:
+        known = any(s.session_id == session_id for r in report.runs for s in r.sessions)
+        raise RecoveryConflict(
+            f"Session {session_id} " + ("is not interrupted (it ended, or is still running); "
+                                        "nothing to repair." if known else
+                                        "is not an interrupted session of this log."),
+            "not_interrupted" if known else "unknown", path=store.path)
+    if finding.resolved:
+        raise RecoveryConflict(f"The play of session {session_id} was already recorded; "
+                               "nothing was written.", "resolved", path=store.path)
+    if finding.started_at is None or finding.entry_id is None or finding.min_seconds is None:
+        raise RecoveryConflict(f"Session {session_id} has no readable start time: add its "
+                               "time by hand.", "nothing", path=store.path)
+    low, high = finding.min_seconds, finding.max_seconds
+    now = now or local_now()
+    if high is None:  # unbounded: it cannot have lasted beyond now
+        high = max(low, math.ceil((now - finding.started_at).total_seconds()))
+    credit = low if seconds is None else seconds
+    if not isinstance(credit, int) or isinstance(credit, bool) or not low <= credit <= high:
+        raise SerializationError(
+            f"the unrecorded play of session {session_id} is between {low} and {high} s; "
+            f"refusing {credit!r}", path=store.path)
+    entry_id = finding.entry_id
+    _check_entry(entry_id)
+    day = (finding.started_at + timedelta(seconds=credit)).date()
+    until: datetime | None = None
+    if cooldown:
+        entry = policy.entries.get(entry_id) if policy is not None else None
+        if entry is None or not entry.cooldown_seconds:
+            why = f"the policy has none for {entry_id}" if policy else "no policy was given"
+            raise SerializationError(f"no cooldown to set: {why}", path=store.path)
+        until = finding.started_at + timedelta(seconds=credit + entry.cooldown_seconds)
+    run = next((r for r in report.runs if any(s.session_id == session_id for s in r.sessions)),
+               None)
+    run_open = run is not None and run.end == "open"  # the newest runs are always detailed
+    with store.override("record the unrecorded play of a session in") as conn:
+        _check_not_repaired(store, conn, session_id)
+        _check_unchanged(store, conn, session_id, report.last_id, services=run_open)
+        before, after = _add_usage(conn, entry_id, day, credit)
+        new = dumps({"day": format_day(day), "duration_secs": after, "added_secs": credit,
+                     "reason": f"play of interrupted session {session_id} that the service "
+                               "never counted", "session_id": session_id,
+                     "repair": "interrupted_session",
+                     "bounds": [finding.min_seconds, finding.max_seconds]})
+        previous = None if before is None else dumps({"day": format_day(day),
+                                                      "duration_secs": before})
+        store.record_override(conn, REPAIR_WHAT, entry_id, previous, new)
+        written, old_text, note = (None, None, None)
+        if until is not None:
+            written, old_text, note = _raise_cooldown(store, conn, entry_id, until)
+    return RepairResult(session_id, entry_id, day, credit, before or 0, after, written,
+                        old_text, note)
+
+
+def repair_usage_lost(store: SqliteStore, finding: RecoveryFinding) -> RepairResult:
+    """Add a `usage_lost` finding's missing seconds, if the stored usage is still what the
+    finding saw (else `RecoveryConflict`, nothing written). Recorded as a manual usage change."""
+    if finding.kind != "usage_lost" or finding.entry_id is None or finding.day is None \
+            or finding.min_seconds is None:
+        raise SerializationError("repair_usage_lost takes a usage_lost finding")
+    _check_entry(finding.entry_id)
+    with store.override("add lost usage to") as conn:
+        rows = conn.execute("SELECT duration_secs FROM usage WHERE entry_id = ? AND day = ?",
+                            (finding.entry_id, format_day(finding.day))).fetchall()
+        current = rows[0][0] if rows else 0
+        if current != (finding.recorded_seconds or 0):
+            raise RecoveryConflict(
+                f"The usage of {finding.entry_id} on {format_day(finding.day)} changed since it "
+                f"was read (now {current!r}); nothing was written. Read again.", "changed",
+                path=store.path)
+        before, after = _add_usage(conn, finding.entry_id, finding.day, finding.min_seconds)
+        new = dumps({"day": format_day(finding.day), "duration_secs": after,
+                     "added_secs": finding.min_seconds,
+                     "reason": "usage of ended sessions that the service failed to store",
+                     "repair": "usage_lost"})
+        previous = None if before is None else dumps({"day": format_day(finding.day),
+                                                      "duration_secs": before})
+        store.record_override(conn, "usage", finding.entry_id, previous, new)
+    return RepairResult(None, finding.entry_id, finding.day, finding.min_seconds, before or 0,
+                        after)
+
+
+def repair_cooldown(store: SqliteStore, finding: RecoveryFinding) -> RepairResult:
+    """Set a `cooldown_missing` finding's cooldown (only if the stored one is still earlier;
+    else `RecoveryConflict` with reason `nothing`)."""
+    if finding.kind != "cooldown_missing" or finding.entry_id is None \
+            or finding.cooldown_until is None:
+        raise SerializationError("repair_cooldown takes a cooldown_missing finding")
+    _check_entry(finding.entry_id)
+    with store.override("set a cooldown in") as conn:
+        written, old, note = _raise_cooldown(store, conn, finding.entry_id,
+                                             finding.cooldown_until)
+        if written is None:
+            raise RecoveryConflict(f"Nothing was written: {note}", "nothing", path=store.path)
+    day = finding.cooldown_until.date()
+    return RepairResult(finding.session_id, finding.entry_id, day, 0, 0, 0, written, old, note)
+
+
+def _check_entry(entry_id: object) -> None:
+    from .overrides import _check_entry_id
+
+    _check_entry_id(entry_id)
+
+
+def _add_usage(conn: sqlite3.Connection, entry_id: str, day: date,
+               seconds: int) -> tuple[int | None, int]:
+    """Add `seconds` to a usage row inside the transaction: (before or None, after)."""
+    day_text = format_day(day)
+    rows = conn.execute("SELECT duration_secs FROM usage WHERE entry_id = ? AND day = ?",
+                        (entry_id, day_text)).fetchall()
+    before: int | None = None
+    if rows:
+        value = rows[0][0]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise SerializationError(
+                f"the stored usage of {entry_id} on {day_text} is {value!r}, not a whole "
+                "number of seconds the service can read; correct it first")
+        before = value
+    if seconds:
+        conn.execute("INSERT INTO usage (entry_id, day, duration_secs) VALUES (?, ?, ?) "
+                     "ON CONFLICT(entry_id, day) "
+                     "DO UPDATE SET duration_secs = duration_secs + excluded.duration_secs",
+                     (entry_id, day_text, seconds))
+    return before, (before or 0) + seconds
+
+
+def _raise_cooldown(store: SqliteStore, conn: sqlite3.Connection, entry_id: str,
+                    until: datetime) -> tuple[datetime | None, str | None, str | None]:
+    """Set the cooldown to `until` unless the stored one is later: (written, old text, note)."""
+    rows = conn.execute("SELECT until FROM cooldowns WHERE entry_id = ?", (entry_id,)).fetchall()
+    old = None if not rows else (rows[0][0] if isinstance(rows[0][0], str) else str(rows[0][0]))
+    current = _parse_ts(old) if old is not None else None
+    if current is not None and current >= until:
+        return None, old, (f"the stored cooldown ({old}) already lasts until then or later")
+    try:
+        text = format_timestamp(until)
+    except ValueError as exc:
+        raise SerializationError(f"refusing to write the cooldown: {exc}") from None
+    conn.execute("INSERT INTO cooldowns (entry_id, until) VALUES (?, ?) "
+                 "ON CONFLICT(entry_id) DO UPDATE SET until = excluded.until", (entry_id, text))
+    store.record_override(conn, "cooldown", entry_id, old, text)
+    return until, old, None
+
+
+def _check_not_repaired(store: SqliteStore, conn: sqlite3.Connection, session_id: str) -> None:
+    """Inside the transaction: refuse when a repair of the session is already recorded."""
+    if store.layout is Layout.SEED:
+        rows = conn.execute("SELECT id, timestamp, event_data FROM audit_log WHERE "
+                            "event_type = 'manual_override' AND instr(event_data, ?) > 0",
+                            (session_id,)).fetchall()
+    else:
+        exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                              "AND name = 'inspector_overrides'").fetchall()
+        rows = conn.execute("SELECT id, timestamp, event_json FROM inspector_overrides "
+                            "WHERE instr(event_json, ?) > 0", (session_id,)).fetchall() \
+            if exists else []
+    for _rid, stamp, text in rows:
+        event = decode_event(text)
+        if isinstance(event, ManualOverride) and event.what == REPAIR_WHAT and event.new \
+                and session_id in event.new:
+            raise RecoveryConflict(
+                f"The play of session {session_id} was already recorded by {event.user} "
+                f"at {stamp}; nothing was written.", "resolved", path=store.path)
+
+
+def _check_unchanged(store: SqliteStore, conn: sqlite3.Connection, session_id: str,
+                     last_id: int, *, services: bool) -> None:
+    """Inside the transaction: refuse when rows about the session (or, for an open run, a
+    service start or stop) were added after `last_id`."""
+    col = store.layout.audit_json
+    top = conn.execute("SELECT max(id) FROM audit_log").fetchone()[0]
+    if not isinstance(top, int) or top <= last_id:
+        return
+    if top - last_id > _MAX_RECHECK:
+        raise RecoveryConflict("The log grew a lot since it was read; nothing was written. "
+                               "Read it again.", "changed", path=store.path)
+    cond = f"instr({col}, ?) > 0"
+    params: tuple[Any, ...] = (last_id, session_id)
+    if services:
+        cond += f" OR {col} IN (?, ?)"
+        params += (_SVC_START, _SVC_STOP)
+    rows = conn.execute(f"SELECT id FROM audit_log WHERE id > ? AND ({cond}) LIMIT 1",
+                        params).fetchall()
+    if rows:
+        raise RecoveryConflict(
+            f"The log changed since it was read (row {rows[0][0]} is about session "
+            f"{session_id} or the service): it may have ended or still be running. Nothing "
+            "was written; read again.", "changed", path=store.path)
