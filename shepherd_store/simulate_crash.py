@@ -32,6 +32,7 @@ from .events import (
     Expired,
     LaunchFailed,
     ProcessExited,
+    ServiceStopped,
     SessionEnded,
     SessionEndReason,
     SessionExtended,
@@ -67,7 +68,13 @@ class CrashRecord:
     `session_id` .. `deadline` describe the session that was running (all None for a crash
     with no session running); `deadline` is the one in force at the crash (after any
     extension), None for an unlimited entry. `last_row_at` is the last row the crashed run
-    wrote; `restarted_at` the next `service_started`, None when the service never came back.
+    wrote before the crash; `restarted_at` the next `service_started`, None when the service
+    never came back.
+
+    `how` is "crash", or "stop": the service was shut down cleanly while the session ran
+    (SIGTERM, the computer powering off). The shipped service then stops the game and writes
+    `service_stopped` (at `crashed_at`), but never ends the session: no `session_ended`, no
+    usage, no cooldown, as after a crash (upstream `main.rs`).
     """
 
     crashed_at: datetime
@@ -77,6 +84,7 @@ class CrashRecord:
     entry_id: str | None = None
     started_at: datetime | None = None
     deadline: datetime | None = None
+    how: str = "crash"
 
     @property
     def lost(self) -> timedelta:
@@ -100,7 +108,7 @@ class CrashRecord:
                 "started_at": stamp(self.started_at), "deadline": stamp(self.deadline),
                 "crashed_at": stamp(self.crashed_at), "last_row_at": stamp(self.last_row_at),
                 "restarted_at": stamp(self.restarted_at),
-                "lost_seconds": round(self.lost_seconds, 6),
+                "lost_seconds": round(self.lost_seconds, 6), "how": self.how,
                 "day": None if self.day is None else self.day.isoformat()}
 
 
@@ -109,21 +117,26 @@ class CrashingSimulator(Simulator):
 
     Differences from `Simulator`: sessions end in the shipped order (usage on the day the
     session ended, cooldown, then `session_ended`), no snapshot is ever saved unless
-    `snapshots` is set, the end reason `service_shutdown` is never used (the service stops
-    only with no game running), and runs crash: `crash_rate` is the chance that each step
-    of a run (before a session, or the end of the day) crashes it; about three crashes in
-    four hit a running session. `late_night_rate` is the share of days whose sessions run
-    from the evening into the small hours (so sessions cross midnight, and the DST change).
+    `snapshots` is set, the end reason `service_shutdown` is never written (upstream never
+    uses it: a clean stop during a session stops the game and leaves the session open), and
+    runs crash: `crash_rate` is the chance that each step of a run (before a session, or
+    the end of the day) crashes it; about three crashes in four hit a running session.
+    `stop_in_session_rate` is the chance that a day's clean stop comes while a game runs
+    (recorded in `crashes` with `how` "stop"). `late_night_rate` is the share of days whose
+    sessions run from the evening into the small hours (across midnight, and DST changes).
     """
 
     def __init__(self, store: Store, *, seed: int = 0, entries: Sequence[SimEntry] | None = None,
                  tz: tzinfo | None = None,
                  wall_clock: Callable[[], datetime] | None = None, crash_rate: float = 0.0,
-                 late_night_rate: float = 0.05, snapshots: bool = False) -> None:
+                 late_night_rate: float = 0.05, stop_in_session_rate: float = 0.02,
+                 snapshots: bool = False) -> None:
         super().__init__(store, seed=seed, entries=entries, tz=tz, wall_clock=wall_clock)
-        if not 0.0 <= crash_rate <= 1.0 or not 0.0 <= late_night_rate <= 1.0:
-            raise ValueError("crash_rate and late_night_rate are probabilities (0 to 1)")
+        if not all(0.0 <= p <= 1.0 for p in (crash_rate, late_night_rate, stop_in_session_rate)):
+            raise ValueError("crash_rate, late_night_rate and stop_in_session_rate are "
+                             "probabilities (0 to 1)")
         self.crash_rate = crash_rate
+        self.stop_in_session_rate = stop_in_session_rate
         self.late_night_rate = late_night_rate
         self.snapshots = snapshots
         self.crashes: list[CrashRecord] = []
@@ -151,7 +164,7 @@ class CrashingSimulator(Simulator):
 
     def play(self, entry_id: str, at: datetime, *, seconds: float | None = None,
              crash_after: float | None = None, extend_after: float | None = None,
-             clients_after: Sequence[float] = ()) -> str:
+             clients_after: Sequence[float] = (), stop_after: float | None = None) -> str:
         """Play a session of `entry_id` launched at `at`; return its id.
 
         It lasts `seconds` (default: until its deadline, then the game exits 0.3-1.3 s after
@@ -160,8 +173,14 @@ class CrashingSimulator(Simulator):
         `extend_after`: an admin extends it by 15 minutes that many seconds after the launch.
         `clients_after`: the HUD's short connections (`client_connected`,
         `client_disconnected`) that many seconds after the launch, rows that show the service
-        alive while the session runs.
+        alive while the session runs. `stop_after`: instead of a crash, the service is shut
+        down cleanly that many seconds after the launch (`service_stopped`, the session left
+        open, as the shipped service does).
         """
+        if crash_after is not None and stop_after is not None:
+            raise ValueError("crash_after or stop_after, not both")
+        how = "crash" if stop_after is None else "stop"
+        crash_after = crash_after if stop_after is None else stop_after
         if not self._running or self._active is not None:
             raise RuntimeError("play needs a running service with no session")
         entry = self._entry(entry_id)
@@ -194,7 +213,7 @@ class CrashingSimulator(Simulator):
                              f"before crash_after={crash_after}: give a longer `seconds`")
         self._clients[s.session_id] = [t + timedelta(seconds=x) for x in clients_after]
         self._write_start(s)
-        self._play(s, crash_at)
+        self._play(s, crash_at, how)
         return s.session_id
 
     def crash(self, at: datetime) -> None:
@@ -285,6 +304,9 @@ class CrashingSimulator(Simulator):
                     assert self._clock is not None
                     self._start_service(self._clock + self._secs(40, 600))
                     stop_at = self._clock + self._secs(60, 1800)
+                if self._rng_crash.random() < self.stop_in_session_rate:
+                    self._stop_in_session(cursor, latest)
+                    return
                 self._stop_service(stop_at)
                 return
             i += 1
@@ -335,6 +357,31 @@ class CrashingSimulator(Simulator):
                 self._start_service(back)
             gap = self._secs(60, 480) if rng.random() < 0.3 else self._secs(600, 6000)
             cursor = self._later(self._clock_or(day)) + gap
+
+    def _stop_in_session(self, cursor: datetime, latest: datetime) -> None:
+        """The evening's shutdown comes while a game runs (the session is left open)."""
+        plan = self._plan(self._refreshed(cursor), latest=latest + timedelta(hours=2))
+        s = plan.session
+        if s is None or isinstance(s.reason, LaunchFailed):
+            self._write_denials(plan)
+            self._stop_service(self._later(plan.end) + self._secs(60, 600))
+            return
+        stop_at = s.start + (s.end - s.start) * self._rng_crash.uniform(0.02, 0.98)
+        if self._until is not None and stop_at + timedelta(seconds=1) > self._until:
+            raise _ReachedEnd
+        self._write_denials(plan)
+        self._write_start(s)
+        self._play(s, stop_at, "stop")
+
+    def shutdown(self) -> None:
+        """Stop cleanly as the shipped service does: a running game is stopped but its
+        session never ended (no `session_ended`, no usage), then `service_stopped`."""
+        s = self._active
+        if s is None or not self._running:
+            super().shutdown()
+            return
+        now = max(self._clock or s.start, s.start) + self._secs(0.05, 2)
+        self._play(s, now, "stop")
 
     def _due_point(self, limit: datetime) -> datetime | None:
         """The next crash point, if it comes before `limit`; points that went by while the
@@ -413,9 +460,9 @@ class CrashingSimulator(Simulator):
     def _write_finish(self, s: _Session) -> None:
         self._play(s, None)
 
-    def _play(self, s: _Session, crash_at: datetime | None) -> None:
+    def _play(self, s: _Session, crash_at: datetime | None, how: str = "crash") -> None:
         """The rest of session `s` from its start, as the shipped service writes it, or up to
-        `crash_at` and nothing more."""
+        `crash_at` and nothing more (with `how` "stop": then `service_stopped`)."""
         steps: list[tuple[datetime, int]] = [(t, th) for th, t in s.warnings]
         if s.extension is not None:
             steps.append((s.extension[0], -1))
@@ -439,7 +486,7 @@ class CrashingSimulator(Simulator):
                 self._append(t, WarningIssued(session_id=s.session_id, threshold_seconds=th))
             self._save_active(s, t + self._secs(0.001, 0.01))
         if crash_at is not None:
-            self._crash(crash_at, s)
+            self._crash(crash_at, s, how)
             return
         if not isinstance(s.reason, LaunchFailed):  # usage first, on the day it ended
             self._store_call(self.store.add_usage, s.entry.id, self._local(s.end).date(),
@@ -465,12 +512,15 @@ class CrashingSimulator(Simulator):
         super()._append(at, event)
         self._last_row = at
 
-    def _crash(self, at: datetime, s: _Session | None) -> None:
-        """The service dies at `at`: record the truth, write nothing."""
+    def _crash(self, at: datetime, s: _Session | None, how: str = "crash") -> None:
+        """The service dies at `at`: record the truth, write nothing. With `how` "stop" it
+        is shut down cleanly instead: `service_stopped` at `at`, the session left open."""
         if self._until is not None and at > self._until:
             raise _ReachedEnd
         last = None if self._last_row is None else self._stamp(self._last_row)
-        record = CrashRecord(crashed_at=self._stamp(at), last_row_at=last)
+        if how == "stop":
+            self._append(at, ServiceStopped())
+        record = CrashRecord(crashed_at=self._stamp(at), last_row_at=last, how=how)
         if s is not None:
             deadline = s.current_deadline if s.current_deadline is not None else s.deadline
             record = replace(record, session_id=s.session_id, entry_id=s.entry.id,

@@ -515,15 +515,23 @@ def check_crash_history(events: list[AuditEvent], store: SqliteStore,
             runs.append([])
         assert runs, "a row before the first service_started"
         runs[-1].append(ev)
-    by_last_row = {c.last_row_at: c for c in crashes}
-    assert len(by_last_row) == len(crashes), "two crashes in one run"
+    by_last_row = {c.last_row_at: c for c in crashes if c.how == "crash"}
+    by_stop = {c.crashed_at: c for c in crashes if c.how == "stop"}
+    assert len(by_last_row) + len(by_stop) == len(crashes), "two crashes in one run"
     crashed_runs = 0
     for k, run in enumerate(runs):
         assert isinstance(run[1].event, PolicyLoaded)
         last = run[-1]
         stopped = [ev for ev in run if isinstance(ev.event, ServiceStopped)]
         crash = by_last_row.get(last.timestamp)
-        if crash is not None:
+        stop = by_stop.get(last.timestamp) if stopped else None
+        if stop is not None:  # a clean stop while a game ran: the session left open
+            crashed_runs += 1
+            assert stopped == [last] and stop.last_row_at == run[-2].timestamp
+            assert stop.session_id is not None
+            assert stop.restarted_at == (runs[k + 1][0].timestamp if k + 1 < len(runs)
+                                         else None)
+        elif crash is not None:
             crashed_runs += 1
             assert not stopped, "a crashed run has no service_stopped"
             assert last.timestamp < crash.crashed_at
