@@ -345,6 +345,10 @@ def build_parser() -> argparse.ArgumentParser:
             "Save a snapshot without an active session (what an idle service saves), so a "
             "restarted service does not resume a session that is over.", cmd_snapshot_clear)
 
+    from .cli_recovery import add_commands as add_recovery_commands
+
+    add_recovery_commands(sub, command, _arg(_when))
+
     chk = command(sub, "check", "integrity check and every row the Rust service cannot read",
                   "Run SQLite's integrity check, show the layout and journal mode, and list "
                   "every row the Rust service could not read (unknown or malformed events, "
@@ -835,12 +839,15 @@ def _entry_label(store: SqliteStore, entry_id: str) -> str | None:
 
 
 def cmd_snapshot_diagnose(args: argparse.Namespace, out: Output) -> int:
-    """`snapshot diagnose`: the inspector's findings; status 1 when one needs action."""
+    """`snapshot diagnose`: the inspector's findings, then recovery's (sessions a crash left
+    uncounted); status 1 when one needs action."""
+    from .cli_recovery import diagnose_findings
     from .diagnose import diagnose, needs_action
 
     policy = _policy(args)
     with _open_read(args) as store:
         findings = diagnose(store, now=local_now(), policy=policy)
+        findings += diagnose_findings(store, policy, local_now(), findings)
     colours = {"problem": "red", "warning": "yellow", "info": "green"}
     for i, f in enumerate(findings):
         if i:

@@ -1208,8 +1208,8 @@ class RecoveryScanner:
                                  *(x for x in (b.alive_id, run.ended_id,
                                                s.cut[0] if s.cut else None)
                                    if x is not None)}))
-        title = (f"{label}: the play of an interrupted session was recorded" if done else
-                 f"{label}: the play of an interrupted session was never counted")
+        title = (f"{label}'s interrupted play was recorded" if done else
+                 f"{label}'s interrupted play was never counted")
         explanation = b.story(label)
         if done:
             action = (f"Nothing more to do: {resolved[s.sid]} s were added to the usage of "
@@ -1435,38 +1435,35 @@ class _Bounds:
     def story(self, label: str) -> str:
         s, run = self.s, self.run
         start = self.start
+        last_row = run.alive[1]
         text = (f"{label} started at {_local(start)} (session {s.sid[:8]}, row {s.started_id}) "
-                "and its end was never written. ")
+                "and its end was never written")
         if s.cut is not None:
-            text += (f"Another session started at {_local(_parse_ts(s.cut[1]))} in the same "
-                     "run, so it had ended by then. ")
-        if run.end == "unclean":
-            text += (f"The service stopped without a trace after {_local(self.alive_at)} and "
-                     f"started again at {_local(run.ended_at)}. ")
+            text += (f": another session started at {_local(_parse_ts(s.cut[1]))} in the "
+                     "same run, so it had stopped by then")
+        elif run.end == "unclean":
+            text += (f": the service stopped without a trace after {_local(last_row)} (its "
+                     f"last row) and started again at {_local(run.ended_at)}")
         elif run.end == "clean":
-            text += (f"The service stopped at {_local(run.ended_at)} while it ran; it stops "
-                     "the game then but does not end the session. ")
+            text += (f": the service shut down at {_local(run.ended_at)} while it ran (a "
+                     "shutdown stops the game without ending its session)")
         else:
-            text += (f"Its deadline, {_local(self.deadline)}, is long past, and the service "
-                     f"has written nothing since {_local(self.alive_at)}: it stopped without "
-                     "a trace and has not started again. ")
-        text += ("The service adds a session's time to usage only when it ends, so ")
+            text += (f": its deadline, {_local(self.deadline)}, is long past and the service "
+                     f"has written nothing since {_local(last_row)}, so it stopped without a "
+                     "trace and has not started again")
+        text += (". The service adds a session's play to the day's usage only when the "
+                 "session ends, so ")
         if start is None:
             return text + "its play was never counted (its start time cannot be read)."
-        if self.high is None:
-            span = (f"at least {_secs(self.low)} (no upper bound: the session had no "
-                    "deadline and the service never came back)")
-        elif self.high == self.low:
-            span = _secs(self.low)
-        else:
-            span = f"between {_secs(self.low)} and {_secs(self.high)}"
-        why = {"deadline": "its deadline", "unclean": "the restart", "clean": "the stop",
-               "cut": "the next session"}
-        bound = f", at most until {why[self.upper[1]]}" if self.upper is not None else ""
         day = self.day(self.low)
-        return text + (f"{span} of play are missing from the usage of "
-                       f"{format_day(day) if day else 'its day'} (at least until the last "
-                       f"sign of life{bound}).")
+        text += (f"its play is missing from the usage of {format_day(day) if day else 'its day'}"
+                 f": at least {_secs(self.low)}, until its last sign of life "
+                 f"({_local(self.alive_at)})")
+        if self.upper is None:
+            return text + "; no upper bound, as it had no deadline and the service never came back."
+        why = {"deadline": "its deadline", "unclean": "the restart", "clean": "the shutdown",
+               "cut": "the next session"}[self.upper[1]]
+        return text + f"; at most {_secs(self.high or 0)}, until {why} ({_local(self.upper[0])})."
 
 
 def _json_object(text: str) -> dict[str, Any]:
