@@ -1,6 +1,12 @@
-"""The Snapshot tab: what the service saved for crash recovery, its diagnosis, and edits.
+"""The snapshot section of the Recovery tab: a stored crash-recovery snapshot, its
+diagnosis, and edits.
 
-Left: the saved snapshot (time and age, the active session with a live "time left") and the
+The shipped service (shepherdd) never saves a snapshot (docs/DESIGN.md): its crashes are
+found in the audit log (`recovery_tab`). A snapshot row exists only where another version of
+the service or a tool wrote one; for those databases this section shows it in full, for the
+others one honest line.
+
+Left: the stored snapshot (time and age, the active session with a live "time left") and the
 findings of `shepherd_store.diagnose`, each with its explanation, what to do and, where one
 click fixes it, a button. Right: a form and a raw JSON editor kept in step, validated live by
 the library's own rules, with a preview (a diff) of the change before it is saved. Every
@@ -15,7 +21,7 @@ import math
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,6 +31,7 @@ from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
     Qt,
+    Signal,
 )
 from PySide6.QtGui import QBrush, QColor, QFont, QFontDatabase, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -96,6 +103,20 @@ FIX_NAMES = {FIX_CLEAR_SESSION: "Clear the active session",
              FIX_ADD_USAGE: "Add the unaccounted minutes"}
 MAX_CONFLICT_ROUNDS = 3
 MAX_RAW_CHARS = 200_000  # an enormous stored snapshot is shown cut, never fatal
+NO_SNAPSHOT_TEXT = ("No snapshot saved. The shipped service (shepherdd) never saves one; "
+                    "crashes are found from the audit log above.")
+#: The library's words where they describe a service that saves snapshots; shepherdd as
+#: shipped does not (docs/DESIGN.md), so the section says what is true of it instead.
+HONEST_TEXT = {
+    "no_snapshot": (
+        "The database holds no crash-recovery snapshot. The shipped service (shepherdd) "
+        "never saves one; a crash shows in the audit log instead (the runs above).",
+        "Nothing to do."),
+    "snapshot_unreadable": (
+        None,
+        "Delete the snapshot (the shipped service neither saves nor reads one), or correct "
+        "it in the raw JSON editor."),
+}
 
 
 def pretty(text: str | None) -> str:
@@ -153,11 +174,22 @@ class SnapshotState:
         return next((f.gap for f in self.findings if f.gap is not None), None)
 
 
+def honest(finding: Finding) -> Finding:
+    """`finding`, with the words that would claim the service saves snapshots replaced."""
+    words = HONEST_TEXT.get(finding.code)
+    if words is None:
+        return finding
+    explanation, action = words
+    return replace(finding, explanation=explanation or finding.explanation,
+                   action=action or finding.action)
+
+
 def load_state(store: SqliteStore, policy: Policy | None) -> SnapshotState:
     """Read the snapshot and diagnose it (worker thread)."""
     now = local_now()
     text = store.load_snapshot_text()
-    return SnapshotState(text, diagnose(store, now=now, policy=policy), now)
+    findings = [honest(f) for f in diagnose(store, now=now, policy=policy)]
+    return SnapshotState(text, findings, now)
 
 
 class FindingModel(QAbstractTableModel):
@@ -200,10 +232,17 @@ class FindingModel(QAbstractTableModel):
 
 
 class SnapshotTab(DatabaseTab):
-    """The saved snapshot, its diagnosis, a form and raw editor, and the one-click fixes."""
+    """The saved snapshot, its diagnosis, a form and raw editor, and the one-click fixes.
+
+    Without a snapshot (every database the shipped service wrote) only `absent`, one line
+    saying so, is shown; `presenceChanged` tells the Recovery tab when that changes.
+    """
+
+    presenceChanged = Signal(bool)
 
     def __init__(self, db: Database, parent: QWidget | None = None) -> None:
         super().__init__(db, "snapshotPane", parent)
+        self.present = False  # whether the snapshot and its editor are shown
         self.state: SnapshotState | None = None
         self._seen: str | None = None  # the stored text the person is looking at
         self._pending: str | None = None  # what saving would store (None: invalid or none)
@@ -221,7 +260,11 @@ class SnapshotTab(DatabaseTab):
         self.notice = self._make_notice("snapshotNotice", "Snapshot status")
         self.notice.setVisible(False)
         outer.addWidget(self.notice)
-        split = QSplitter(Qt.Orientation.Horizontal, self)
+        self.absent = plain_label(self, "snapshotAbsent", "")
+        self.absent.setAccessibleName("Snapshot")
+        self.absent.setWordWrap(True)
+        outer.addWidget(self.absent)
+        self.split = split = QSplitter(Qt.Orientation.Horizontal, self)
         split.setObjectName("snapshotSplitter")
         split.setChildrenCollapsible(False)
         outer.addWidget(split, 1)
@@ -239,6 +282,8 @@ class SnapshotTab(DatabaseTab):
         split.addWidget(right)
         split.setStretchFactor(0, 5)
         split.setStretchFactor(1, 4)
+        split.setVisible(False)
+        outer.addStretch(0)
 
     def _build_summary(self, parent: QWidget) -> QGroupBox:
         box = QGroupBox("Saved snapshot", parent)
@@ -423,11 +468,12 @@ class SnapshotTab(DatabaseTab):
         row = QHBoxLayout(box)
         self.clear_button = QPushButton("Clear active session…", box)
         set_control(self.clear_button, "clearSessionButton",
-                    "Save a snapshot with no active session, so the service does not resume it")
+                    "Save a snapshot with no active session, so a service that resumes "
+                    "sessions from it does not resume this one")
         self.clear_button.clicked.connect(self.clear_session)
         self.delete_button = QPushButton("Delete snapshot…", box)
         set_control(self.delete_button, "deleteSnapshotButton",
-                    "Remove the snapshot (as after a clean shutdown)")
+                    "Remove the snapshot row (the shipped service never writes one)")
         self.delete_button.clicked.connect(self.delete)
         self.usage_button = QPushButton("Add unaccounted minutes…", box)
         set_control(self.usage_button, "addUsageButton",
@@ -504,8 +550,9 @@ class SnapshotTab(DatabaseTab):
         if changed:
             if self._dirty:
                 self._set_notice(
-                    "The service saved a new snapshot while you were editing (shown on the "
-                    "left). Your edit is kept; saving will show you the new one first.")
+                    "The snapshot was changed by another program while you were editing "
+                    "(shown on the left). Your edit is kept; saving will show you the new "
+                    "one first.")
             else:
                 self._seen = state.text
                 self._load_editors(state.text)
@@ -533,7 +580,26 @@ class SnapshotTab(DatabaseTab):
 
     def _set_notice(self, text: str) -> None:
         self.notice.setText(text)
-        self.notice.setVisible(bool(text))
+        self._update_presence()
+
+    def _update_presence(self) -> None:
+        """Show the snapshot and its editor, or the one line saying there is none."""
+        state = self.state
+        present = self._dirty or (state is not None and state.text is not None)
+        text = self.notice.text()
+        # Without a snapshot there is nothing to edit: the Recovery tab above already says
+        # why the file cannot be read or changed.
+        self.notice.setVisible(bool(text) and present)
+        if state is None:
+            self.absent.setText(text or ("No database open" if self.db.store is None
+                                         else "Reading the snapshot…"))
+        else:
+            self.absent.setText(NO_SNAPSHOT_TEXT)
+        self.absent.setVisible(not present)
+        self.split.setVisible(present)
+        if present != self.present:
+            self.present = present
+            self.presenceChanged.emit(present)
 
     # --- the summary -----------------------------------------------------------------------
 
@@ -544,12 +610,13 @@ class SnapshotTab(DatabaseTab):
             self.fields[key].setToolTip("")
         self.raw_view.setVisible(False)
         self._show_verdict()
+        self._update_presence()
         if state is None:
             self.headline.setText("No database open" if self.db.store is None else "Loading…")
             return
         if state.text is None:
             self.headline.setText("No snapshot saved")
-            self.fields["saved"].setText("— (the service removes it when it stops cleanly)")
+            self.fields["saved"].setText("— (the shipped service never saves one)")
             return
         snap = state.snapshot
         if snap is None:
@@ -902,14 +969,14 @@ class SnapshotTab(DatabaseTab):
 
     def _describe_clear(self, seen: str | None) -> str:
         return (f"The stored snapshot is {self._session_words(seen)}.\n\nIt will be replaced "
-                "by one with no session running, stamped now, so the service does not resume "
-                "the session after a restart. Usage and cooldowns are not changed.\n\nThe "
-                "change is recorded as a manual change.")
+                "by one with no session running, stamped now, so a service that resumes "
+                "sessions from the snapshot does not resume this one. Usage and cooldowns are "
+                "not changed.\n\nThe change is recorded as a manual change.")
 
     def _describe_delete(self, seen: str | None) -> str:
-        return (f"The stored snapshot is {self._session_words(seen)}.\n\nIt will be deleted, "
-                "as after a clean shutdown; the service saves a new one with the next "
-                "session.\n\nThe change is recorded as a manual change.")
+        return (f"The stored snapshot is {self._session_words(seen)}.\n\nIt will be deleted. "
+                "The shipped service (shepherdd) never saves or reads one, so nothing it does "
+                "changes.\n\nThe change is recorded as a manual change.")
 
     def _describe_save(self, seen: str | None, new: str) -> str:
         return (f"The stored snapshot is {self._session_words(seen)}.\nAfter saving it is "
@@ -917,8 +984,8 @@ class SnapshotTab(DatabaseTab):
                 "is recorded as a manual change.")
 
     def _describe_conflict(self, seen: str | None, current: str | None) -> str:
-        return (f"The service saved a new snapshot after you looked, so nothing was "
-                f"written.\n\nYou saw {self._session_words(seen)}.\nNow it is "
+        return (f"The snapshot changed after you looked (another program saved it), so "
+                f"nothing was written.\n\nYou saw {self._session_words(seen)}.\nNow it is "
                 f"{self._session_words(current)}:\n\n{pretty(current)}\n\nReview your change "
                 "against the new snapshot, or keep the service's.")
 

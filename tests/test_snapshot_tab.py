@@ -228,6 +228,28 @@ def test_delete_the_snapshot(qtbot: Any, tmp_path: Path, open_db: Any) -> None:
     assert stored_text(path) is None
     qtbot.waitUntil(lambda: tab.headline.text() == "No snapshot saved", timeout=5000)
     assert not tab.delete_button.isEnabled() and not tab.clear_button.isEnabled()
+    # nothing left to show or edit: one honest line instead of the editor
+    assert not tab.present and tab.absent.text() == snapshot_tab.NO_SNAPSHOT_TEXT
+    assert tab.absent.isVisibleTo(tab) and not tab.split.isVisibleTo(tab)
+
+
+def test_without_a_snapshot_it_says_the_service_never_saves_one(qtbot: Any, seed_path: Path,
+                                                                open_db: Any) -> None:
+    db = open_db(seed_path, read_only=True)
+    tab = SnapshotTab(db)
+    qtbot.addWidget(tab)
+    tab.show()
+    qtbot.waitUntil(lambda: tab.state is not None, timeout=5000)
+    assert not tab.present
+    assert tab.absent.text() == snapshot_tab.NO_SNAPSHOT_TEXT
+    assert tab.absent.isVisibleTo(tab) and not tab.split.isVisibleTo(tab)
+    assert not tab.notice.isVisibleTo(tab)  # nothing to edit: no read-only complaint
+    assert tab.state is not None
+    (finding,) = tab.state.findings
+    assert finding.code == "no_snapshot"
+    assert "never saves one" in finding.explanation
+    assert "while a session runs" not in finding.explanation
+    assert "the shipped service never saves one" in tab.fields["saved"].text()
 
 
 def test_add_the_unaccounted_minutes(qtbot: Any, tmp_path: Path, open_db: Any) -> None:
