@@ -38,9 +38,12 @@ from shepherd_store.policy import load_policy
 
 from . import __version__
 from .audit_view import AuditTab
+from .cooldown_tab import CooldownTab
 from .database import Database
 from .formatting import format_local
 from .icons import app_icon
+from .recovery_tab import RecoveryTab
+from .usage_tab import UsageTab
 from .widgets import plain_label, set_control
 
 MAX_RECENT = 8
@@ -74,8 +77,9 @@ class MainWindow(QMainWindow):
         self.tabs.setObjectName("tabs")
         self.tabs.setDocumentMode(True)
         self.audit = AuditTab(self.db, self.tabs)
-        self.tabs.addTab(self.audit, "Audit log")
-        self._add_optional_tabs()
+        self.tabs.setTabToolTip(self.tabs.addTab(self.audit, "Audit log"),
+                                "Every event the service wrote, newest first")
+        self._add_tabs()
         self._build_banner()
         main = QWidget(self)
         layout = QVBoxLayout(main)
@@ -112,20 +116,18 @@ class MainWindow(QMainWindow):
             height = min(height, int(screen.height() * 0.9))
         self.resize(width, height)
 
-    def _add_optional_tabs(self) -> None:
-        """Tabs of the other views, in reading order (each module owns its view)."""
-        import importlib
-
-        for module, cls, title, attr in (("usage_tab", "UsageTab", "Usage", "usage"),
-                                         ("cooldown_tab", "CooldownTab", "Cooldowns", "cooldowns"),
-                                         ("snapshot_tab", "SnapshotTab", "Snapshot", "snapshot")):
-            try:
-                mod = importlib.import_module(f"inspector.{module}")
-            except ModuleNotFoundError:
-                continue
-            tab = getattr(mod, cls)(self.db, self.tabs)
-            setattr(self, attr, tab)
-            self.tabs.addTab(tab, title)
+    def _add_tabs(self) -> None:
+        """The other views' tabs, in reading order (each module owns its view)."""
+        self.usage = UsageTab(self.db, self.tabs)
+        self.cooldowns = CooldownTab(self.db, self.tabs)
+        self.recovery = RecoveryTab(self.db, self.tabs)
+        self.snapshot = self.recovery.snapshot  # the snapshot section of the Recovery tab
+        for tab, title, tip in (
+                (self.usage, "Usage", "Play time per entry and day, with the daily limits"),
+                (self.cooldowns, "Cooldowns", "Every entry's cooldown, and manual changes"),
+                (self.recovery, "Recovery", "The service's runs, the play its crashes lost "
+                                            "and its repair, and the saved snapshot")):
+            self.tabs.setTabToolTip(self.tabs.addTab(tab, title), tip)
 
     def _build_banner(self) -> None:
         self.banner = QWidget(self)

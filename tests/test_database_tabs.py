@@ -1,4 +1,4 @@
-"""What the Cooldowns and Snapshot tabs share: how each follows the open database."""
+"""What the Cooldowns, Recovery and snapshot tabs share: how each follows the open database."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ import pytest
 from inspector import workers
 from inspector.cooldown_tab import CooldownTab
 from inspector.database import Database
+from inspector.recovery_tab import RecoveryTab
 from inspector.snapshot_tab import SnapshotTab
 from shepherd_store import SqliteStore
 
-TABS = [(CooldownTab, "cooldownTab"), (SnapshotTab, "snapshotPane")]
+TABS = [(CooldownTab, "cooldownTab"), (SnapshotTab, "snapshotPane"),
+        (RecoveryTab, "recoveryTab")]
+Tab = CooldownTab | SnapshotTab | RecoveryTab
 
 
 @pytest.fixture
@@ -28,7 +31,7 @@ def db() -> Iterator[Database]:
 
 @pytest.mark.parametrize(("cls", "name"), TABS)
 def test_a_tab_follows_the_database(qtbot: Any, db: Database, seed_path: Path,
-                                    cls: type[CooldownTab | SnapshotTab], name: str) -> None:
+                                    cls: type[Tab], name: str) -> None:
     tab = cls(db)  # nothing open yet: nothing to read
     qtbot.addWidget(tab)
     tab.show()
@@ -66,7 +69,7 @@ def test_a_tab_follows_the_database(qtbot: Any, db: Database, seed_path: Path,
 @pytest.mark.parametrize(("cls", "name"), TABS)
 def test_a_tab_made_on_an_open_database_reads_at_once(qtbot: Any, db: Database,
                                                       seed_path: Path,
-                                                      cls: type[CooldownTab | SnapshotTab],
+                                                      cls: type[Tab],
                                                       name: str) -> None:
     db.open(seed_path)
     tab = cls(db)
@@ -78,7 +81,7 @@ def test_a_tab_made_on_an_open_database_reads_at_once(qtbot: Any, db: Database,
 
 @pytest.mark.parametrize(("cls", "name"), TABS)
 def test_a_hidden_tab_reads_once_when_shown(qtbot: Any, db: Database, seed_path: Path,
-                                            cls: type[CooldownTab | SnapshotTab],
+                                            cls: type[Tab],
                                             name: str) -> None:
     # The service commits many times a second; a tab nobody sees need not read each time.
     db.open(seed_path)

@@ -1,0 +1,160 @@
+"""The Recovery tab's Qt models: the runs and the findings as tables, and a one-line label.
+
+The words come from `recovery_logic` (no Qt there); these only hand them to the views.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor, QPainter, QPaintEvent
+from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
+
+from shepherd_store.recovery import RecoveryFinding, Run
+
+from .recovery_logic import down_for_good, run_cells, run_key, run_status, run_tip
+from .snapshot_tab import SEVERITY_COLORS, SEVERITY_TEXT
+from .widgets import plain_tip
+
+_Index = QModelIndex | QPersistentModelIndex
+RUN_COLUMNS = ("Started", "Ended", "How it ended", "Sessions", "Interrupted")
+FINDING_COLUMNS = ("Finding", "State")
+RUN_COLORS = {"needs_repair": "#C62828", "repaired": "#2E7D32", "unclean": "#E65100",
+              "open": "#1565C0"}
+RESOLVED_COLOR = "#2E7D32"
+
+
+class ElidingLabel(QLabel):
+    """A one-line plain-text label that shortens its text with "…" to fit its width (the
+    whole text stays its accessible text and tooltip) instead of widening the box."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setToolTip(plain_tip(text) if text else "")
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        p = QPainter(self)
+        rect = self.contentsRect()
+        shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight,
+                                              rect.width())
+        p.setPen(self.palette().color(self.foregroundRole()))
+        p.drawText(rect, int(self.alignment()), shown)
+
+
+# --- models --------------------------------------------------------------------------------
+
+
+class RunModel(QAbstractTableModel):
+    """The service's runs, newest first."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.runs: tuple[Run, ...] = ()
+
+    def set_runs(self, runs: tuple[Run, ...]) -> None:
+        """Show `runs`; rows that only changed are repainted, so the selection stays."""
+        old = self.runs
+        if len(old) == len(runs) and all(run_key(a) == run_key(b) for a, b in zip(old, runs,
+                                                                                   strict=True)):
+            self.runs = runs
+            for row, (a, b) in enumerate(zip(old, runs, strict=True)):
+                if a != b:
+                    self.dataChanged.emit(self.index(row, 0),
+                                          self.index(row, len(RUN_COLUMNS) - 1))
+            return
+        self.beginResetModel()
+        self.runs = runs
+        self.endResetModel()
+
+    def row_of(self, key: tuple[int | None, int | None]) -> int | None:
+        return next((i for i, r in enumerate(self.runs) if run_key(r) == key), None)
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.runs)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(RUN_COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return RUN_COLUMNS[section]
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self.runs):
+            return None
+        run = self.runs[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return run_cells(run)[index.column()]
+        if role == Qt.ItemDataRole.ForegroundRole and index.column() in (2, 4):
+            end = "unclean" if down_for_good(run) else run.end
+            color = RUN_COLORS.get(run_status(run) if index.column() == 4 else end)
+            return QBrush(QColor(color)) if color else None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return plain_tip(run_tip(run))
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return ", ".join(run_cells(run))
+        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() == 3:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+
+class RecoveryFindingModel(QAbstractTableModel):
+    """The findings, most serious first; repaired ones say so."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.findings: tuple[RecoveryFinding, ...] = ()
+
+    def set_findings(self, findings: tuple[RecoveryFinding, ...]) -> None:
+        if findings == self.findings:
+            return
+        self.beginResetModel()
+        self.findings = findings
+        self.endResetModel()
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.findings)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(FINDING_COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return FINDING_COLUMNS[section]
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self.findings):
+            return None
+        f = self.findings[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return f.title if col == 0 else finding_state(f)
+        if role == Qt.ItemDataRole.ForegroundRole and col == 1:
+            color = RESOLVED_COLOR if f.resolved else SEVERITY_COLORS[f.severity]
+            return QBrush(QColor(color))
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return plain_tip(f"{SEVERITY_TEXT[f.severity]}: {f.title}\n\n{f.explanation}\n\n"
+                             f"What to do: {f.action}")
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return f"{f.severity}: {f.title} ({finding_state(f)})"
+        return None
+
+
+def finding_state(f: RecoveryFinding) -> str:
+    """The State column: what is left to do, with the severity's sign."""
+    if f.resolved:
+        return "✔ repaired"
+    sign = SEVERITY_TEXT[f.severity].split()[0]
+    if f.kind == "interrupted_session" and f.fix is not None:
+        return f"{sign} needs repair"
+    return f"{sign} to check" if f.needs_action else f"{sign} nothing to do"

@@ -1,0 +1,710 @@
+"""The Recovery tab: the service's runs, what its crashes lost, and the repair.
+
+The shipped service never saves a snapshot: a crash during a session leaves a
+`session_started` and nothing else (docs/DESIGN.md, "How the shipped service writes, and how
+it crashes"). `shepherd_store.recovery.RecoveryScanner` rebuilds the runs from the audit log
+(a full scan when a database is opened, then only the rows each commit added), off the GUI
+thread. Top: the runs, newest first, and the findings. Middle: the timeline of the selected
+run (`recovery_timeline`) and the repair of the selected interrupted session, written with
+`shepherd_store.recovery.repair` on `Database.write()` (one transaction, refused when it was
+already recorded or the log changed). Bottom: the snapshot section (`snapshot_tab`), in full
+only where a snapshot exists.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from PySide6.QtCore import (
+    QItemSelectionModel,
+    QModelIndex,
+    Qt,
+    QTimer,
+)
+from PySide6.QtGui import QFont, QShowEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QPlainTextEdit,
+    QProgressBar,
+    QScrollArea,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from shepherd_store import StoreError
+from shepherd_store.recovery import (
+    RecoveredSession,
+    RecoveryConflict,
+    RecoveryFinding,
+    RecoveryReport,
+    RecoveryScanner,
+    RepairResult,
+    Run,
+    repair,
+)
+from shepherd_store.timefmt import local_now
+
+from . import workers
+from .cooldown_tab import read_only_tip
+from .database import Database
+from .recovery_logic import (
+    build_timeline,
+    describe_repair,
+    describe_result,
+    finding_detail,
+    headline,
+    needs_refresh,
+    policy_cooldown,
+    run_key,
+    subline,
+)
+from .recovery_models import (
+    RESOLVED_COLOR,
+    RUN_COLUMNS,
+    RecoveryFindingModel,
+    RunModel,
+)
+from .recovery_repair import RepairPanel
+from .recovery_timeline import RunTimeline
+from .snapshot_tab import SEVERITY_COLORS, SnapshotTab
+from .widgets import DatabaseTab, ask_yes, plain_label, set_control, show_error
+
+MAX_QTIME = 86399  # a QTimeEdit shows at most 23:59:59
+
+
+@dataclass(frozen=True)
+class RecoveryState:
+    """One read: the scanner's report and the cooldowns (for the repair's question)."""
+
+    report: RecoveryReport
+    cooldowns: dict[str, datetime | None]
+
+
+class _Cancel:
+    """A flag a running scan polls; set when the database it reads went away."""
+
+    def __init__(self) -> None:
+        self.flag = threading.Event()
+
+    def __call__(self) -> bool:
+        return self.flag.is_set()
+
+
+TIMELINE_TITLE = "Timeline of the selected run (local time)"
+
+
+# --- the tab -------------------------------------------------------------------------------
+
+
+class RecoveryTab(DatabaseTab):
+    """Runs, findings, the timeline of a run, the repair, and the snapshot section."""
+
+    def __init__(self, db: Database, parent: QWidget | None = None) -> None:
+        super().__init__(db, "recoveryTab", parent)
+        self.state: RecoveryState | None = None
+        self.last_result: RepairResult | None = None
+        self._scanner: RecoveryScanner | None = None
+        self._cancel = _Cancel()
+        self._progress: tuple[int, int] | None = None
+        self._run_key: tuple[int | None, int | None] | None = None
+        self._session_id: str | None = None
+        self._syncing = False
+        self._load_error: str | None = None
+        self._old_sessions: dict[tuple[int | None, int | None], tuple[RecoveredSession, ...]] = {}
+        self._refresh_asked = False
+        self._build()
+        self._follow()
+
+    # --- construction ------------------------------------------------------------------
+
+    def _build(self) -> None:
+        outer = QVBoxLayout(self)
+        self.notice = self._make_notice("recoveryNotice", "Recovery status")
+        self.notice.setVisible(False)
+        outer.addWidget(self.notice)
+        head = QHBoxLayout()
+        self.headline = plain_label(self, "recoveryHeadline")
+        self.headline.setAccessibleName("What the audit log shows")
+        self.headline.setWordWrap(True)
+        font = QFont(self.headline.font())
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        font.setBold(True)
+        self.headline.setFont(font)
+        head.addWidget(self.headline, 1)
+        self.progress = QProgressBar(self)
+        set_control(self.progress, "recoveryProgress",
+                    "Reading the audit log for the service's runs", "Reading the audit log")
+        self.progress.setMaximumWidth(220)
+        self.progress.setVisible(False)
+        head.addWidget(self.progress)
+        outer.addLayout(head)
+        self.subline = plain_label(self, "recoverySubline")
+        self.subline.setAccessibleName("The runs in numbers")
+        self.subline.setWordWrap(True)
+        outer.addWidget(self.subline)
+        split = QSplitter(Qt.Orientation.Vertical, self)
+        split.setObjectName("recoverySplitter")
+        split.setChildrenCollapsible(False)
+        self.splitter = split
+        top = self.top_splitter = QSplitter(Qt.Orientation.Horizontal, split)
+        top.setObjectName("recoveryTopSplitter")
+        top.setChildrenCollapsible(False)
+        top.addWidget(self._build_runs(top))
+        top.addWidget(self._build_findings(top))
+        top.setStretchFactor(0, 1)
+        top.setStretchFactor(1, 1)
+        middle = QWidget(split)
+        row = QHBoxLayout(middle)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self._build_timeline(middle), 1)
+        self.repair_box = RepairPanel(middle)
+        self.repair_box.repairRequested.connect(self.repair_selected)
+        self.repair_button = self.repair_box.button
+        row.addWidget(self.repair_box)
+        split.addWidget(top)
+        split.addWidget(middle)
+        split.addWidget(self._build_snapshot(split))
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 3)
+        split.setStretchFactor(2, 0)
+        outer.addWidget(split, 1)
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setInterval(150)
+        self._progress_timer.timeout.connect(self._show_progress)
+
+    def _build_runs(self, parent: QWidget) -> QGroupBox:
+        box = QGroupBox("Runs of the service (newest first)", parent)
+        box.setObjectName("recoveryRuns")
+        layout = QVBoxLayout(box)
+        self.runs = RunModel(self)
+        self.runs_table = QTableView(box)
+        set_control(self.runs_table, "recoveryRunsTable",
+                    "Each run of the service, from its start to a clean stop, a crash (the "
+                    "next start) or now. Select one to see its timeline.", "Runs of the service")
+        self.runs_table.setModel(self.runs)
+        self.runs_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.runs_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.runs_table.verticalHeader().setVisible(False)
+        self.runs_table.setWordWrap(False)
+        header = self.runs_table.horizontalHeader()
+        for col in range(len(RUN_COLUMNS) - 1):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.runs_table.selectionModel().currentRowChanged.connect(self._on_run_selected)
+        layout.addWidget(self.runs_table)
+        return box
+
+    def _build_findings(self, parent: QWidget) -> QGroupBox:
+        box = QGroupBox("Findings", parent)
+        box.setObjectName("recoveryFindingsBox")
+        layout = QVBoxLayout(box)
+        self.findings = RecoveryFindingModel(self)
+        self.findings_table = QTableView(box)
+        set_control(self.findings_table, "recoveryFindings",
+                    "What the audit log shows went unrecorded. Select a finding to read it "
+                    "in full and to repair it.", "Findings")
+        self.findings_table.setModel(self.findings)
+        self.findings_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.findings_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.findings_table.verticalHeader().setVisible(False)
+        self.findings_table.setWordWrap(False)
+        header = self.findings_table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.findings_table.setMaximumHeight(110)
+        self.findings_table.selectionModel().currentRowChanged.connect(
+            self._on_finding_selected)
+        layout.addWidget(self.findings_table)
+        self.finding_detail = QPlainTextEdit(box)
+        set_control(self.finding_detail, "recoveryFindingDetail",
+                    "The selected finding: what happened, what it lost, and what to do",
+                    "Finding details")
+        self.finding_detail.setReadOnly(True)
+        layout.addWidget(self.finding_detail, 1)
+        return box
+
+    def _build_timeline(self, parent: QWidget) -> QGroupBox:
+        box = QGroupBox(TIMELINE_TITLE, parent)
+        box.setObjectName("recoveryTimelineBox")
+        self.timeline_box = box
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(6, 4, 6, 6)
+        self.timeline = RunTimeline(box)
+        self.timeline.sessionClicked.connect(self.select_session)
+        layout.addWidget(self.timeline, 1)
+        return box
+
+    def _build_snapshot(self, parent: QWidget) -> QGroupBox:
+        box = QGroupBox("Crash-recovery snapshot", parent)
+        box.setObjectName("snapshotSection")
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(6, 6, 6, 6)
+        # The snapshot's editor needs more height than the tab has left at 1280×800: it
+        # scrolls inside its section rather than make the window taller than the screen.
+        self.snapshot_scroll = QScrollArea(box)
+        self.snapshot_scroll.setObjectName("snapshotScroll")
+        self.snapshot_scroll.setWidgetResizable(True)
+        self.snapshot_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.snapshot = SnapshotTab(self.db)
+        inner = self.snapshot.layout()
+        if inner is not None:
+            inner.setContentsMargins(0, 0, 0, 0)
+        self.snapshot_scroll.setWidget(self.snapshot)
+        self.snapshot.presenceChanged.connect(self._on_snapshot_presence)
+        layout.addWidget(self.snapshot_scroll)
+        self.snapshot_box = box
+        return box
+
+    # --- questions to the person (tests answer them by monkeypatching) -----------------
+
+    def confirm(self, text: str) -> bool:
+        """Ask to go ahead with the repair described in words."""
+        return ask_yes(self, "Repair the interrupted session", text)
+
+    def report(self, text: str) -> None:
+        """Show why a repair was not written."""
+        show_error(self, "Nothing was written", text)
+
+    # --- loading -------------------------------------------------------------------------
+
+    def _on_opened(self) -> None:
+        self._cancel.flag.set()  # a scan of the previous file may still run: stop it
+        self._loader.cancel()
+        self._scanner = None
+        self.state = None
+        self._old_sessions.clear()
+        self.last_result = None
+        self.repair_box.status.setText("")
+        self._set_notice("")
+        self._on_state()
+        self._show()
+        self.reload()
+
+    def _load_job(self) -> Callable[[], object] | None:
+        store, policy = self.db.store, self.db.policy
+        if store is None:
+            return None
+        scanner = self._scanner
+        full = scanner is None or scanner.store is not store or scanner.policy is not policy
+        if full:
+            self._cancel.flag.set()
+            self._cancel = _Cancel()
+            scanner = self._scanner = RecoveryScanner(store, policy)
+            self._old_sessions.clear()
+            self._progress = (0, 0)
+            self.progress.setRange(0, 0)
+            self.progress.setVisible(True)
+            self._progress_timer.start()
+        assert scanner is not None
+        cancel = self._cancel
+
+        def progress(done: int, total: int) -> bool:
+            self._progress = (done, total)  # read by a GUI timer: no signal per chunk
+            return not cancel()
+
+        def job() -> RecoveryState:
+            report = scanner.scan(progress, cancel) if full else scanner.update()
+            cooldowns = {c.entry_id: c.until for c in store.all_cooldowns()}
+            return RecoveryState(report, cooldowns)
+
+        return job
+
+    def _show_progress(self) -> None:
+        done, total = self._progress or (0, 0)
+        if total > 0:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(done / total * 1000))
+
+    def _stop_progress(self) -> None:
+        self._progress_timer.stop()
+        self._progress = None
+        self.progress.setVisible(False)
+
+    def _on_loaded(self, result: object) -> None:
+        if not isinstance(result, RecoveryState):
+            return
+        self._stop_progress()
+        if self._load_error is not None and self.notice.text() == self._load_error:
+            self._set_notice("")  # that failure (e.g. a lock) is over
+        self._load_error = None
+        first = self.state is None
+        self.state = result
+        self._refresh_asked = False
+        self._show()
+        if first and self.isVisible():
+            self._fit_runs_width()
+        self.loaded.emit()
+
+    def _on_load_failed(self, message: str) -> None:
+        self._stop_progress()
+        self._load_error = message
+        self._set_notice(message)
+
+    def _on_failed(self, message: str) -> None:
+        self._cancel.flag.set()
+        self._loader.cancel()
+        self._stop_progress()
+        self._scanner = None
+        self.state = None
+        self._set_notice(message)
+        self._show()
+
+    def _on_state(self) -> None:
+        if self.db.error is None:
+            reason = self.db.read_only_reason
+            if reason is not None and self.db.store is not None:
+                self._set_notice(f"Read-only: {reason}. The findings are shown but cannot be "
+                                 "repaired; open the database as its owner to repair them.")
+            elif self.notice.text().startswith("Read-only"):
+                self._set_notice("")
+        scanner = self._scanner
+        if scanner is not None and scanner.policy is not self.db.policy:
+            self.reload()  # labels and cooldowns come from the policy: read it all again
+        self._update_repair()
+
+    def _set_notice(self, text: str) -> None:
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
+
+    def _tick(self) -> None:
+        """Every second: a session whose deadline passed with no sign of the service is
+        interrupted now, though nothing was written: read again (no rows, a new report)."""
+        state = self.state
+        if state is not None and not self._refresh_asked and \
+                needs_refresh(state.report, local_now()):
+            self._refresh_asked = True
+            self._on_changed()
+
+    # --- showing ---------------------------------------------------------------------------
+
+    def _show(self) -> None:
+        """Show the state: headline, runs, findings, timeline and repair, keeping the
+        selection (the run, the session) across live updates."""
+        state = self.state
+        report = state.report if state is not None else None
+        self._syncing = True
+        try:
+            self.runs.set_runs(report.runs if report else ())
+            self.findings.set_findings(report.findings if report else ())
+            self._choose_selection(report)
+            self._select_rows()
+        finally:
+            self._syncing = False
+        self._show_headline()
+        self._show_finding()
+        self._show_timeline()
+        self._update_repair()
+
+    def _choose_selection(self, report: RecoveryReport | None) -> None:
+        if report is None:
+            return
+        if self._run_key is None or self.runs.row_of(self._run_key) is None:
+            first = next((f for f in report.findings if f.needs_action and f.session_id), None)
+            run = self._run_of(first.session_id) if first is not None else None
+            if run is None and report.runs:
+                run = report.runs[0]
+            self._run_key = run_key(run) if run is not None else None
+            self._session_id = first.session_id if first is not None else None
+        if self._session_id is None or self._run_of(self._session_id) is None:
+            run = self._selected_run()
+            pick = None
+            if run is not None:
+                interrupted = [s for s in run.sessions if s.interrupted]
+                pick = next((s for s in interrupted if not s.resolved),
+                            interrupted[0] if interrupted else None)
+            self._session_id = pick.session_id if pick is not None else None
+
+    def _select_rows(self) -> None:
+        row = self.runs.row_of(self._run_key) if self._run_key is not None else None
+        model = self.runs_table.selectionModel()
+        flags = (QItemSelectionModel.SelectionFlag.ClearAndSelect
+                 | QItemSelectionModel.SelectionFlag.Rows)
+        if row is not None and self.runs_table.currentIndex().row() != row:
+            model.setCurrentIndex(self.runs.index(row, 0), flags)
+        frow = self._finding_row()
+        fmodel = self.findings_table.selectionModel()
+        if frow is not None and self.findings_table.currentIndex().row() != frow:
+            fmodel.setCurrentIndex(self.findings.index(frow, 0), flags)
+
+    def _finding_row(self) -> int | None:
+        if self._session_id is None:
+            return None
+        return next((i for i, f in enumerate(self.findings.findings)
+                     if f.kind == "interrupted_session" and f.session_id == self._session_id),
+                    None)
+
+    def _run_of(self, session_id: str | None) -> Run | None:
+        if session_id is None or self.state is None:
+            return None
+        return next((r for r in self.state.report.runs
+                     if any(s.session_id == session_id for s in r.sessions)), None)
+
+    def _selected_run(self) -> Run | None:
+        row = self.runs.row_of(self._run_key) if self._run_key is not None else None
+        return self.runs.runs[row] if row is not None else None
+
+    def selected_finding(self) -> RecoveryFinding | None:
+        index = self.findings_table.currentIndex()
+        if not index.isValid() or index.row() >= len(self.findings.findings):
+            return None
+        return self.findings.findings[index.row()]
+
+    def _show_headline(self) -> None:
+        state = self.state
+        if state is None:
+            self.headline.setText("No database open" if self.db.store is None else
+                                  "Reading the audit log for the service's runs…")
+            self.headline.setStyleSheet("")
+            self.subline.setText("")
+            return
+        text, tone = headline(state.report)
+        color = {"problem": SEVERITY_COLORS["problem"], "warning": SEVERITY_COLORS["warning"],
+                 "good": RESOLVED_COLOR}.get(tone, "")
+        self.headline.setText(text)
+        self.headline.setStyleSheet(f"color: {color};" if color else "")
+        self.subline.setText(subline(state.report))
+
+    def _show_finding(self) -> None:
+        state = self.state
+        self.finding_detail.setPlainText(
+            finding_detail(self.selected_finding(), state.report) if state else "")
+
+    def _show_timeline(self) -> None:
+        run = self._selected_run()
+        state = self.state
+        if run is None or state is None:
+            self.timeline.set_timeline(None, "Select a run to see its timeline." if state
+                                       else "")
+            self._set_timeline_title("")
+            return
+        sessions = run.sessions
+        if not run.detailed:
+            cached = self._old_sessions.get(run_key(run))
+            if cached is None:
+                self._read_old_run(run)
+                self.timeline.set_timeline(None, "Reading the sessions of this run…")
+                self._set_timeline_title("")
+                return
+            sessions = cached
+        findings = {f.session_id: f for f in state.report.findings
+                    if f.kind == "interrupted_session" and f.session_id}
+        timeline = build_timeline(run, sessions, findings, local_now())
+        self.timeline.set_timeline(timeline, "The times of this run cannot be read.")
+        self.timeline.set_selected(self._session_id)
+        self._set_timeline_title(timeline.title if timeline else "")
+
+    def _set_timeline_title(self, text: str) -> None:
+        self.timeline_box.setTitle(f"Timeline (local time): {text}" if text else TIMELINE_TITLE)
+
+    def _read_old_run(self, run: Run) -> None:
+        """Sessions of a run older than the report keeps in detail, read off the GUI thread."""
+        scanner = self._scanner
+        if scanner is None:
+            return
+        key = run_key(run)
+
+        def done(sessions: object) -> None:
+            if scanner is self._scanner and isinstance(sessions, tuple):
+                self._old_sessions[key] = sessions
+                if self._run_key == key:
+                    self._show_timeline()
+
+        workers.start(lambda _report: scanner.run_sessions(run), done, self._on_load_failed)
+
+    # --- selection -------------------------------------------------------------------------
+
+    def _on_run_selected(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if self._syncing or not current.isValid() or current.row() >= len(self.runs.runs):
+            return
+        run = self.runs.runs[current.row()]
+        self._run_key = run_key(run)
+        if not any(s.session_id == self._session_id for s in run.sessions):
+            interrupted = [s for s in run.sessions if s.interrupted]
+            pick = next((s for s in interrupted if not s.resolved),
+                        interrupted[0] if interrupted else None)
+            self._session_id = pick.session_id if pick is not None else None
+            row = self._finding_row()
+            self._syncing = True
+            try:
+                if row is not None:
+                    self.findings_table.selectRow(row)
+            finally:
+                self._syncing = False
+        self._show_finding()
+        self._show_timeline()
+        self._update_repair()
+
+    def _on_finding_selected(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if self._syncing:
+            return
+        f = self.selected_finding()
+        if f is not None and f.session_id is not None:
+            run = self._run_of(f.session_id)
+            if f.kind == "interrupted_session":
+                self._session_id = f.session_id
+            if run is not None:
+                self._run_key = run_key(run)
+                self._syncing = True
+                try:
+                    self._select_rows()
+                finally:
+                    self._syncing = False
+        self._show_finding()
+        self._show_timeline()
+        self._update_repair()
+
+    def select_session(self, session_id: str) -> None:
+        """Choose a session (a click on its bar): its finding, if any, becomes the repair's."""
+        self._session_id = session_id
+        run = self._run_of(session_id)
+        if run is not None:
+            self._run_key = run_key(run)
+        self._syncing = True
+        try:
+            self._select_rows()
+        finally:
+            self._syncing = False
+        self._show_finding()
+        self.timeline.set_selected(session_id)
+        self._update_repair()
+
+    def select_run(self, row: int) -> None:
+        """Select the run in `row` of the runs table (keyboard and tests)."""
+        self.runs_table.selectRow(row)
+
+    # --- the repair ------------------------------------------------------------------------
+
+    def _finding_for_repair(self) -> RecoveryFinding | None:
+        if self.state is None or self._session_id is None:
+            return None
+        return self.state.report.finding(self._session_id)
+
+    def _update_repair(self) -> None:
+        """The repair box for the selected session (its amount kept across live updates)."""
+        f = self._finding_for_repair()
+        text = ""
+        if f is None:
+            run = self._selected_run()
+            session = next((s for s in run.sessions if s.session_id == self._session_id),
+                           None) if run is not None else None
+            if session is not None and session.status == "running":
+                text = f"{session.label} is running: nothing to repair."
+            elif session is not None:
+                text = f"{session.label} ended normally: nothing to repair."
+            elif self.state is not None and not any(
+                    x.kind == "interrupted_session" for x in self.state.report.findings):
+                text = "No interrupted session: nothing to repair."
+            elif run is not None and not any(x.interrupted for x in run.sessions):
+                text = "No interrupted session in this run: nothing to repair."
+            else:
+                text = "Select an interrupted session (findings or timeline)."
+        self.repair_box.show_finding(f, text, self.db.policy, self.db.read_only_reason)
+
+    def _can_edit(self) -> bool:
+        reason = self.db.read_only_reason
+        if reason is not None:
+            self._set_notice(read_only_tip(reason))
+            return False
+        return self.state is not None
+
+    def repair_selected(self) -> bool:
+        """Record the selected interrupted session's play (confirmed). True when written."""
+        box = self.repair_box
+        f = box.finding
+        if f is None or f.session_id is None or not self.repair_button.isEnabled():
+            return False
+        return self.repair_finding(f, box.amount(), cooldown=box.wants_cooldown())
+
+    def repair_finding(self, finding: RecoveryFinding, seconds: int, *,
+                       cooldown: bool = False) -> bool:
+        """Confirm, then write the repair of `finding` off the GUI thread; a refusal (already
+        recorded, the log changed, read-only) is shown and nothing is written."""
+        if not self._can_edit() or self.state is None or finding.session_id is None:
+            return False
+        report, cooldowns = self.state.report, self.state.cooldowns
+        policy = self.db.policy
+        length = policy_cooldown(policy, finding.entry_id) if cooldown else None
+        text = describe_repair(finding, seconds, cooldown=length,
+                               stored_cooldown=cooldowns.get(finding.entry_id or ""),
+                               now=local_now())
+        if not self.confirm(text):
+            return False
+        session_id = finding.session_id
+        try:
+            result = self.db.write(lambda store: repair(
+                store, session_id, seconds=seconds, cooldown=cooldown, policy=policy,
+                finding=finding, report=report))
+        except RecoveryConflict as exc:
+            why = {"resolved": "Its play was already recorded (by another inspector or the "
+                               "command line).",
+                   "changed": "The audit log changed since it was read: the session may have "
+                              "ended or the service restarted. The findings are read again; "
+                              "check them and repair again if it is still needed."
+                   }.get(exc.reason, "")
+            self.report(f"{exc}\n\n{why}".strip())
+            self.reload()
+            return False
+        except StoreError as exc:
+            self.report(str(exc))
+            self.reload()
+            return False
+        self.last_result = result
+        self.repair_box.status.setText(describe_result(
+            finding.label or result.entry_id, result.seconds, result.day, result.usage_before,
+            result.usage_after, result.cooldown_until, result.cooldown_note))
+        self.written.emit()
+        self.reload()
+        return True
+
+    # --- the snapshot section --------------------------------------------------------------
+
+    def _on_snapshot_presence(self, _present: bool) -> None:
+        self._fit_sections()
+
+    def _fit_sections(self) -> None:
+        """Share the height: the repair its need, a snapshot (where there is one) nearly
+        half, the runs and findings the rest; without a snapshot its section is one line."""
+        box, present, scroll = self.snapshot_box, self.snapshot.present, self.snapshot_scroll
+        unlimited = 16_777_215
+        scroll.setMaximumHeight(unlimited if present else
+                                self.snapshot.absent.sizeHint().height() + 4)
+        scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded if present else
+                                          Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        box.setMaximumHeight(unlimited)
+        line = box.sizeHint().height()
+        box.setMaximumHeight(unlimited if present else line)
+        total = sum(self.splitter.sizes())
+        if total <= 0:
+            return
+        middle = max(self.repair_box.sizeHint().height(), 200)
+        bottom = max(int(total * 0.42), 220) if present else line
+        self.splitter.setSizes([max(total - middle - bottom, 120), middle, bottom])
+
+    def _fit_runs_width(self) -> None:
+        """Once per opened database: widen the runs pane if its columns would be cut (never
+        narrow it: the person may have chosen its width)."""
+        table = self.runs_table
+        header = table.horizontalHeader()
+        needed = sum(max(table.sizeHintForColumn(c), header.sectionSizeHint(c))
+                     for c in range(self.runs.columnCount()))
+        needed += table.verticalScrollBar().sizeHint().width() + 2 * table.frameWidth() + 30
+        sizes = self.top_splitter.sizes()
+        if len(sizes) == 2 and 0 < sizes[0] < needed and sum(sizes) > needed + 300:
+            self.top_splitter.setSizes([needed, sum(sizes) - needed])
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._sized and self.height() > 0:
+            self._sized = True  # once; the window then restores the person's own sizes
+            self._fit_sections()
+
+    _sized = False
