@@ -154,7 +154,7 @@ def describe_result(label: str, result_seconds: int, day: date, before: int, aft
     text = (f"Recorded: {amount_text(result_seconds)} of {label} added to the usage of "
             f"{day_words(day)} ({amount_text(before)} → {amount_text(after)}).")
     if cooldown is not None:
-        text += f" Cooldown set until {format_local(cooldown)}."
+        text += f" Cooldown set until {format_local(cooldown, seconds=False)}."
     elif cooldown_note:
         text += f" Cooldown not changed: {cooldown_note}."
     return text
@@ -227,7 +227,8 @@ def finding_detail(f: RecoveryFinding | None, report: RecoveryReport) -> str:
         return text + notes
     rows = ", ".join(str(i) for i in f.evidence)
     status = "\n\nRepaired: its play was recorded by hand." if f.resolved else ""
-    return (f"{f.title} ({f.severity})\n\n{f.explanation}\n\nWhat to do: {f.action}{status}"
+    state = "repaired" if f.resolved else f.severity
+    return (f"{f.title} ({state})\n\n{f.explanation}\n\nWhat to do: {f.action}{status}"
             f"\n\nAudit log rows: {rows or '—'}{notes}")
 
 

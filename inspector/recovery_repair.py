@@ -38,7 +38,7 @@ from .recovery_logic import (
     repair_bounds,
 )
 from .recovery_models import ElidingLabel
-from .widgets import set_control
+from .widgets import plain_label, set_control
 
 MAX_QTIME = 86399  # a QTimeEdit shows at most 23:59:59
 BUTTON_TIP = ("Add the amount to the usage of the day credited (you see exactly what will be "
@@ -102,7 +102,10 @@ class RepairPanel(QGroupBox):
         self.cooldown.toggled.connect(self._show_words)
         layout.addWidget(self.cooldown)
         layout.addStretch(1)
-        self.status = line("repairStatus", "Repair status")
+        self.status = plain_label(self, "repairStatus")
+        self.status.setAccessibleName("Repair status")
+        self.status.setWordWrap(True)
+        layout.addWidget(self.status)
         self.button = QPushButton("&Repair this session…", self)
         set_control(self.button, "repairButton", BUTTON_TIP, "Repair this session")
         self.button.clicked.connect(self.repairRequested.emit)
@@ -135,8 +138,10 @@ class RepairPanel(QGroupBox):
                 f.min_seconds, f.max_seconds) != (old.min_seconds, old.max_seconds):
             self._reset(f)
         editable = f is not None and not f.resolved and f.fix == "repair"
-        for w in (self.amount_caption, self.amount_edit, self.slider):
-            w.setVisible(f is not None)
+        for w in (self.amount_caption, self.amount_edit, self.slider, self.amount_text,
+                  self.cooldown):
+            # A repaired session shows what was recorded, not an amount to choose.
+            w.setVisible(f is not None and not f.resolved)
             w.setEnabled(editable)
         why_not = cooldown_why_not(policy, f)
         self.cooldown.setEnabled(editable and why_not is None)
@@ -202,7 +207,6 @@ class RepairPanel(QGroupBox):
     def _show_words(self, *_args: object) -> None:
         """The amount in minutes and seconds, the day in words, the cooldown's end."""
         f = self.finding
-        self.cooldown.setVisible(f is not None)
         if f is None:
             self.amount_text.setText("")
             self.day.setText("")

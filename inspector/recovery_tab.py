@@ -70,6 +70,7 @@ from .recovery_logic import (
 from .recovery_models import (
     RESOLVED_COLOR,
     RUN_COLUMNS,
+    ElidingLabel,
     RecoveryFindingModel,
     RunModel,
 )
@@ -238,6 +239,11 @@ class RecoveryTab(DatabaseTab):
         self.timeline_box = box
         layout = QVBoxLayout(box)
         layout.setContentsMargins(6, 4, 6, 6)
+        # A label, not the box's title: a long title would set the window's minimum width.
+        self.timeline_title = ElidingLabel(box)
+        self.timeline_title.setObjectName("recoveryTimelineTitle")
+        self.timeline_title.setAccessibleName("The selected run")
+        layout.addWidget(self.timeline_title)
         self.timeline = RunTimeline(box)
         self.timeline.sessionClicked.connect(self.select_session)
         layout.addWidget(self.timeline, 1)
@@ -503,7 +509,7 @@ class RecoveryTab(DatabaseTab):
         self._set_timeline_title(timeline.title if timeline else "")
 
     def _set_timeline_title(self, text: str) -> None:
-        self.timeline_box.setTitle(f"Timeline (local time): {text}" if text else TIMELINE_TITLE)
+        self.timeline_title.setText(text)
 
     def _read_old_run(self, run: Run) -> None:
         """Sessions of a run older than the report keeps in detail, read off the GUI thread."""

@@ -316,12 +316,12 @@ class RunTimeline(QWidget):
 
 
 def axis_ticks(lo: datetime, hi: datetime, width: float) -> tuple[list[datetime], int]:
-    """Round local times between `lo` and `hi`, about one per 120 px, and the step in
+    """Round local times between `lo` and `hi`, about one per 100 px, and the step in
     seconds (from a minute to a week; beyond, the first days of months)."""
     span = (hi - lo).total_seconds()
     if span <= 0 or width <= 0:
         return [], 0
-    wanted = max(width / 120, 2)
+    wanted = max(width / 100, 2)
     step = next((s for s in STEPS if span / s <= wanted), 0)
     if step == 0:
         return _month_ticks(lo, hi, wanted)

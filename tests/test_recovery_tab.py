@@ -191,7 +191,7 @@ def test_runs_finding_timeline_and_repair_box_of_a_crash(qtbot: Any, open_db: An
     (bar,) = t.bars
     assert bar.status == "interrupted" and bar.session_id == CRASHED
     assert bar.possible_end == bar.start + timedelta(seconds=3600)
-    assert "crashed after" in tab.timeline_box.title()
+    assert "crashed after" in tab.timeline_title.text()
     assert tab.timeline.accessibleDescription().startswith("Run started")
     # no snapshot: one honest line, never the editor
     assert not tab.snapshot.present
@@ -226,7 +226,7 @@ def test_a_service_still_down_after_the_crash(qtbot: Any, open_db: Any) -> None:
     t = tab.timeline.timeline
     assert t is not None and t.gap is not None and t.gap[0] == run.last_event_at
     assert [m.kind for m in t.marks] == ["start", "last_sign"]
-    assert "down without a trace" in tab.timeline_box.title()
+    assert "down without a trace" in tab.timeline_title.text()
 
 
 def test_the_snapshot_section_appears_only_with_a_snapshot(qtbot: Any, open_db: Any) -> None:
