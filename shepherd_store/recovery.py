@@ -34,9 +34,12 @@ Rules (what the report means):
   none exists (no deadline, and the service never came back). The lower bound is rounded
   down to whole seconds and the upper one up (the service ends an expired session a moment
   after its deadline).
-* The **day** a repair credits is the day the session would have ended: `started_at +
-  credited seconds`, in the session's own UTC offset (the service adds usage to its local
-  date at the end of the session). Findings give it for `min_seconds`.
+* The **day** a repair credits is the day the session would have ended (the service adds
+  usage to its local date at the end of the session): `started_at + credited seconds`, in
+  the UTC offset of the latest row the log shows at or before that moment among the
+  session's start, its run's last sign of life and the run's end (`credited_day`). That is
+  the session's own offset unless the offset changed while it ran (a DST change). Findings
+  give it for `min_seconds`.
 * **usage_lost**: a day whose stored usage for an entry is below the sum of that day's
   `session_ended` durations (whole seconds each, the day in the row's own offset), plus the
   seconds recorded by manual usage changes (`what` = `usage`, including repairs). A session
@@ -105,6 +108,7 @@ __all__ = [
     "RecoveryScanner",
     "RepairResult",
     "Run",
+    "credited_day",
     "recover",
     "repair",
     "repair_cooldown",
@@ -211,7 +215,8 @@ class RecoveryFinding:
     recorded; `evidence`: the audit ids it rests on. `recorded_seconds` is the usage stored
     for `entry_id` on `day` when read; `cooldown_until` the cooldown the service would have
     set (cooldown_missing). `fix` names the repair that applies (`repair`,
-    `add_lost_usage`, `set_cooldown`), None when there is nothing to do.
+    `add_lost_usage`, `set_cooldown`), None when there is nothing to do. `credited_day`
+    gives the day for another amount.
     """
 
     kind: FindingKind
@@ -231,6 +236,9 @@ class RecoveryFinding:
     recorded_seconds: int | None = None
     cooldown_until: datetime | None = None
     fix: Fix | None = None
+    #: Times of the rows around the session, with the offsets the service wrote (its start,
+    #: its run's last sign of life, the run's end): what `credited_day` goes by.
+    observed: tuple[datetime, ...] = ()
 
     @property
     def needs_action(self) -> bool:
@@ -246,6 +254,7 @@ class RecoveryFinding:
             "resolved": self.resolved, "evidence": list(self.evidence),
             "started_at": _iso(self.started_at), "recorded_seconds": self.recorded_seconds,
             "cooldown_until": _iso(self.cooldown_until), "fix": self.fix,
+            "observed": [_iso(t) for t in self.observed],
             "title": self.title, "explanation": self.explanation, "action": self.action}
 
 
@@ -353,8 +362,9 @@ def _select(col: str) -> str:
 
 
 def _warnings_sql(col: str) -> str:
+    head = f'{{"type":"{_WARNING}"'
     return (f"SELECT id, {col} FROM audit_log WHERE id > ? AND id <= ? AND "
-            f"substr({col}, 1, 25) = '{{\"type\":\"{_WARNING}\"' ORDER BY id")
+            f"substr({col}, 1, {len(head)}) = '{head}' ORDER BY id")
 
 
 def _parse_warning(text: object) -> tuple[str, int] | None:
@@ -370,8 +380,8 @@ def _parse_warning(text: object) -> tuple[str, int] | None:
 def _alive_sql(layout: Layout) -> str:
     """The last rows before an id: signs of life (this library's own rows excluded)."""
     col = layout.audit_json
-    mine = (f" AND substr({col}, 1, 26) <> '{{\"type\":\"manual_override\"'"
-            if layout is Layout.SEED else "")
+    head = '{"type":"manual_override"'
+    mine = f" AND substr({col}, 1, {len(head)}) <> '{head}'" if layout is Layout.SEED else ""
     return (f"SELECT id, timestamp FROM audit_log WHERE id < ? AND id >= ?{mine} "
             "ORDER BY id DESC LIMIT 16")
 
@@ -512,7 +522,9 @@ class _Sess:
         self.ext: list[tuple[int, str]] | None = None  # (id, new deadline)
         #: (id, time, secs, micros, reason tag, reason detail) of its end
         self.end: tuple[int, object, int, int, str, object] | None = None
-        self.cut: tuple[int, object] | None = None  # a later session of its run started
+        #: (id, time) of a later session's start in its run, and (id, time) of the last row
+        #: before it: the service runs one session at a time, so this one had stopped then.
+        self.cut: tuple[int, object, int | None, datetime | None] | None = None
 
     @property
     def ended_id(self) -> int | None:
@@ -866,7 +878,7 @@ class RecoveryScanner:
 
     def _read_warnings(self, state: _State, top: int) -> None:
         """Attach the warnings of the runs kept in detail (ids up to `top`) to their sessions:
-        each to the session of its id that was running then."""
+        each to the latest session of its id started before it, unless that had ended."""
         window = state.runs[-DETAIL_RUNS:]
         low = max(state.warn_last, window[0].first_id - 1 if window else top)
         if low >= top:
@@ -884,13 +896,17 @@ class RecoveryScanner:
                 found = _parse_warning(text)
                 if found is None:
                     continue
+                # the latest session of that id started before it (an id started again
+                # supersedes the earlier one), if it had not ended by then
+                owner = None
                 for s in by_sid.get(found[0], ()):
-                    if s.started_id < rid and (s.end is None or s.end[0] > rid):
-                        if s.warn is None:
-                            s.warn = []
-                        s.warn.append((rid, found[1]))
-                        s.run.cached = None
-                        break
+                    if s.started_id < rid and (owner is None or s.started_id > owner.started_id):
+                        owner = s
+                if owner is not None and (owner.end is None or owner.end[0] > rid):
+                    if owner.warn is None:
+                        owner.warn = []
+                    owner.warn.append((rid, found[1]))
+                    owner.run.cached = None
             lo = hi
         state.warn_last = top
 
@@ -906,6 +922,8 @@ class RecoveryScanner:
             hi = run.ended_id or (self._state.last_id if self._state else s.started_id)
             if s.end is not None:
                 hi = min(hi, s.end[0])
+            if s.cut is not None:
+                hi = min(hi, s.cut[0])
             found = []
             col = self.store.layout.audit_json
             lo = s.started_id
@@ -958,7 +976,7 @@ class RecoveryScanner:
                 state.orphans.append(earlier)
         for other in run.never_ended:
             if other.cut is None:
-                other.cut = (rid, ts)
+                other.cut = (rid, ts, *self._last_alive(rid, run.first_id))
                 state.notes.add("overlap", rid)
         s = _Sess(sid, entry, label, run, rid, ts, deadline)
         state.started.add(sid)
@@ -1077,8 +1095,22 @@ class RecoveryScanner:
         findings.extend(self._usage_findings(state, usage, since))
         findings.sort(key=lambda f: (f.resolved, _SEVERITY_ORDER[f.severity],
                                      _KIND_ORDER[f.kind], -(f.evidence[0] if f.evidence else 0)))
-        return RecoveryReport(tuple(runs), tuple(findings), self._notes(state),
-                              state.last_id, complete, now)
+        notes = self._notes(state)
+        if open_run is not None:
+            notes += tuple(self._running_note(s, open_run) for s in open_run.never_ended
+                           if self._status(s, open_run, now) == "running")
+        return RecoveryReport(tuple(runs), tuple(findings), notes, state.last_id, complete, now)
+
+    def _running_note(self, s: _Sess, run: _Run) -> str:
+        deadline = _deadline(s)
+        return (f"{self._label(s)} (session {s.sid[:8]}, row {s.started_id}) is running since "
+                f"{_local(_parse_ts(s.started_ts))}"
+                + (f", allowed until {_local(deadline)}" if deadline is not None else
+                   ", with no time limit")
+                + f"; the service has written nothing since {_local(run.alive[1])}. If the "
+                "service is not running, it stopped without a trace and this session was "
+                "interrupted: recovery shows it so once the service starts again"
+                + (" or its deadline is past." if deadline is not None else "."))
 
     def _read_side_overrides(self, state: _State) -> None:
         """Rust layout: new rows of `inspector_overrides` (the seed layout's are log rows)."""
@@ -1112,12 +1144,16 @@ class RecoveryScanner:
         return out
 
     def _adjustments(self, state: _State) -> dict[tuple[str, str], int]:
-        """Seconds added (or removed) by hand per (entry, day)."""
+        """Seconds added (or removed) by hand per (entry, day): manual usage changes, and the
+    repairs of interrupted sessions (play no `session_ended` holds); not the repairs of
+    `usage_lost`, which restore what the ended sessions hold."""
         out: dict[tuple[str, str], int] = {}
         for _rid, change in state.overrides:
             if change.what != "usage" or not change.new or not change.entry_id:
                 continue
             data = _json_object(change.new)
+            if data.get("repair") == "usage_lost":
+                continue  # it restored the ended sessions' usage: no change by hand
             day, added = data.get("day"), data.get("added_secs")
             if isinstance(day, str) and isinstance(added, int) and not isinstance(added, bool):
                 key = (change.entry_id, day)
@@ -1226,7 +1262,7 @@ class RecoveryScanner:
         finding = RecoveryFinding(
             "interrupted_session", "problem", title, explanation, action, evidence, s.sid,
             s.entry, label, b.low, b.high, day, done, b.start, recorded,
-            None, None if done or b.start is None else "repair")
+            None, None if done or b.start is None else "repair", b.observed)
         self._findings[key] = finding
         return finding
 
@@ -1398,8 +1434,8 @@ class _Bounds:
         original = _parse_ts(s.deadline_raw) if s.deadline_raw is not None else None
         alive_id, alive_at = run.alive
         cut_at = _parse_ts(s.cut[1]) if s.cut is not None else None
-        if s.cut is not None and cut_at is not None and (alive_at is None or cut_at < alive_at):
-            alive_id, alive_at = s.cut[0], cut_at
+        if s.cut is not None:  # its last sign of life: the last row before the next start
+            alive_id, alive_at = s.cut[2], s.cut[3]
         # A warning T was issued at (original deadline - T) or later.
         if original is not None and warn:
             least = min(t for _i, t in warn)
@@ -1407,6 +1443,9 @@ class _Bounds:
             if alive_at is None or proof > alive_at:
                 alive_id, alive_at = next(i for i, t in warn if t == least), proof
         self.alive_id, self.alive_at = alive_id, alive_at
+        self.observed = tuple(t for t in (start, run.alive[1], cut_at,
+                                          run.ended_at if run.end != "open" else None)
+                              if t is not None)
         ends: list[tuple[datetime, str]] = []
         if run.end != "open" and run.ended_at is not None:
             ends.append((run.ended_at, "unclean" if run.end == "unclean" else "clean"))
@@ -1424,13 +1463,8 @@ class _Bounds:
                 self.high = max(math.ceil((self.upper[0] - start).total_seconds()), self.low)
 
     def day(self, seconds: int) -> date | None:
-        """The day the session would have ended after `seconds`, in its own offset."""
-        if self.start is None:
-            return None
-        try:
-            return (self.start + timedelta(seconds=seconds)).date()
-        except OverflowError:
-            return None
+        """The day the session would have ended after `seconds` (see `credited_day`)."""
+        return _credited_day(self.start, self.observed, seconds)
 
     def story(self, label: str) -> str:
         s, run = self.s, self.run
@@ -1464,6 +1498,30 @@ class _Bounds:
         why = {"deadline": "its deadline", "unclean": "the restart", "clean": "the shutdown",
                "cut": "the next session"}[self.upper[1]]
         return text + f"; at most {_secs(self.high or 0)}, until {why} ({_local(self.upper[0])})."
+
+
+def credited_day(finding: RecoveryFinding, seconds: int) -> date | None:
+    """The usage day a repair of `seconds` credits for an interrupted session: the local date
+    the service would have written at its end, `started_at + seconds` in the offset of the
+    latest row the log shows at or before then (`finding.observed`)."""
+    return _credited_day(finding.started_at, finding.observed, seconds)
+
+
+def _credited_day(start: datetime | None, observed: tuple[datetime, ...],
+                  seconds: int) -> date | None:
+    if start is None:
+        return None
+    try:
+        end = start + timedelta(seconds=seconds)
+    except OverflowError:
+        return None
+    zone = start.tzinfo
+    latest = start
+    near = end + timedelta(seconds=1)  # the bounds are whole seconds: the row may be 0.x s on
+    for t in observed:
+        if latest < t <= near:
+            latest, zone = t, t.tzinfo
+    return end.astimezone(zone).date()
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -1556,7 +1614,8 @@ def repair(store: SqliteStore, session_id: str, *, seconds: int | None = None,
             f"refusing {credit!r}", path=store.path)
     entry_id = finding.entry_id
     _check_entry(entry_id)
-    day = (finding.started_at + timedelta(seconds=credit)).date()
+    day = credited_day(finding, credit)
+    assert day is not None
     until: datetime | None = None
     if cooldown:
         entry = policy.entries.get(entry_id) if policy is not None else None

@@ -1,0 +1,758 @@
+"""`shepherd_store.recovery`: runs, interrupted sessions, findings, notes and the repair.
+
+On the Rust-written fixtures (whose `scripts/*.expected.json` hold the truth a reader of the
+database cannot see), on seed- and Rust-layout databases written with the store's API, and
+on pathological logs. The incremental update is compared with a fresh scan after random
+appends; the repair is raced by threads (processes: test_recovery_cli.py).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import FIXTURES, fixture_path
+
+from shepherd_store import (
+    AuditEvent,
+    Expired,
+    SerializationError,
+    ServiceStarted,
+    ServiceStopped,
+    SessionEnded,
+    SessionExtended,
+    SessionStarted,
+    SqliteStore,
+    UserStop,
+    WarningIssued,
+)
+from shepherd_store import recovery as recovery_module
+from shepherd_store.policy import Policy, PolicyEntry, load_policy
+from shepherd_store.recovery import (
+    RecoveryConflict,
+    RecoveryReport,
+    RecoveryScanner,
+    credited_day,
+    recover,
+    repair,
+    repair_cooldown,
+    repair_usage_lost,
+)
+from shepherd_store.schema import RUST_DDL
+from shepherd_store.timefmt import format_timestamp, parse_timestamp
+
+EST = timezone(timedelta(hours=-5))
+EDT = timezone(timedelta(hours=-4))
+CRASHED = "0f8ce7eb-fd2a-45f7-8af2-1d479169906c"
+POLICY = Policy("test", {
+    "minecraft": PolicyEntry("minecraft", "Minecraft", 3600, 1800),
+    "tuxmath": PolicyEntry("tuxmath", "Tux Math", 2700, None),
+    "supertuxkart": PolicyEntry("supertuxkart", "SuperTuxKart", 2700, 900)})
+LATER = datetime(2026, 12, 1, 12, 0, tzinfo=EST)  # long after every history here
+CLIENT = '{"type":"client_connected","client_id":"c","role":"Shell","uid":1000}'
+
+
+def expected(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(
+        (FIXTURES / "scripts" / f"{name}.expected.json").read_text(encoding="utf-8"))
+    return data
+
+
+def copy(name: str, tmp_path: Path) -> Path:
+    dest = tmp_path / name
+    shutil.copyfile(fixture_path(name), dest)
+    dest.chmod(0o644)
+    return dest
+
+
+def sid(n: int) -> str:
+    return str(uuid.UUID(int=n, version=4))
+
+
+def at(day: int, hour: int, minute: int = 0, second: float = 0, tz: timezone = EST,
+       month: int = 6) -> datetime:
+    return datetime(2026, month, day, hour, minute, tzinfo=tz) + timedelta(seconds=second)
+
+
+class Log:
+    """Writes a history through the store's API (either layout)."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self.store = store
+
+    def add(self, when: datetime, event: Any) -> int:
+        ev = AuditEvent(0, when, event)
+        self.store.append_audit(ev)
+        return ev.id
+
+    def raw(self, when: str | None, text: str, event_type: str = "x") -> int:
+        """A row as another tool might have written it (no validation). The seed layout's
+        JSON indexes refuse text that is not JSON: there it becomes a JSON string."""
+        if self.store.layout.audit_json == "event_data":
+            try:
+                json.loads(text)
+            except ValueError:
+                text = json.dumps(text)
+        with self.store.override("write a raw row to") as conn:
+            if self.store.layout.audit_json == "event_json":
+                cur = conn.execute("INSERT INTO audit_log (timestamp, event_json) VALUES (?, ?)",
+                                   (when, text))
+            else:
+                cur = conn.execute("INSERT INTO audit_log (timestamp, event_type, event_data) "
+                                   "VALUES (?, ?, ?)", (when, event_type, text))
+            return int(cur.lastrowid or 0)
+
+    def session(self, n: int, entry: str, start: datetime, *, minutes: float | None = None,
+                quota: float | None = 60, warnings: tuple[int, ...] = (300, 60),
+                usage: bool = True, crash: datetime | None = None) -> int:
+        """A session that starts at `start` and (with `minutes`) ends, as the service
+        writes it: warnings before the deadline, usage, then the end; or that a crash cuts
+        short at `crash` (its warnings before then only). Returns its start id."""
+        deadline = start + timedelta(minutes=quota) if quota is not None else None
+        first = self.add(start, SessionStarted(sid(n), entry, entry.title(), deadline))
+        end = start + timedelta(minutes=minutes) if minutes is not None else None
+        for t in warnings:
+            if deadline is None:
+                break
+            when = deadline - timedelta(seconds=t, microseconds=-90_000)
+            if (end is None or when < end) and (crash is None or when < crash):
+                self.add(when, WarningIssued(sid(n), t))
+        if end is not None:
+            duration = end - start
+            if usage:
+                self.store.add_usage(entry, end.date(), duration)
+            reason = Expired() if deadline is not None and end >= deadline else UserStop()
+            self.add(end, SessionEnded(sid(n), entry, reason, duration))
+        return first
+
+
+@pytest.fixture
+def seed(tmp_path: Path) -> Iterator[tuple[SqliteStore, Log]]:
+    store = SqliteStore.open(tmp_path / "seed.db")
+    yield store, Log(store)
+    store.close()
+
+
+def rust_db(path: Path) -> Path:
+    with sqlite3.connect(path) as conn:
+        for ddl in RUST_DDL:
+            conn.execute(ddl)
+    conn.close()
+    return path
+
+
+@pytest.fixture(params=["seed", "rust"])
+def any_layout(request: pytest.FixtureRequest, tmp_path: Path
+               ) -> Iterator[tuple[SqliteStore, Log]]:
+    path = tmp_path / "db.db"
+    if request.param == "rust":
+        rust_db(path)
+    store = SqliteStore.open(path)
+    assert store.layout.value == request.param
+    yield store, Log(store)
+    store.close()
+
+
+def kinds(report: RecoveryReport) -> list[str]:
+    return [f.kind for f in report.findings]
+
+
+# --- the Rust-written fixtures ---------------------------------------------------------------
+
+
+def test_crash_restarted_has_exactly_one_interrupted_session() -> None:
+    truth = expected("rust-crash-restarted")["crashes"][0]["session"]
+    with SqliteStore.open(fixture_path("rust-crash-restarted.db"), read_only=True) as store:
+        report = recover(store, POLICY, now=LATER)
+    assert kinds(report) == ["interrupted_session"]
+    f = report.findings[0]
+    assert (f.session_id, f.entry_id, f.label) == (CRASHED, "minecraft", "Minecraft")
+    assert f.started_at == parse_timestamp(truth["session_started_at"])
+    assert format_timestamp(f.started_at).startswith("2026-03-07T15:00:00.137386-05:00")
+    # The last sign of life is the 300 s warning at 15:55:00.227 (it proves 15:55:00.137
+    # too): 3300 s. The crash at 15:57:00.137 (3420 s lost) is recorded nowhere. The upper
+    # bound is the deadline (the restart came later).
+    assert (f.min_seconds, f.max_seconds) == (3300, 3600)
+    assert f.min_seconds <= truth["unrecorded_secs_to_crash"] <= f.max_seconds
+    assert f.max_seconds == truth["unrecorded_secs_upper_bound_capped_by_deadline"]
+    assert f.day == date(2026, 3, 7) == date.fromisoformat(truth["day_it_would_have_been_added_to"])
+    assert f.evidence == (117, 119, 120)  # start, warning (last sign of life), restart
+    assert (f.severity, f.resolved, f.fix, f.recorded_seconds) == ("problem", False, "repair", 0)
+    assert report.needs_action and report.notes == ()
+    assert report.last_id == 130
+    assert [r.end for r in report.runs] == ["clean", "unclean", "clean", "clean", "clean",
+                                            "clean", "clean"]
+    crashed_run = report.runs[1]
+    assert (crashed_run.started_id, crashed_run.ended_id, crashed_run.last_event_id) == (
+        110, 120, 119)
+    [s] = crashed_run.sessions
+    assert (s.status, s.interrupted, s.warnings, s.warning_ids, s.ended_id) == (
+        "interrupted", True, (300,), (119,), None)
+    assert s.deadline == parse_timestamp(truth["deadline"])
+    assert sum(r.session_count for r in report.runs) == 16
+    ended = [s for r in report.runs for s in r.sessions if s.status == "ended"]
+    assert len(ended) == 15 and all(s.duration is not None for s in ended)
+
+
+def test_crash_down_is_bounded_by_the_deadline() -> None:
+    with SqliteStore.open(fixture_path("rust-crash-down.db"), read_only=True) as store:
+        report = recover(store, POLICY, now=LATER)
+        assert kinds(report) == ["interrupted_session"]
+        f = report.findings[0]
+        assert (f.session_id, f.min_seconds, f.max_seconds, f.day) == (
+            CRASHED, 3300, 3600, date(2026, 3, 7))
+        assert f.evidence == (117, 119) and "has not started again" in f.explanation
+        assert report.runs[0].end == "open" and report.runs[0].last_event_id == 119
+        # Before its deadline (plus the grace) the same log is a session still running.
+        early = recover(store, POLICY, now=at(7, 15, 58, month=3))
+        assert early.findings == () and not early.needs_action
+        [running] = early.runs[0].sessions
+        assert running.status == "running" and running.last_seen_at == parse_timestamp(
+            "2026-03-07T15:55:00.227046646-05:00")
+        assert any("Minecraft (session 0f8ce7eb, row 117) is running since" in n
+                   for n in early.notes)
+        assert kinds(recover(store, POLICY, now=at(7, 16, 2, 30, month=3))) == [
+            "interrupted_session", "cooldown_missing"]  # (until 16:25 by then)
+
+
+def test_clean_history_has_no_finding() -> None:
+    with SqliteStore.open(fixture_path("rust-clean.db"), read_only=True) as store:
+        report = recover(store, POLICY, now=LATER)
+    assert report.findings == () and report.notes == () and not report.needs_action
+    assert [r.end for r in report.runs] == ["clean"] * 5
+    assert sum(r.session_count for r in report.runs) == 14
+    assert all(s.status == "ended" for r in report.runs for s in r.sessions)
+
+
+@pytest.mark.parametrize("name", ["rust-v0.db", "rust-v0-nosession.db"])
+def test_format_coverage_fixtures_are_read_sensibly(name: str) -> None:
+    with SqliteStore.open(fixture_path(name), read_only=True) as store:
+        report = recover(store, now=LATER)
+    # Row 21 starts minecraft, row 23 is a clean shutdown: shepherdd's shutdown stops the game
+    # without ending the session, so its play was never counted (between the last row before
+    # the shutdown, 14:10, and the shutdown, 14:11).
+    assert kinds(report) == ["interrupted_session"]
+    f = report.findings[0]
+    assert (f.session_id, f.min_seconds, f.max_seconds, f.day) == (
+        "33333333-3333-4333-8333-333333333333", 600, 660, date(2026, 7, 4))
+    # Session 2222 "ends" seven times (one row per end reason): counted once, so usage agrees.
+    assert report.notes == ("6 session ends repeat an earlier end of the same session (first: "
+                            "id 12, session 22222222-2222-4222-8222-222222222222); only the "
+                            "first is counted.",)
+    [run] = report.runs
+    assert (run.end, run.session_count) == ("clean", 3)
+    assert [s.end_reason for s in run.sessions] == ["time limit reached",
+                                                    "stopped by the child", None]
+    assert run.sessions[0].extended_ids == (8,)
+    assert run.sessions[0].deadline == parse_timestamp("2026-01-10T09:45:00-05:00")
+
+
+# --- repairs ---------------------------------------------------------------------------------
+
+
+def usage_of(path: Path, entry: str, day: str) -> int | None:
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        rows = conn.execute("SELECT duration_secs FROM usage WHERE entry_id = ? AND day = ?",
+                            (entry, day)).fetchall()
+    conn.close()
+    return rows[0][0] if rows else None
+
+
+def test_repair_records_the_play_once(tmp_path: Path) -> None:
+    db = copy("rust-crash-restarted.db", tmp_path)
+    with SqliteStore.open(db) as store:
+        result = repair(store, CRASHED)
+        assert (result.entry_id, result.day, result.seconds) == ("minecraft", date(2026, 3, 7),
+                                                                 3300)
+        assert (result.usage_before, result.usage_after, result.cooldown_until) == (0, 3300, None)
+        report = recover(store, POLICY, now=LATER)
+        f = report.findings[0]
+        assert f.resolved and not report.needs_action and f.fix is None
+        assert report.runs[1].sessions[0].resolved
+        with pytest.raises(RecoveryConflict) as again:
+            repair(store, CRASHED, seconds=3600)
+        assert again.value.reason == "resolved"
+        [trace] = store.list_overrides()
+        assert (trace.change.what, trace.change.entry_id) == ("usage", "minecraft")
+        assert json.loads(trace.change.new or "")["session_id"] == CRASHED
+    assert usage_of(db, "minecraft", "2026-03-07") == 3300
+    with sqlite3.connect(db) as conn:  # the service's log got no row it cannot read
+        assert conn.execute("SELECT count(*) FROM audit_log").fetchone()[0] == 130
+    conn.close()
+
+
+def test_repair_bounds_max_and_cooldown(tmp_path: Path) -> None:
+    db = copy("rust-crash-restarted.db", tmp_path)
+    with SqliteStore.open(db) as store:
+        for bad in (3299, 3601, -1):
+            with pytest.raises(SerializationError, match="between 3300 and 3600"):
+                repair(store, CRASHED, seconds=bad)
+        with pytest.raises(SerializationError, match="no policy"):
+            repair(store, CRASHED, cooldown=True)
+        assert store.list_overrides() == []
+        result = repair(store, CRASHED, seconds=3600, cooldown=True, policy=POLICY)
+        start = parse_timestamp("2026-03-07T15:00:00.137386-05:00")
+        assert result.cooldown_until == start + timedelta(seconds=3600 + 1800)
+        assert result.cooldown_previous == "2026-03-06T16:55:11.560722680-05:00"
+        assert store.get_cooldown_until("minecraft") == result.cooldown_until
+        assert [o.change.what for o in store.list_overrides()] == ["cooldown", "usage"]
+    assert usage_of(db, "minecraft", "2026-03-07") == 3600
+
+
+def test_repair_keeps_a_later_cooldown(tmp_path: Path) -> None:
+    db = copy("rust-crash-restarted.db", tmp_path)
+    with SqliteStore.open(db) as store:
+        later = datetime(2026, 3, 8, 9, 0, tzinfo=EST)
+        store.set_cooldown_until("minecraft", later)
+        result = repair(store, CRASHED, cooldown=True, policy=POLICY)
+        assert result.cooldown_until is None and "already lasts" in (result.cooldown_note or "")
+        assert store.get_cooldown_until("minecraft") == later
+
+
+def test_two_threads_repairing_at_once_count_it_once(tmp_path: Path) -> None:
+    db = copy("rust-crash-restarted.db", tmp_path)
+    with SqliteStore.open(db, read_only=True) as store:
+        report = recover(store, now=LATER)
+    barrier = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def fix() -> None:
+        with SqliteStore.open(db) as store:
+            barrier.wait()
+            try:
+                repair(store, CRASHED, report=report, seconds=3400)
+                outcomes.append("done")
+            except RecoveryConflict as exc:
+                outcomes.append(exc.reason)
+
+    threads = [threading.Thread(target=fix) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["done", "resolved", "resolved", "resolved"]
+    assert usage_of(db, "minecraft", "2026-03-07") == 3400
+
+
+def test_repair_refuses_when_the_log_changed_since_it_was_read(
+        any_layout: tuple[SqliteStore, Log]) -> None:
+    store, log = any_layout
+    log.add(at(1, 9), ServiceStarted())
+    first = log.session(1, "minecraft", at(1, 10), warnings=())  # no end yet
+    log.add(at(1, 10, 20), SessionStarted(sid(2), "tuxmath", "Tux", None))  # cuts session 1
+    report = recover(store, now=at(1, 12))
+    f = report.finding(sid(1))
+    assert f is not None and (f.min_seconds, f.max_seconds) == (0, 1200)
+    assert report.finding(sid(2)) is None  # unlimited, in the open run: running
+    # The service writes the end of session 1 after all (it was running): refuse.
+    log.add(at(1, 10, 25), SessionEnded(sid(1), "minecraft", UserStop(), timedelta(minutes=25)))
+    with pytest.raises(RecoveryConflict) as exc:
+        repair(store, sid(1), report=report)
+    assert exc.value.reason == "changed"
+    assert store.get_usage("minecraft", date(2026, 6, 1)) == timedelta(0)
+    assert store.list_overrides() == [] and first == 2
+    # Read again: nothing to repair.
+    with pytest.raises(RecoveryConflict) as exc:
+        repair(store, sid(1))
+    assert exc.value.reason == "not_interrupted"
+    with pytest.raises(RecoveryConflict) as exc:
+        repair(store, sid(99))
+    assert exc.value.reason == "unknown"
+
+
+def test_seed_layout_repair_is_a_manual_override_event(seed: tuple[SqliteStore, Log]) -> None:
+    store, log = seed
+    log.add(at(2, 8), ServiceStarted())
+    log.session(1, "minecraft", at(2, 9), minutes=30)
+    log.session(2, "minecraft", at(2, 10), quota=45, crash=at(2, 10, 42))  # after the 300 s
+
+    log.add(at(2, 12), ServiceStarted())
+    log.add(at(2, 13), ServiceStopped())
+    report = recover(store, POLICY, now=at(2, 10, 50))
+    f = report.finding(sid(2))
+    assert f is not None and f.day == date(2026, 6, 2)
+    assert (f.min_seconds, f.max_seconds) == (2400, 2700)  # the warning; the deadline
+    assert f.evidence == (4, 5, 6)  # start, its warning (the last row), the restart
+    assert f.evidence[1:2] == report.runs[1].sessions[1].warning_ids
+    # The cooldown the service would have set (start + 2400 s + 30 min) is still ahead.
+    cd = report.finding(sid(2), "cooldown_missing")
+    assert cd is not None and cd.cooldown_until == at(2, 11, 10)
+    result = repair(store, sid(2), seconds=2500, cooldown=True, policy=POLICY, report=report,
+                    now=at(2, 10, 50))
+    assert result.cooldown_until == at(2, 11, 11, 40)
+    events = store.find_audits(limit=3).events
+    assert [e.type for e in events] == ["manual_override", "manual_override", "service_stopped"]
+    after = recover(store, POLICY, now=at(2, 10, 50))
+    assert kinds(after) == ["interrupted_session"] and after.findings[0].resolved
+    assert not after.needs_action
+    assert store.get_usage("minecraft", date(2026, 6, 2)) == timedelta(seconds=1800 + 2500)
+
+
+def test_repair_of_lost_usage_and_of_a_missing_cooldown(seed: tuple[SqliteStore, Log]) -> None:
+    store, log = seed
+    log.add(at(3, 8), ServiceStarted())
+    log.session(1, "minecraft", at(3, 9), minutes=20)
+    log.session(2, "minecraft", at(3, 10), minutes=15, usage=False)  # the write failed
+    log.add(at(3, 11), ServiceStopped())
+    report = recover(store, POLICY, now=at(3, 12))
+    [lost] = report.findings
+    assert (lost.kind, lost.entry_id, lost.day, lost.min_seconds, lost.max_seconds) == (
+        "usage_lost", "minecraft", date(2026, 6, 3), 900, 900)
+    assert lost.recorded_seconds == 1200 and lost.evidence == (3, 5) and lost.session_id is None
+    repair_usage_lost(store, lost)
+    with pytest.raises(RecoveryConflict):  # the stored usage is no longer what it saw
+        repair_usage_lost(store, lost)
+    assert store.get_usage("minecraft", date(2026, 6, 3)) == timedelta(seconds=2100)
+    assert recover(store, POLICY, now=at(3, 12)).findings == ()
+    # A usage change by hand (the parent forgave 10 min) is not "lost".
+    from shepherd_store.overrides import add_usage
+    add_usage(store, "minecraft", date(2026, 6, 3), -600, reason="a gift")
+    assert recover(store, POLICY, now=at(3, 12)).findings == ()
+    # A crash whose cooldown is missing; the session repaired without it.
+    log.add(at(3, 13), ServiceStarted())
+    log.session(3, "supertuxkart", at(3, 13, 5), quota=45, warnings=())
+    log.raw(format_timestamp(at(3, 13, 9)), CLIENT, "client_connected")  # alive then
+    log.add(at(3, 13, 15), ServiceStarted())
+    report = recover(store, POLICY, now=at(3, 13, 16))
+    assert kinds(report) == ["interrupted_session", "cooldown_missing"]
+    cd = report.findings[1]
+    assert cd.cooldown_until == at(3, 13, 24)  # start + 240 s + 15 min
+    repair(store, sid(3), seconds=500, report=report)
+    report = recover(store, POLICY, now=at(3, 13, 16))
+    cd = report.finding(sid(3), "cooldown_missing")
+    assert cd is not None and cd.cooldown_until == at(3, 13, 28, 20)  # from the repair
+    result = repair_cooldown(store, cd)
+    assert store.get_cooldown_until("supertuxkart") == at(3, 13, 28, 20) == result.cooldown_until
+    assert kinds(recover(store, POLICY, now=at(3, 13, 16))) == ["interrupted_session"]
+    with pytest.raises(RecoveryConflict):
+        repair_cooldown(store, cd)
+
+
+def test_this_librarys_own_rows_are_no_sign_of_life(seed: tuple[SqliteStore, Log]) -> None:
+    """A cooldown changed by hand while the service was down (a manual_override row in the
+    seed layout's log) does not stretch the play of the session the crash interrupted."""
+    store, log = seed
+    log.add(at(4, 8), ServiceStarted())
+    log.session(1, "minecraft", at(4, 9), warnings=(), crash=at(4, 9, 10))
+    log.raw(format_timestamp(at(4, 9, 10)), CLIENT, "client_connected")
+    from shepherd_store.overrides import set_cooldown
+    set_cooldown(store, "minecraft", at(4, 12), expected=None)  # written at the real now
+    log.add(at(4, 11), ServiceStarted())
+    f = recover(store, now=at(4, 12)).findings[0]
+    assert (f.min_seconds, f.max_seconds) == (600, 3600)
+
+
+# --- rules ----------------------------------------------------------------------------------
+
+
+def test_unclean_shutdown_without_a_session_is_information(any_layout: tuple[SqliteStore, Log]
+                                                           ) -> None:
+    store, log = any_layout
+    log.add(at(4, 8), ServiceStarted())
+    log.session(1, "tuxmath", at(4, 9), minutes=10)
+    log.add(at(4, 12), ServiceStarted())
+    report = recover(store, now=at(4, 13))
+    [f] = report.findings
+    assert (f.kind, f.severity, f.session_id, f.entry_id, f.min_seconds, f.max_seconds,
+            f.day, f.resolved) == ("unclean_shutdown", "info", None, None, None, None, None,
+                                   False)
+    assert f.evidence == (1, 3, 4) and not report.needs_action
+    assert [r.end for r in report.runs] == ["open", "unclean"]
+
+
+def test_a_shutdown_during_a_session_loses_its_play(any_layout: tuple[SqliteStore, Log]) -> None:
+    store, log = any_layout
+    log.add(at(5, 8), ServiceStarted())
+    log.session(1, "minecraft", at(5, 9), warnings=(300,))  # warned at 9:55
+    log.add(at(5, 9, 57), ServiceStopped())  # shepherdd stops the game, writes no end
+    f = recover(store, now=at(5, 20)).findings[0]
+    assert (f.kind, f.min_seconds, f.max_seconds) == ("interrupted_session", 3300, 3420)
+    assert "shut down" in f.explanation
+
+
+def test_bounds_of_an_unlimited_session(any_layout: tuple[SqliteStore, Log]) -> None:
+    store, log = any_layout
+    log.add(at(6, 8), ServiceStarted())
+    log.session(1, "krita", at(6, 9), quota=None)
+    log.raw(format_timestamp(at(6, 9, 10)), json.dumps(
+        {"type": "client_connected", "client_id": "c", "role": "Shell", "uid": 1000},
+        separators=(",", ":")), "client_connected")
+    three_days = recover(store, now=at(9, 9))
+    assert three_days.findings == ()  # the log cannot tell it from one still running
+    assert three_days.runs[0].sessions[0].status == "running"
+    assert "with no time limit; the service has written nothing since" in three_days.notes[0]
+    log.add(at(9, 10), ServiceStarted())  # back: now it is provably interrupted
+    f = recover(store, now=at(9, 11)).findings[0]
+    assert (f.min_seconds, f.max_seconds) == (600, 3 * 86400 + 3600)
+
+
+def test_extension_moves_the_upper_bound(any_layout: tuple[SqliteStore, Log]) -> None:
+    store, log = any_layout
+    log.add(at(7, 8), ServiceStarted())
+    log.session(1, "minecraft", at(7, 9), quota=30, warnings=(300,))
+    log.add(at(7, 9, 26), SessionExtended(sid(1), timedelta(minutes=15), at(7, 9, 45)))
+    log.add(at(7, 11), ServiceStarted())
+    f = recover(store, now=at(7, 12)).findings[0]
+    # Last row: the extension at 9:26; upper bound: the extended deadline 9:45.
+    assert (f.min_seconds, f.max_seconds) == (26 * 60, 45 * 60)
+    assert f.evidence == (2, 3, 4, 5)
+
+
+def test_credited_day_follows_the_offset_the_log_shows(any_layout: tuple[SqliteStore, Log]
+                                                       ) -> None:
+    """A session over the spring-forward night: the service writes its local date at the
+    end, in the offset then (EDT), which its last rows show."""
+    store, log = any_layout
+    log.add(at(7, 23, tz=EST, month=3), ServiceStarted())
+    log.session(1, "krita", at(7, 23, 30, tz=EST, month=3), quota=None)
+    log.raw(format_timestamp(at(9, 0, 30, 0.003, tz=EDT, month=3)), json.dumps(
+        {"type": "client_connected", "client_id": "c", "role": "Shell", "uid": 1000},
+        separators=(",", ":")), "client_connected")
+    log.add(at(9, 8, tz=EDT, month=3), ServiceStarted())
+    f = recover(store, now=at(10, 0, month=3)).findings[0]
+    assert f.min_seconds == 86_400 and f.day == date(2026, 3, 9)
+    assert credited_day(f, 0) == date(2026, 3, 7)  # ended at once: the start's own day
+    assert credited_day(f, 86_400 - 3600) == date(2026, 3, 8)
+
+
+def test_since_limits_the_runs(any_layout: tuple[SqliteStore, Log]) -> None:
+    store, log = any_layout
+    for day in (1, 2, 3):
+        log.add(at(day, 8), ServiceStarted())
+        log.session(day, "tuxmath", at(day, 9), quota=45)
+    full = recover(store, now=at(4, 0))
+    assert len(full.runs) == 3 and len(full.findings) == 3
+    since = recover(store, now=at(4, 0), since=at(2, 12))
+    assert [r.started_at for r in since.runs] == [at(3, 8), at(2, 8)]
+    assert [f.session_id for f in since.findings] == [sid(3), sid(2)]
+    assert since.notes == ()  # no "pruned beginning": the start was chosen
+
+
+# --- pathological logs ------------------------------------------------------------------------
+
+
+def test_pathological_rows_are_notes_never_exceptions(any_layout: tuple[SqliteStore, Log]
+                                                      ) -> None:
+    store, log = any_layout
+    log.session(1, "minecraft", at(8, 7), minutes=5)  # before any start: pruned beginning
+    log.add(at(8, 8), SessionEnded(sid(2), "minecraft", UserStop(), timedelta(minutes=1)))
+    log.add(at(8, 8, 1), ServiceStarted())
+    log.session(3, "tuxmath", at(8, 9), minutes=10)
+    log.session(3, "tuxmath", at(8, 9, 20), minutes=5)  # the same session id again
+    log.raw(format_timestamp(at(8, 9, 30)), '{"type":"session_started","session_id":', "x")
+    log.raw(format_timestamp(at(8, 9, 31)), '{"type":"volume_changed","level":3}', "x")
+    log.raw("yesterday-ish", '{"type":"service_started"}', "service_started")
+    log.raw(format_timestamp(at(8, 9, 40)), '[1, 2]', "x")
+    log.add(at(8, 6), SessionStarted(sid(4), "minecraft", "Minecraft", at(8, 7)))  # clock back
+    log.add(at(8, 6, 1), WarningIssued(sid(5), 60))  # no such session
+    log.add(at(8, 10), ServiceStopped())
+    log.add(at(8, 10, 1), ServiceStopped())
+    log.add(at(8, 10, 2), SessionStarted(sid(6), "krita", "Krita", None))  # while stopped
+    report = recover(store, now=at(9, 0))
+    notes = "\n".join(report.notes)
+    for expected_text in (
+            "does not begin with the service starting",
+            "The clock went back by more than 2 min once (first: by 3 h 40 min",
+            "1 session start reuses a session id already started",
+            "1 session end names a session the log never started",
+            "2 rows cannot be read and they are ignored",
+            "1 row has an event type this library does not know",
+            "type volume_changed",
+            "1 row has a time that cannot be read",
+            "1 service_stopped row ends no run",
+            "1 session started while the service was stopped"):
+        assert expected_text in notes, (expected_text, notes)
+    # Session 4 started with its deadline an hour "before" row 10's time: a problem of the
+    # clock, reported as an interrupted session in a clean run, never a crash.
+    assert sid(4) in {f.session_id for f in report.findings}
+
+
+def test_a_session_started_while_another_runs_cuts_it(any_layout: tuple[SqliteStore, Log]) -> None:
+    store, log = any_layout
+    log.add(at(10, 8), ServiceStarted())
+    log.add(at(10, 9), SessionStarted(sid(1), "minecraft", "Minecraft", at(10, 10)))
+    log.session(2, "tuxmath", at(10, 9, 20), minutes=10)
+    report = recover(store, now=at(10, 9, 31))
+    f = report.finding(sid(1))
+    assert f is not None and (f.min_seconds, f.max_seconds) == (0, 1200)
+    assert "another session started" in f.explanation
+    assert any("1 session started while another was still running" in n for n in report.notes)
+
+
+# --- the scan: incremental, cancel, statements ----------------------------------------------
+
+
+def random_history(rng: random.Random, log: Log, n: int, t0: datetime) -> Iterator[None]:
+    """Append `n` rows of a plausible history with crashes and oddities; yield after each."""
+    t = t0
+    running: str | None = None
+    deadline: datetime | None = None
+    started_ids: list[str] = []
+    for _ in range(n):
+        t += timedelta(seconds=rng.randrange(1, 900))
+        roll = rng.random()
+        if roll < 0.06:
+            log.add(t, ServiceStarted())  # a crash if anything was running
+            running = None
+        elif roll < 0.10:
+            log.add(t, ServiceStopped())
+            running = None
+        elif running is None and roll < 0.40:
+            running = sid(rng.randrange(10**9)) if rng.random() > 0.03 or not started_ids \
+                else rng.choice(started_ids)
+            started_ids.append(running)
+            deadline = t + timedelta(minutes=rng.choice((15, 30, 45))) \
+                if rng.random() < 0.85 else None
+            log.add(t, SessionStarted(running, rng.choice(("a", "b", "c")), "L", deadline))
+        elif running is not None and roll < 0.55:
+            log.add(t, WarningIssued(running, rng.choice((300, 60))))
+        elif running is not None and roll < 0.58 and deadline is not None:
+            deadline += timedelta(minutes=10)
+            log.add(t, SessionExtended(running, timedelta(minutes=10), deadline))
+        elif running is not None and roll < 0.80:
+            secs = rng.randrange(0, 3000)
+            log.store.add_usage("a", t.date(), timedelta(seconds=secs - rng.choice((0, 0, 5))))
+            log.add(t, SessionEnded(running, "a", UserStop(), timedelta(seconds=secs)))
+            running = None
+        elif roll < 0.83:
+            log.raw(format_timestamp(t), rng.choice(('{"type":"x_new"}', "not json", "{}")))
+        elif roll < 0.85:
+            t -= timedelta(hours=rng.choice((1, 3)))  # the clock is set back
+        elif roll < 0.87:
+            log.add(t, SessionEnded(sid(rng.randrange(10**9)), "b", Expired(),
+                                    timedelta(seconds=30)))
+        else:
+            log.raw(format_timestamp(t), json.dumps(
+                {"type": "client_connected", "client_id": "c", "role": "Shell", "uid": None},
+                separators=(",", ":")), "client_connected")
+        yield
+
+
+@pytest.mark.parametrize("seed_value", range(4))
+def test_incremental_update_equals_a_fresh_scan(any_layout: tuple[SqliteStore, Log],
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                seed_value: int) -> None:
+    monkeypatch.setattr(recovery_module, "DETAIL_RUNS", 3)  # runs leave the detail window
+    monkeypatch.setattr(recovery_module, "CHUNK", 7)  # many statements per scan
+    store, log = any_layout
+    rng = random.Random(seed_value)
+    now = at(30, 0)
+    scanner = RecoveryScanner(store, POLICY)
+    history = random_history(rng, log, 160, at(1, 6))
+    done = False
+    while not done:
+        for _ in range(rng.randrange(1, 25)):
+            if next(history, StopIteration) is StopIteration:
+                done = True
+                break
+        if rng.random() < 0.3:  # a repair in between
+            seen = scanner.update(now=now)
+            open_ = [f for f in seen.findings
+                     if f.kind == "interrupted_session" and not f.resolved and f.fix]
+            if open_:
+                repair(store, open_[0].session_id or "", report=seen, now=now)
+        incremental = scanner.update(now=now)
+        fresh = recover(store, POLICY, now=now)
+        assert incremental == fresh
+    assert fresh.runs and any(f.kind == "interrupted_session" for f in fresh.findings)
+    old = [r for r in fresh.runs if not r.detailed]
+    assert old, "the history is long enough to leave runs out of the detail window"
+    with_all = RecoveryScanner(store, POLICY)
+    monkeypatch.setattr(recovery_module, "DETAIL_RUNS", 10_000)
+    everything = with_all.scan(now=now)
+    for run in old:
+        [same] = [r for r in everything.runs if r.first_id == run.first_id]
+        assert scanner.run_sessions(run) == same.sessions
+
+
+def test_cancel_then_update_continues(any_layout: tuple[SqliteStore, Log],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recovery_module, "CHUNK", 5)
+    store, log = any_layout
+    for _ in random_history(random.Random(3), log, 80, at(1, 6)):
+        pass
+    seen: list[tuple[int, int]] = []
+
+    def progress(done: int, total: int) -> bool:
+        seen.append((done, total))
+        return len(seen) < 3
+
+    scanner = RecoveryScanner(store)
+    partial = scanner.scan(progress, now=LATER)
+    assert not partial.complete and seen[-1][0] == 15 and partial.last_id == 15
+    stop = scanner.scan(cancel=lambda: True, now=LATER)
+    assert not stop.complete and stop.last_id == 0
+    assert scanner.update(now=LATER) == recover(store, now=LATER)
+
+
+def test_every_read_is_one_short_statement(monkeypatch: pytest.MonkeyPatch) -> None:
+    statements: list[tuple[str, tuple[Any, ...]]] = []
+    real = SqliteStore._read
+
+    def spy(self: SqliteStore, sql: str, params: tuple[Any, ...] = (), action: str = "read"
+            ) -> list[Any]:
+        statements.append((sql, params))
+        return real(self, sql, params, action)
+
+    monkeypatch.setattr(SqliteStore, "_read", spy)
+    monkeypatch.setattr(recovery_module, "CHUNK", 10)
+    with SqliteStore.open(fixture_path("rust-crash-restarted.db"), read_only=True) as store:
+        recover(store, now=LATER)
+    scans = [(sql, p) for sql, p in statements if "FROM audit_log WHERE id > ? AND id <= ?" in sql]
+    assert len(scans) >= 13
+    assert all(p[1] - p[0] <= 10 for _sql, p in scans)
+    for sql, _p in statements:  # everything else is a point or LIMITed read, or a small table
+        assert "audit_log" not in sql or "id <= ?" in sql or "LIMIT" in sql or \
+            "max(id)" in sql or "min(id)" in sql, sql
+
+
+def test_the_update_reads_only_new_rows(any_layout: tuple[SqliteStore, Log],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    store, log = any_layout
+    for _ in random_history(random.Random(5), log, 60, at(1, 6)):
+        pass
+    scanner = RecoveryScanner(store)
+    before = scanner.scan(now=LATER)
+    ranges: list[tuple[Any, ...]] = []
+    real = SqliteStore._read
+
+    def spy(self: SqliteStore, sql: str, params: tuple[Any, ...] = (), action: str = "read"
+            ) -> list[Any]:
+        if "id > ? AND id <= ?" in sql:
+            ranges.append(params)
+        return real(self, sql, params, action)
+
+    monkeypatch.setattr(SqliteStore, "_read", spy)
+    assert scanner.update(now=LATER) == before and ranges == []
+    log.add(at(29, 0), ServiceStarted())
+    after = scanner.update(now=LATER)
+    assert after.last_id == before.last_id + 1
+    assert {p[:2] for p in ranges} == {(before.last_id, before.last_id + 1)}
+
+
+def test_a_log_that_shrank_is_read_again(tmp_path: Path) -> None:
+    db = copy("rust-crash-restarted.db", tmp_path)
+    with SqliteStore.open(db) as store:
+        scanner = RecoveryScanner(store)
+        assert scanner.scan(now=LATER).needs_action
+        with store.override("truncate") as conn:
+            conn.execute("DELETE FROM audit_log WHERE id > 109")
+        report = scanner.update(now=LATER)
+        assert report.findings == () and report.last_id == 109
+        assert report == recover(store, now=LATER)
+
+
+def test_policy_file_labels(tmp_path: Path) -> None:
+    policy = load_policy(FIXTURES / "shepherdd-config.example.toml")
+    with SqliteStore.open(fixture_path("rust-crash-restarted.db"), read_only=True) as store:
+        f = recover(store, policy, now=LATER).findings[0]
+    assert f.label == (policy.label("minecraft") or "Minecraft")
