@@ -8,13 +8,20 @@ timeline of one run as plain dataclasses that `recovery_timeline.RunTimeline` pa
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from shepherd_store.diagnose import DEADLINE_GRACE
 from shepherd_store.policy import Policy
-from shepherd_store.recovery import RecoveredSession, RecoveryFinding, RecoveryReport, Run
+from shepherd_store.recovery import (
+    RecoveredSession,
+    RecoveryFinding,
+    RecoveryReport,
+    Run,
+    credited_day,
+)
 
 from .formatting import format_duration, format_local, format_local_time, short_id, to_local
 
@@ -70,13 +77,10 @@ def repair_bounds(finding: RecoveryFinding, now: datetime) -> tuple[int, int, bo
 
 def credit_day(finding: RecoveryFinding, seconds: int) -> date | None:
     """The usage day a repair of `seconds` credits: the day the session would have ended,
-    in the session's own offset (as `shepherd_store.recovery.repair` computes it)."""
+    exactly as `shepherd_store.recovery.repair` will write it (across a DST change too)."""
     if finding.started_at is None:
         return finding.day
-    try:
-        return (finding.started_at + timedelta(seconds=seconds)).date()
-    except OverflowError:
-        return finding.day
+    return credited_day(finding, seconds)
 
 
 def policy_cooldown(policy: Policy | None, entry_id: str | None) -> int | None:
@@ -240,10 +244,39 @@ def run_key(run: Run) -> tuple[int | None, int | None]:
     return (run.started_id, None if run.started_id is not None else run.last_event_id)
 
 
-def run_cells(run: Run) -> tuple[str, str, str, str, str]:
-    """Started, ended, how it ended, sessions, interrupted: the runs table's texts."""
+RunKey = tuple[int | None, int | None]
+
+
+def findings_by_run(report: RecoveryReport) -> dict[RunKey, list[RecoveryFinding]]:
+    """The `interrupted_session` findings of each run, by `run_key`.
+
+    A report lists the sessions of its newest `DETAIL_RUNS` runs only, but has a finding for
+    every interrupted session: a finding belongs to the run whose rows hold its session's
+    start (the smallest id of its evidence), found by the runs' first ids."""
+    firsts: list[tuple[int, int]] = []  # (first id, index), oldest first
+    previous_end = 0
+    for i in range(len(report.runs) - 1, -1, -1):
+        run = report.runs[i]
+        first = run.started_id if run.started_id is not None else previous_end + 1
+        firsts.append((first, i))
+        previous_end = run.ended_id or run.last_event_id or first
+    keys = [f for f, _i in firsts]
+    out: dict[RunKey, list[RecoveryFinding]] = {}
+    for f in report.findings:
+        if f.kind != "interrupted_session" or not f.evidence:
+            continue
+        at = bisect.bisect_right(keys, min(f.evidence)) - 1
+        if at >= 0:
+            out.setdefault(run_key(report.runs[firsts[at][1]]), []).append(f)
+    return out
+
+
+def run_cells(run: Run, findings: list[RecoveryFinding] | None = None
+              ) -> tuple[str, str, str, str, str]:
+    """Started, ended, how it ended, sessions, interrupted: the runs table's texts
+    (`findings`: the run's `interrupted_session` findings, see `findings_by_run`)."""
     started = format_local(run.started_at) if run.started_id is not None else \
-        "(before the log's first row)"
+        "before the log"
     if run.end == "clean":
         ended = format_local(run.ended_at)
         how = RUN_END_TEXT["clean"]
@@ -256,26 +289,31 @@ def run_cells(run: Run) -> tuple[str, str, str, str, str]:
     else:
         ended = "—"
         how = RUN_END_TEXT["open"]
-    interrupted = [s for s in run.sessions if s.interrupted]
-    open_ = sum(not s.resolved for s in interrupted)
-    if not run.detailed:
-        broken = "?"
-    elif not interrupted:
+    total, open_ = _tally(run, findings)
+    if not total:
         broken = "—"
     elif open_:
-        broken = f"{open_} to repair" if open_ == len(interrupted) else \
-            f"{open_} to repair, {len(interrupted) - open_} repaired"
+        broken = f"{open_} to repair" if open_ == total else \
+            f"{open_} to repair, {total - open_} repaired"
     else:
-        broken = f"✔ {len(interrupted)} repaired"
+        broken = f"✔ {total} repaired"
     return started, ended, how, str(run.session_count), broken
 
 
-def run_status(run: Run) -> str:
+def _tally(run: Run, findings: list[RecoveryFinding] | None) -> tuple[int, int]:
+    """(interrupted sessions, of which not repaired) of a run."""
+    if run.detailed or findings is None:
+        interrupted = [s for s in run.sessions if s.interrupted]
+        return len(interrupted), sum(not s.resolved for s in interrupted)
+    return len(findings), sum(not f.resolved for f in findings)
+
+
+def run_status(run: Run, findings: list[RecoveryFinding] | None = None) -> str:
     """`needs_repair`, `repaired`, `unclean`, `clean` or `open`: the row's colour."""
-    interrupted = [s for s in run.sessions if s.interrupted]
-    if any(not s.resolved for s in interrupted):
+    total, open_ = _tally(run, findings)
+    if open_:
         return "needs_repair"
-    if interrupted:
+    if total:
         return "repaired"
     return run.end
 

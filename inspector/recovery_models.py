@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 from shepherd_store.recovery import RecoveryFinding, Run
 
-from .recovery_logic import down_for_good, run_cells, run_key, run_status, run_tip
+from .recovery_logic import RunKey, down_for_good, run_cells, run_key, run_status, run_tip
 from .snapshot_tab import SEVERITY_COLORS, SEVERITY_TEXT
 from .widgets import plain_tip
 
@@ -51,29 +51,50 @@ class ElidingLabel(QLabel):
 
 
 class RunModel(QAbstractTableModel):
-    """The service's runs, newest first."""
+    """The service's runs, newest first (a log of years holds thousands: each row's texts
+    are made once, when first painted)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.runs: tuple[Run, ...] = ()
+        self.findings: dict[RunKey, list[RecoveryFinding]] = {}
+        self._cells: dict[int, tuple[str, str, str, str, str]] = {}
+        self._rows: dict[tuple[int | None, int | None], int] | None = None
 
-    def set_runs(self, runs: tuple[Run, ...]) -> None:
-        """Show `runs`; rows that only changed are repainted, so the selection stays."""
-        old = self.runs
-        if len(old) == len(runs) and all(run_key(a) == run_key(b) for a, b in zip(old, runs,
-                                                                                   strict=True)):
+    def set_runs(self, runs: tuple[Run, ...],
+                 findings: dict[RunKey, list[RecoveryFinding]] | None = None) -> None:
+        """Show `runs` (and their interrupted sessions' `findings`, see `findings_by_run`);
+        rows that only changed are repainted, so the selection stays."""
+        old, old_findings = self.runs, self.findings
+        self.findings = findings or {}
+        if len(old) == len(runs) and all(a is b or run_key(a) == run_key(b)
+                                         for a, b in zip(old, runs, strict=True)):
             self.runs = runs
             for row, (a, b) in enumerate(zip(old, runs, strict=True)):
-                if a != b:
+                key = run_key(b)
+                if (a is not b and a != b) or \
+                        old_findings.get(key) != self.findings.get(key):
+                    self._cells.pop(row, None)
                     self.dataChanged.emit(self.index(row, 0),
                                           self.index(row, len(RUN_COLUMNS) - 1))
             return
         self.beginResetModel()
         self.runs = runs
+        self._cells = {}
+        self._rows = None
         self.endResetModel()
 
     def row_of(self, key: tuple[int | None, int | None]) -> int | None:
-        return next((i for i, r in enumerate(self.runs) if run_key(r) == key), None)
+        if self._rows is None:
+            self._rows = {run_key(r): i for i, r in enumerate(self.runs)}
+        return self._rows.get(key)
+
+    def cells(self, row: int) -> tuple[str, str, str, str, str]:
+        cells = self._cells.get(row)
+        if cells is None:
+            run = self.runs[row]
+            cells = self._cells[row] = run_cells(run, self.findings.get(run_key(run)))
+        return cells
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.runs)
@@ -92,15 +113,16 @@ class RunModel(QAbstractTableModel):
             return None
         run = self.runs[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return run_cells(run)[index.column()]
+            return self.cells(index.row())[index.column()]
         if role == Qt.ItemDataRole.ForegroundRole and index.column() in (2, 4):
             end = "unclean" if down_for_good(run) else run.end
-            color = RUN_COLORS.get(run_status(run) if index.column() == 4 else end)
+            status = run_status(run, self.findings.get(run_key(run)))
+            color = RUN_COLORS.get(status if index.column() == 4 else end)
             return QBrush(QColor(color)) if color else None
         if role == Qt.ItemDataRole.ToolTipRole:
             return plain_tip(run_tip(run))
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return ", ".join(run_cells(run))
+            return ", ".join(self.cells(index.row()))
         if role == Qt.ItemDataRole.TextAlignmentRole and index.column() == 3:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None

@@ -57,10 +57,12 @@ from . import workers
 from .cooldown_tab import read_only_tip
 from .database import Database
 from .recovery_logic import (
+    RunKey,
     build_timeline,
     describe_repair,
     describe_result,
     finding_detail,
+    findings_by_run,
     headline,
     needs_refresh,
     policy_cooldown,
@@ -78,8 +80,6 @@ from .recovery_repair import RepairPanel
 from .recovery_timeline import RunTimeline
 from .snapshot_tab import SEVERITY_COLORS, SnapshotTab
 from .widgets import DatabaseTab, ask_yes, plain_label, set_control, show_error
-
-MAX_QTIME = 86399  # a QTimeEdit shows at most 23:59:59
 
 
 @dataclass(frozen=True)
@@ -119,6 +119,7 @@ class RecoveryTab(DatabaseTab):
         self._run_key: tuple[int | None, int | None] | None = None
         self._session_id: str | None = None
         self._syncing = False
+        self._session_runs: dict[str, RunKey] = {}
         self._load_error: str | None = None
         self._old_sessions: dict[tuple[int | None, int | None], tuple[RecoveredSession, ...]] = {}
         self._refresh_asked = False
@@ -197,6 +198,9 @@ class RecoveryTab(DatabaseTab):
         self.runs_table.verticalHeader().setVisible(False)
         self.runs_table.setWordWrap(False)
         header = self.runs_table.horizontalHeader()
+        # Columns fit the newest rows only: a log of years has thousands of runs.
+        for h in (header, self.runs_table.verticalHeader()):
+            h.setResizeContentsPrecision(100)
         for col in range(len(RUN_COLUMNS) - 1):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
@@ -219,6 +223,8 @@ class RecoveryTab(DatabaseTab):
         self.findings_table.verticalHeader().setVisible(False)
         self.findings_table.setWordWrap(False)
         header = self.findings_table.horizontalHeader()
+        for h in (header, self.findings_table.verticalHeader()):
+            h.setResizeContentsPrecision(100)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.findings_table.setMaximumHeight(110)
@@ -399,7 +405,10 @@ class RecoveryTab(DatabaseTab):
         report = state.report if state is not None else None
         self._syncing = True
         try:
-            self.runs.set_runs(report.runs if report else ())
+            by_run = findings_by_run(report) if report else {}
+            self._session_runs = {f.session_id: key for key, found in by_run.items()
+                                  for f in found if f.session_id}
+            self.runs.set_runs(report.runs if report else (), by_run)
             self.findings.set_findings(report.findings if report else ())
             self._choose_selection(report)
             self._select_rows()
@@ -421,13 +430,7 @@ class RecoveryTab(DatabaseTab):
             self._run_key = run_key(run) if run is not None else None
             self._session_id = first.session_id if first is not None else None
         if self._session_id is None or self._run_of(self._session_id) is None:
-            run = self._selected_run()
-            pick = None
-            if run is not None:
-                interrupted = [s for s in run.sessions if s.interrupted]
-                pick = next((s for s in interrupted if not s.resolved),
-                            interrupted[0] if interrupted else None)
-            self._session_id = pick.session_id if pick is not None else None
+            self._session_id = self._pick_session(self._selected_run())
 
     def _select_rows(self) -> None:
         row = self.runs.row_of(self._run_key) if self._run_key is not None else None
@@ -449,10 +452,22 @@ class RecoveryTab(DatabaseTab):
                     None)
 
     def _run_of(self, session_id: str | None) -> Run | None:
+        """The run a session started in (any interrupted one; others of listed runs)."""
         if session_id is None or self.state is None:
             return None
+        key = self._session_runs.get(session_id)
+        row = self.runs.row_of(key) if key is not None else None
+        if row is not None:
+            return self.runs.runs[row]
         return next((r for r in self.state.report.runs
                      if any(s.session_id == session_id for s in r.sessions)), None)
+
+    def _pick_session(self, run: Run | None) -> str | None:
+        """The session a run's selection repairs: its first interrupted one not repaired
+        (else its first interrupted one)."""
+        found = self.runs.findings.get(run_key(run), []) if run is not None else []
+        pick = next((f for f in found if not f.resolved), found[0] if found else None)
+        return pick.session_id if pick is not None else None
 
     def _selected_run(self) -> Run | None:
         row = self.runs.row_of(self._run_key) if self._run_key is not None else None
@@ -533,11 +548,8 @@ class RecoveryTab(DatabaseTab):
             return
         run = self.runs.runs[current.row()]
         self._run_key = run_key(run)
-        if not any(s.session_id == self._session_id for s in run.sessions):
-            interrupted = [s for s in run.sessions if s.interrupted]
-            pick = next((s for s in interrupted if not s.resolved),
-                        interrupted[0] if interrupted else None)
-            self._session_id = pick.session_id if pick is not None else None
+        if self._run_of(self._session_id) is not run:
+            self._session_id = self._pick_session(run)
             row = self._finding_row()
             self._syncing = True
             try:
@@ -700,8 +712,10 @@ class RecoveryTab(DatabaseTab):
         narrow it: the person may have chosen its width)."""
         table = self.runs_table
         header = table.horizontalHeader()
-        needed = sum(max(table.sizeHintForColumn(c), header.sectionSizeHint(c))
-                     for c in range(self.runs.columnCount()))
+        last = self.runs.columnCount() - 1  # the others fit their contents already
+        needed = sum(header.sectionSize(c) for c in range(last))
+        needed += max(header.sectionSizeHint(last), table.fontMetrics().horizontalAdvance(
+            "1 to repair, 1 repaired") + 12)
         needed += table.verticalScrollBar().sizeHint().width() + 2 * table.frameWidth() + 30
         sizes = self.top_splitter.sizes()
         if len(sizes) == 2 and 0 < sizes[0] < needed and sum(sizes) > needed + 300:

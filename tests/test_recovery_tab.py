@@ -4,6 +4,7 @@ others, read-only, and the snapshot section."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -30,7 +31,10 @@ from inspector.recovery_logic import (
     credit_day,
     day_words,
     describe_repair,
+    findings_by_run,
     repair_bounds,
+    run_cells,
+    run_key,
 )
 from inspector.recovery_tab import RecoveryTab
 from inspector.recovery_timeline import axis_ticks
@@ -477,3 +481,17 @@ def test_a_long_run_is_shown_from_before_what_it_lost() -> None:
     ticks, step = axis_ticks(datetime(2026, 1, 10, tzinfo=NY), datetime(2026, 7, 4, tzinfo=NY),
                              600)
     assert [to.day for to in ticks] == [1] * len(ticks) and len(ticks) <= 6
+
+
+def test_findings_find_their_run_where_the_report_lists_no_sessions() -> None:
+    # A report lists the sessions of its newest 100 runs only; older runs' interrupted
+    # sessions are known from the findings alone, placed by their rows' ids.
+    with SqliteStore.open(fixture_path("rust-crash-restarted.db"), read_only=True) as store:
+        report = recover(store, now=PINNED)
+    by_run = findings_by_run(report)
+    crashed = report.runs[1]
+    assert list(by_run) == [run_key(crashed)]
+    assert [f.session_id for f in by_run[run_key(crashed)]] == [CRASHED]
+    listed = dataclasses.replace(crashed, sessions=(), detailed=False)
+    assert run_cells(listed, by_run[run_key(crashed)])[4] == "1 to repair"
+    assert run_cells(report.runs[0], by_run.get(run_key(report.runs[0])))[4] == "—"
