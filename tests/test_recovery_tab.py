@@ -495,3 +495,27 @@ def test_findings_find_their_run_where_the_report_lists_no_sessions() -> None:
     listed = dataclasses.replace(crashed, sessions=(), detailed=False)
     assert run_cells(listed, by_run[run_key(crashed)])[4] == "1 to repair"
     assert run_cells(report.runs[0], by_run.get(run_key(report.runs[0])))[4] == "—"
+
+
+def test_the_snapshot_fix_and_the_repair_never_count_a_session_twice(
+        qtbot: Any, tmp_path: Path, open_db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # rust-v0.db has a snapshot naming the session the log shows interrupted: the snapshot
+    # section offers "add the unaccounted minutes" and the Recovery tab a repair. Whichever
+    # is used first, the other sees it.
+    monkeypatch.setattr(snapshot_tab, "local_now",
+                        lambda: datetime(2026, 7, 4, 14, 30, tzinfo=NY).astimezone())
+    path = copy(tmp_path, "rust-v0.db")
+    tab = make_tab(qtbot, open_db(path))
+    snap = tab.snapshot
+    qtbot.waitUntil(lambda: snap.state is not None and snap.state.gap is not None, timeout=5000)
+    (finding,) = interrupted(tab)
+    day = finding.day
+    assert day is not None
+    before = usage(path, "minecraft", day)
+    answer(tab, "confirm", True)
+    with qtbot.waitSignal(tab.written, timeout=5000):
+        tab.repair_button.click()
+    assert usage(path, "minecraft", day) == before + 600
+    qtbot.waitUntil(lambda: "usage_added_by_hand" in [f.code for f in snap.state.findings]
+                    if snap.state else False, timeout=5000)
+    assert not snap.usage_button.isEnabled()
