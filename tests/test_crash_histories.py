@@ -19,13 +19,13 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from shepherd_store import SqliteStore
+from shepherd_store import AuditEvent, ServiceStarted, SessionStarted, SqliteStore
 from shepherd_store.policy import Policy, PolicyEntry
 from shepherd_store.recovery import (
     RecoveryConflict,
@@ -228,6 +228,28 @@ def test_incremental_update_agrees_with_a_full_scan() -> None:
             compare(updated, sim.crashes, now)
 
 
+@pytest.mark.xfail(strict=True, reason="RecoveryScanner.update keeps the cached finding of an "
+                   "open session that a later session start cut: evidence and explanation stale")
+def test_incremental_update_sees_a_later_session_cut_an_open_one() -> None:
+    """(Found by bench_recovery's "update = full scan afterwards".) The open run's session A
+    is interrupted (deadline long past); then session B starts in the same run. A full scan
+    bounds A by B's start (evidence: B's row); the incremental update must too."""
+    est = timezone(timedelta(hours=-5))
+
+    def t(h: int, m: int) -> datetime:
+        return datetime(2026, 3, 7, h, m, tzinfo=est)
+
+    with SqliteStore.in_memory() as store:
+        store.append_audit(AuditEvent(0, t(10, 0), ServiceStarted()))
+        store.append_audit(AuditEvent(0, t(10, 1), SessionStarted(
+            "11111111-1111-4111-8111-111111111111", "minecraft", "Minecraft", t(10, 31))))
+        scanner = RecoveryScanner(store)
+        scanner.scan(now=t(12, 0))
+        store.append_audit(AuditEvent(0, t(11, 0), SessionStarted(
+            "22222222-2222-4222-8222-222222222222", "tuxmath", "Tux Math", t(11, 30))))
+        assert scanner.update(now=t(12, 0)).findings == recover(store, now=t(12, 0)).findings
+
+
 def test_repair_resolves_and_adds_exactly_its_seconds() -> None:
     end = datetime(2026, 3, 10, 22, 0, tzinfo=NY)
     repaired = 0
@@ -399,8 +421,6 @@ def test_idle_crash_loop_gives_unclean_shutdowns_only() -> None:
     assert {f.kind for f in report.findings} == {"unclean_shutdown"}
 
 
-@pytest.mark.xfail(strict=True, reason="recovery credits (start + min_seconds) in the start's "
-                   "own offset (EST), the service the local date at the end (EDT): 03-08 vs 03-09")
 def test_credited_day_of_a_day_long_session_across_spring_forward() -> None:
     """An unlimited game left open for a day, over the spring-forward night: the service
     would credit the local date at its end (New York's offset then, EDT)."""
@@ -415,6 +435,26 @@ def test_credited_day_of_a_day_long_session_across_spring_forward() -> None:
     f = report.findings[0]
     assert f.min_seconds == 86_400
     assert f.day == date(2026, 3, 9), f"credited {f.day}; the service's local date is 03-09"
+
+
+@pytest.mark.xfail(strict=True, reason="repair credits start + seconds in the offset of the "
+                   "latest row at or before that moment (EST here), not the zone's offset then")
+def test_repair_day_of_a_day_long_session_with_no_row_after_the_dst_change() -> None:
+    """Krita open from 2026-03-07 23:30 EST; its last row 00:30 EST, before spring-forward;
+    the service crashed at 2026-03-09 00:20 EDT and came back at 08:00 EDT. Repairing the true
+    85,800 s, the service would have credited 03-09 (00:20 EDT = 23:20 EST of 03-08)."""
+    store, sim = scripted()
+    with store:
+        sim.boot(at(2026, 3, 7, 23, 0))
+        sim.play("krita", at(2026, 3, 7, 23, 30), seconds=90_000, crash_after=85_800,
+                 clients_after=[3600])
+        sim.boot(at(2026, 3, 9, 8, 0))
+        now = at(2026, 3, 10, 0, 0)
+        crash, f = one_finding(store, sim, now)
+        assert f.min_seconds == 3600 and f.day == date(2026, 3, 8)  # 00:30 EST: right
+        result = repair(store, crash.session_id or "", seconds=85_800, policy=POLICY, now=now)
+    assert crash.day == date(2026, 3, 9)
+    assert result.day == date(2026, 3, 9), f"credited {result.day}"
 
 
 @pytest.mark.xfail(strict=True, reason="recovery caps max_seconds at ceil(deadline - start) = "
