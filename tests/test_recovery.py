@@ -576,6 +576,23 @@ def test_pathological_rows_are_notes_never_exceptions(any_layout: tuple[SqliteSt
     assert sid(4) in {f.session_id for f in report.findings}
 
 
+def test_an_end_written_after_a_restart_ends_the_session(any_layout: tuple[SqliteStore, Log]
+                                                         ) -> None:
+    store, log = any_layout
+    log.add(at(11, 8), ServiceStarted())
+    log.session(2, "tuxmath", at(11, 8, 10), minutes=5)  # an ordinary end that day first
+    log.session(1, "minecraft", at(11, 9), warnings=())
+    log.add(at(11, 9, 30), ServiceStarted())
+    log.add(at(11, 9, 31), SessionEnded(sid(1), "minecraft", UserStop(),
+                                        timedelta(minutes=31)))
+    store.add_usage("minecraft", date(2026, 6, 11), timedelta(minutes=31))
+    report = recover(store, now=at(11, 12))
+    assert kinds(report) == ["unclean_shutdown"]  # (the restart itself)
+    assert report.runs[1].sessions[0].status == "ended"
+    assert report.notes == ("1 session ended after the service had stopped or restarted "
+                            f"(first: id 6, session {sid(1)}).",)
+
+
 def test_a_session_started_while_another_runs_cuts_it(any_layout: tuple[SqliteStore, Log]) -> None:
     store, log = any_layout
     log.add(at(10, 8), ServiceStarted())
