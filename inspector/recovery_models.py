@@ -9,13 +9,13 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QPaintEvent
-from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QLabel, QSizePolicy, QTableView, QWidget
 
 from shepherd_store.recovery import RecoveryFinding, Run
 
 from .recovery_logic import RunKey, down_for_good, run_cells, run_key, run_status, run_tip
 from .snapshot_tab import SEVERITY_COLORS, SEVERITY_TEXT
-from .widgets import plain_tip
+from .widgets import plain_tip, set_control
 
 _Index = QModelIndex | QPersistentModelIndex
 RUN_COLUMNS = ("Started", "Ended", "How it ended", "Sessions", "Interrupted")
@@ -45,6 +45,22 @@ class ElidingLabel(QLabel):
                                               rect.width())
         p.setPen(self.palette().color(self.foregroundRole()))
         p.drawText(rect, int(self.alignment()), shown)
+
+
+def row_table(parent: QWidget, model: QAbstractTableModel, name: str, tip: str,
+              accessible: str) -> QTableView:
+    """A table of whole rows, one selected at a time, whose columns fit the newest 100 rows
+    (a log of years holds thousands of runs)."""
+    table = QTableView(parent)
+    set_control(table, name, tip, accessible)
+    table.setModel(model)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.verticalHeader().setVisible(False)
+    table.setWordWrap(False)
+    for header in (table.horizontalHeader(), table.verticalHeader()):
+        header.setResizeContentsPrecision(100)
+    return table
 
 
 # --- models --------------------------------------------------------------------------------

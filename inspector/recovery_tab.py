@@ -13,10 +13,7 @@ only where a snapshot exists.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 
 from PySide6.QtCore import (
     QItemSelectionModel,
@@ -26,7 +23,6 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QFont, QShowEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFrame,
     QGroupBox,
     QHBoxLayout,
@@ -35,18 +31,15 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QScrollArea,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from shepherd_store import StoreError
 from shepherd_store.recovery import (
-    RecoveredSession,
     RecoveryConflict,
     RecoveryFinding,
     RecoveryReport,
-    RecoveryScanner,
     RepairResult,
     Run,
     repair,
@@ -75,30 +68,13 @@ from .recovery_models import (
     ElidingLabel,
     RecoveryFindingModel,
     RunModel,
+    row_table,
 )
 from .recovery_repair import RepairPanel
+from .recovery_scan import RecoveryState, Scans
 from .recovery_timeline import RunTimeline
 from .snapshot_tab import SEVERITY_COLORS, SnapshotTab
 from .widgets import DatabaseTab, ask_yes, plain_label, set_control, show_error
-
-
-@dataclass(frozen=True)
-class RecoveryState:
-    """One read: the scanner's report and the cooldowns (for the repair's question)."""
-
-    report: RecoveryReport
-    cooldowns: dict[str, datetime | None]
-
-
-class _Cancel:
-    """A flag a running scan polls; set when the database it reads went away."""
-
-    def __init__(self) -> None:
-        self.flag = threading.Event()
-
-    def __call__(self) -> bool:
-        return self.flag.is_set()
-
 
 TIMELINE_TITLE = "Timeline of the selected run (local time)"
 
@@ -113,15 +89,12 @@ class RecoveryTab(DatabaseTab):
         super().__init__(db, "recoveryTab", parent)
         self.state: RecoveryState | None = None
         self.last_result: RepairResult | None = None
-        self._scanner: RecoveryScanner | None = None
-        self._cancel = _Cancel()
-        self._progress: tuple[int, int] | None = None
+        self.scans = Scans()
         self._run_key: tuple[int | None, int | None] | None = None
         self._session_id: str | None = None
         self._syncing = False
         self._session_runs: dict[str, RunKey] = {}
         self._load_error: str | None = None
-        self._old_sessions: dict[tuple[int | None, int | None], tuple[RecoveredSession, ...]] = {}
         self._refresh_asked = False
         self._build()
         self._follow()
@@ -188,19 +161,11 @@ class RecoveryTab(DatabaseTab):
         box.setObjectName("recoveryRuns")
         layout = QVBoxLayout(box)
         self.runs = RunModel(self)
-        self.runs_table = QTableView(box)
-        set_control(self.runs_table, "recoveryRunsTable",
-                    "Each run of the service, from its start to a clean stop, a crash (the "
-                    "next start) or now. Select one to see its timeline.", "Runs of the service")
-        self.runs_table.setModel(self.runs)
-        self.runs_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.runs_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.runs_table.verticalHeader().setVisible(False)
-        self.runs_table.setWordWrap(False)
+        self.runs_table = row_table(
+            box, self.runs, "recoveryRunsTable", "Each run of the service, from its start to "
+            "a clean stop, a crash (the next start) or now. Select one to see its timeline.",
+            "Runs of the service")
         header = self.runs_table.horizontalHeader()
-        # Columns fit the newest rows only: a log of years has thousands of runs.
-        for h in (header, self.runs_table.verticalHeader()):
-            h.setResizeContentsPrecision(100)
         for col in range(len(RUN_COLUMNS) - 1):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
@@ -213,18 +178,10 @@ class RecoveryTab(DatabaseTab):
         box.setObjectName("recoveryFindingsBox")
         layout = QVBoxLayout(box)
         self.findings = RecoveryFindingModel(self)
-        self.findings_table = QTableView(box)
-        set_control(self.findings_table, "recoveryFindings",
-                    "What the audit log shows went unrecorded. Select a finding to read it "
-                    "in full and to repair it.", "Findings")
-        self.findings_table.setModel(self.findings)
-        self.findings_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.findings_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.findings_table.verticalHeader().setVisible(False)
-        self.findings_table.setWordWrap(False)
+        self.findings_table = row_table(
+            box, self.findings, "recoveryFindings", "What the audit log shows went "
+            "unrecorded. Select a finding to read it in full and to repair it.", "Findings")
         header = self.findings_table.horizontalHeader()
-        for h in (header, self.findings_table.verticalHeader()):
-            h.setResizeContentsPrecision(100)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.findings_table.setMaximumHeight(110)
@@ -289,11 +246,9 @@ class RecoveryTab(DatabaseTab):
     # --- loading -------------------------------------------------------------------------
 
     def _on_opened(self) -> None:
-        self._cancel.flag.set()  # a scan of the previous file may still run: stop it
+        self.scans.stop()  # a scan of the previous file may still run: stop it
         self._loader.cancel()
-        self._scanner = None
         self.state = None
-        self._old_sessions.clear()
         self.last_result = None
         self.repair_box.status.setText("")
         self._set_notice("")
@@ -305,40 +260,22 @@ class RecoveryTab(DatabaseTab):
         store, policy = self.db.store, self.db.policy
         if store is None:
             return None
-        scanner = self._scanner
-        full = scanner is None or scanner.store is not store or scanner.policy is not policy
+        job, full = self.scans.job(store, policy)
         if full:
-            self._cancel.flag.set()
-            self._cancel = _Cancel()
-            scanner = self._scanner = RecoveryScanner(store, policy)
-            self._old_sessions.clear()
-            self._progress = (0, 0)
             self.progress.setRange(0, 0)
             self.progress.setVisible(True)
             self._progress_timer.start()
-        assert scanner is not None
-        cancel = self._cancel
-
-        def progress(done: int, total: int) -> bool:
-            self._progress = (done, total)  # read by a GUI timer: no signal per chunk
-            return not cancel()
-
-        def job() -> RecoveryState:
-            report = scanner.scan(progress, cancel) if full else scanner.update()
-            cooldowns = {c.entry_id: c.until for c in store.all_cooldowns()}
-            return RecoveryState(report, cooldowns)
-
         return job
 
     def _show_progress(self) -> None:
-        done, total = self._progress or (0, 0)
+        done, total = self.scans.progress or (0, 0)
         if total > 0:
             self.progress.setRange(0, 1000)
             self.progress.setValue(int(done / total * 1000))
 
     def _stop_progress(self) -> None:
         self._progress_timer.stop()
-        self._progress = None
+        self.scans.progress = None
         self.progress.setVisible(False)
 
     def _on_loaded(self, result: object) -> None:
@@ -362,10 +299,9 @@ class RecoveryTab(DatabaseTab):
         self._set_notice(message)
 
     def _on_failed(self, message: str) -> None:
-        self._cancel.flag.set()
+        self.scans.stop()
         self._loader.cancel()
         self._stop_progress()
-        self._scanner = None
         self.state = None
         self._set_notice(message)
         self._show()
@@ -378,7 +314,7 @@ class RecoveryTab(DatabaseTab):
                                  "repaired; open the database as its owner to repair them.")
             elif self.notice.text().startswith("Read-only"):
                 self._set_notice("")
-        scanner = self._scanner
+        scanner = self.scans.scanner
         if scanner is not None and scanner.policy is not self.db.policy:
             self.reload()  # labels and cooldowns come from the policy: read it all again
         self._update_repair()
@@ -509,7 +445,7 @@ class RecoveryTab(DatabaseTab):
             return
         sessions = run.sessions
         if not run.detailed:
-            cached = self._old_sessions.get(run_key(run))
+            cached = self.scans.old_sessions.get(run_key(run))
             if cached is None:
                 self._read_old_run(run)
                 self.timeline.set_timeline(None, "Reading the sessions of this run…")
@@ -528,18 +464,24 @@ class RecoveryTab(DatabaseTab):
 
     def _read_old_run(self, run: Run) -> None:
         """Sessions of a run older than the report keeps in detail, read off the GUI thread."""
-        scanner = self._scanner
-        if scanner is None:
+        scans = self.scans
+        scanner, key = scans.scanner, run_key(run)
+        if scanner is None or key in scans.reading:
             return
-        key = run_key(run)
+        scans.reading.add(key)
 
         def done(sessions: object) -> None:
-            if scanner is self._scanner and isinstance(sessions, tuple):
-                self._old_sessions[key] = sessions
+            if scanner is scans.scanner and isinstance(sessions, tuple):
+                scans.reading.discard(key)
+                scans.old_sessions[key] = sessions
                 if self._run_key == key:
                     self._show_timeline()
 
-        workers.start(lambda _report: scanner.run_sessions(run), done, self._on_load_failed)
+        def failed(message: str) -> None:
+            scans.reading.discard(key)
+            self._on_load_failed(message)
+
+        workers.start(lambda _report: scanner.run_sessions(run), done, failed)
 
     # --- selection -------------------------------------------------------------------------
 

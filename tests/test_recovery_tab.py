@@ -360,7 +360,7 @@ def test_a_new_crash_appears_live(qtbot: Any, tmp_path: Path, open_db: Any) -> N
     path = copy(tmp_path, "rust-crash-restarted.db")
     db = open_db(path)
     tab = make_tab(qtbot, db)
-    scanner = tab._scanner
+    scanner = tab.scans.scanner
     tab.select_run(4)  # the person is looking at an older run
     session = "7d2f7a52-3f0c-4f5e-9d7e-2b8c2a1e9f10"
     append_events(path, [
@@ -375,7 +375,7 @@ def test_a_new_crash_appears_live(qtbot: Any, tmp_path: Path, open_db: Any) -> N
     new = next(f for f in interrupted(tab) if f.session_id == session)
     assert (new.entry_id, new.min_seconds, new.max_seconds) == ("supertuxkart", 0, 1200)
     assert len(tab.runs.runs) == 9 and tab.runs.runs[1].end == "unclean"
-    assert tab._scanner is scanner  # read incrementally, not scanned again
+    assert tab.scans.scanner is scanner  # read incrementally, not scanned again
     assert tab.runs_table.currentIndex().row() == 6  # the same run, two rows lower
     assert tab.headline.text().startswith("✖ 2 interrupted sessions")
 
