@@ -35,9 +35,11 @@ Rules (what the report means):
   down to whole seconds and the upper one up (the service ends an expired session a moment
   after its deadline).
 * The **day** a repair credits is the day the session would have ended (the service adds
-  usage to its local date at the end of the session): `started_at + credited seconds`, in
-  the UTC offset of the latest row the log shows at or before that moment among the
-  session's start, its run's last sign of life and the run's end (`credited_day`). That is
+  usage to its local date at the end of the session): `started_at + credited seconds` as a
+  local date (`credited_day`). When the offsets of the rows around the session (its start,
+  its run's last sign of life, the run's end) are this machine's time zone's at those
+  instants (the inspector runs where the service does), that zone's date at that moment;
+  otherwise the date in the offset of the latest of those rows at or before it. Both are
   the session's own offset unless the offset changed while it ran (a DST change). Findings
   give it for `min_seconds`.
 * **usage_lost**: a day whose stored usage for an entry is below the sum of that day's
@@ -1233,17 +1235,19 @@ class RecoveryScanner:
         day = b.day(b.low)
         recorded = usage.get((s.entry, format_day(day)), 0) if day is not None else None
         done = s.sid in resolved
-        key = ("interrupted", s.sid, s.started_id, done, recorded, run.end, run.ended_id,
-               b.low, b.high, self._label(s))
-        cached = self._findings.get(key)
-        if cached is not None:
-            return cached
         label = self._label(s)
         evidence = tuple(sorted({s.started_id, *(i for i, _t in b.warn),
                                  *(i for i, _d in s.ext or []),
                                  *(x for x in (b.alive_id, run.ended_id,
                                                s.cut[0] if s.cut else None)
                                    if x is not None)}))
+        # Everything the finding is made of (a cache hit must be the same finding).
+        key = ("interrupted", s.sid, s.started_id, done, resolved.get(s.sid), recorded,
+               run.end, run.ended_id, run.ended_at, b.alive_id, b.alive_at, b.deadline,
+               b.upper, b.low, b.high, day, b.observed, evidence, label)
+        cached = self._findings.get(key)
+        if cached is not None:
+            return cached
         title = (f"{label}'s interrupted play was recorded" if done else
                  f"{label}'s interrupted play was never counted")
         explanation = b.story(label)
@@ -1502,8 +1506,9 @@ class _Bounds:
 
 def credited_day(finding: RecoveryFinding, seconds: int) -> date | None:
     """The usage day a repair of `seconds` credits for an interrupted session: the local date
-    the service would have written at its end, `started_at + seconds` in the offset of the
-    latest row the log shows at or before then (`finding.observed`)."""
+    the service would have written at its end, `started_at + seconds` (see the module's
+    rules: this machine's zone when the rows in `finding.observed` agree with it, else the
+    offset of the latest of them at or before then)."""
     return _credited_day(finding.started_at, finding.observed, seconds)
 
 
@@ -1515,6 +1520,11 @@ def _credited_day(start: datetime | None, observed: tuple[datetime, ...],
         end = start + timedelta(seconds=seconds)
     except OverflowError:
         return None
+    try:  # rows written in this machine's zone (the usual case): its offset at the end
+        if all(t.utcoffset() == t.astimezone().utcoffset() for t in (start, *observed)):
+            return end.astimezone().date()
+    except (OverflowError, OSError, ValueError):
+        pass
     zone = start.tzinfo
     latest = start
     near = end + timedelta(seconds=1)  # the bounds are whole seconds: the row may be 0.x s on

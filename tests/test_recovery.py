@@ -13,6 +13,7 @@ import random
 import shutil
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
@@ -522,6 +523,44 @@ def test_credited_day_follows_the_offset_the_log_shows(any_layout: tuple[SqliteS
     assert f.min_seconds == 86_400 and f.day == date(2026, 3, 9)
     assert credited_day(f, 0) == date(2026, 3, 7)  # ended at once: the start's own day
     assert credited_day(f, 86_400 - 3600) == date(2026, 3, 8)
+
+
+def test_credited_day_in_this_machines_zone(any_layout: tuple[SqliteStore, Log],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """No row after the spring-forward change before the end: when the rows agree with this
+    machine's zone (New York here), its offset at the end decides (00:20 EDT: 03-09)."""
+    store, log = any_layout
+    log.add(at(7, 23, tz=EST, month=3), ServiceStarted())
+    log.session(1, "krita", at(7, 23, 30, tz=EST, month=3), quota=None)
+    log.raw(format_timestamp(at(8, 0, 30, tz=EST, month=3)), CLIENT, "client_connected")
+    log.add(at(9, 8, tz=EDT, month=3), ServiceStarted())
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        f = recover(store, now=at(10, 0, month=3)).findings[0]
+        assert f.min_seconds == 3600 and f.day == date(2026, 3, 8)
+        assert credited_day(f, 85_800) == date(2026, 3, 9)  # 2026-03-09 00:20 EDT
+        monkeypatch.setenv("TZ", "Europe/Paris")  # rows from elsewhere: the rows' offsets
+        time.tzset()
+        assert credited_day(f, 85_800) == date(2026, 3, 8)  # 23:20 in the last row's EST
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_the_update_sees_a_later_start_cut_an_open_session(any_layout: tuple[SqliteStore, Log]
+                                                           ) -> None:
+    store, log = any_layout
+    log.add(at(12, 10), ServiceStarted())
+    log.session(1, "minecraft", at(12, 10, 1), quota=30, warnings=())
+    scanner = RecoveryScanner(store)
+    first = scanner.scan(now=at(12, 12))
+    assert first.findings[0].evidence == (2,)  # deadline long past: interrupted
+    log.add(at(12, 11), SessionStarted(sid(2), "tuxmath", "Tux Math", at(12, 11, 30)))
+    assert scanner.update(now=at(12, 12)) == recover(store, now=at(12, 12))
+    assert scanner.report is not None
+    f = scanner.report.finding(sid(1))
+    assert f is not None and f.evidence == (2, 3) and "another session started" in f.explanation
 
 
 def test_since_limits_the_runs(any_layout: tuple[SqliteStore, Log]) -> None:
