@@ -5,6 +5,8 @@ entry per day, cooldowns and the crash-recovery snapshot, in one SQLite file, re
 without ever breaking what the Rust daemon can read.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     ConflictError,
     CorruptDatabaseError,
@@ -55,7 +57,39 @@ from .store import (
     UsageRecord,
 )
 
+if TYPE_CHECKING:
+    from .recovery import (
+        RecoveredSession,
+        RecoveryConflict,
+        RecoveryFinding,
+        RecoveryReport,
+        RecoveryScanner,
+        RepairResult,
+        Run,
+        credited_day,
+        recover,
+        repair,
+        repair_cooldown,
+        repair_usage_lost,
+    )
+
 __version__ = "0.1.0"
+
+#: Crash recovery (`shepherd_store.recovery`), imported on first use: the command line
+#: starts without it.
+_RECOVERY = frozenset({
+    "RecoveredSession", "RecoveryConflict", "RecoveryFinding", "RecoveryReport",
+    "RecoveryScanner", "RepairResult", "Run", "credited_day", "recover", "repair",
+    "repair_cooldown", "repair_usage_lost"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _RECOVERY:
+        from . import recovery
+
+        return getattr(recovery, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AdminStop", "AuditEvent", "AuditFilter", "AuditPage", "ChangeToken", "ClientConnected",
@@ -63,9 +97,11 @@ __all__ = [
     "CorruptDatabaseError", "DatabaseError", "Event", "Expired", "IncompatibleSchemaError",
     "LaunchDenied", "LaunchFailed", "Layout", "LockedError", "ManualOverride", "NotFoundError",
     "OverrideRecord", "PolicyLoaded", "PolicyStop", "ProcessExited", "ReadOnlyError",
-    "SerializationError", "ServiceShutdown", "ServiceStarted", "ServiceStopped",
-    "SessionEndReason", "SessionEnded", "SessionExtended", "SessionSnapshot", "SessionStarted",
-    "SqliteStore", "StateSnapshot", "Store", "StoreError", "UnknownEvent", "UsageRecord",
-    "UserStop", "WarningIssued", "__version__", "decode_event", "decode_snapshot",
-    "encode_event", "encode_snapshot",
+    "RecoveredSession", "RecoveryConflict", "RecoveryFinding", "RecoveryReport", "RecoveryScanner",
+    "RepairResult", "Run", "SerializationError", "ServiceShutdown", "ServiceStarted",
+    "ServiceStopped", "SessionEndReason", "SessionEnded", "SessionExtended", "SessionSnapshot",
+    "SessionStarted", "SqliteStore", "StateSnapshot", "Store", "StoreError", "UnknownEvent",
+    "UsageRecord", "UserStop", "WarningIssued", "__version__", "credited_day", "decode_event",
+    "decode_snapshot", "encode_event", "encode_snapshot", "recover", "repair", "repair_cooldown",
+    "repair_usage_lost",
 ]

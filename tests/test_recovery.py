@@ -812,3 +812,14 @@ def test_policy_file_labels(tmp_path: Path) -> None:
     with SqliteStore.open(fixture_path("rust-crash-restarted.db"), read_only=True) as store:
         f = recover(store, policy, now=LATER).findings[0]
     assert f.label == (policy.label("minecraft") or "Minecraft")
+
+
+def test_exported_from_the_package_but_imported_on_first_use() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, shepherd_store as s; assert 'shepherd_store.recovery' not in "
+            "sys.modules; assert s.RecoveryScanner is __import__('shepherd_store.recovery', "
+            "fromlist=['x']).RecoveryScanner; assert 'recover' in s.__all__")
+    assert subprocess.run([sys.executable, "-c", code], cwd=FIXTURES.parent.parent,
+                          timeout=60).returncode == 0
