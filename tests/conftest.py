@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import hashlib
 import os
 import shutil
 import sys
@@ -113,6 +114,23 @@ CONFIG_HOME = os.environ["XDG_CONFIG_HOME"]
 atexit.register(shutil.rmtree, CONFIG_HOME, ignore_errors=True)
 
 
+def _fixture_digests() -> dict[str, str]:
+    return {str(p.relative_to(FIXTURES)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(FIXTURES.rglob("*")) if p.is_file()}
+
+
+#: The Rust-written fixtures as the session found them: tests must work on copies.
+FIXTURE_DIGESTS = _fixture_digests()
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Remove the session's configuration folder (CONFIG_HOME)."""
+    """Remove the session's configuration folder (CONFIG_HOME); fail the session when a test
+    changed a fixture written by the real Rust store (they are read-only evidence)."""
     shutil.rmtree(CONFIG_HOME, ignore_errors=True)
+    changed = sorted(name for name, digest in _fixture_digests().items()
+                     if FIXTURE_DIGESTS.get(name) != digest)
+    changed += sorted(set(FIXTURE_DIGESTS) - set(_fixture_digests()))
+    if changed:
+        sys.stderr.write(f"\nERROR: the test session changed fixtures in {FIXTURES}: "
+                         f"{', '.join(changed)} (restore them with git checkout)\n")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
