@@ -1,33 +1,48 @@
 """The usage bar chart: pyqtgraph over calendar day numbers, updated in place.
 
 The x axis is in day numbers (`shepherd_store.usage.day_number`), never timestamps, so a
-bar can only ever stand on its own calendar day. Each drawn entry has one `BarGraphItem`
-(and one quota line), created the first time the entry is drawn and afterwards only updated
-with `setOpts`/`setData`: rebuilding items leaked memory and one item with per-bar brushes
-was 5-8x slower (DESIGN.md, "Charts"). Only the busiest entries get items of their own
-(`split_entries`); the rest share one "Other" layer, since each item costs the GUI thread
-about 2 ms to add and 500 of them froze the window.
+bar can only ever stand on its own calendar day. Each drawn entry has one `BarGraphItem`,
+one for the part of its bars over its daily limit and one limit item, created the first
+time the entry is drawn and afterwards only updated with `setOpts`/`setData`: rebuilding
+items leaked memory and one item with per-bar brushes was 5-8x slower (DESIGN.md,
+"Charts"). Only the busiest entries get items of their own (`split_entries`); the rest
+share one "Other" layer, since each item costs the GUI thread about 2 ms to add and 500 of
+them froze the window.
+
+Limits are drawn only where they mean something, so that two entries with the same limit
+never draw one line on top of the other:
+
+- the part of an entry's bar beyond its daily limit is hatched in a darker tone of its
+  colour, and a thick tick in that tone marks where the limit lies inside the entry's own
+  bar (stacked: inside its segment, wherever that segment sits in the stack); a day exactly
+  at the limit has the tick alone;
+- side by side, a tick at the limit over each of the entry's own bars;
+- one entry alone, its limit as a line across the chart.
+
+A dashed line is the average per day over the range of what is drawn (stacked: the
+entries shown together; one entry: that entry).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any
 
 import numpy as np
 import pyqtgraph as pg  # type: ignore[import-untyped]
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPalette
+from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QApplication, QWidget
 
 from shepherd_store.timefmt import format_day
 from shepherd_store.usage import Bucket, BucketedUsage, DayRange, Span, day_date, span_index
+from shepherd_store.usage_compare import average_per_day
 
 from .formatting import entry_display, format_duration
+from .usage_view_state import OTHER_COLOR
 
 MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July",
                "August", "September", "October", "November", "December")
@@ -36,7 +51,8 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 BAR_FILL = 0.8  # share of its days a bar covers; the rest is the gap between bars
 MIN_VISIBLE_DAYS = 7  # a one-day range is shown with some room around it
 MAX_DAY = 3_652_059  # 9999-12-31
-OTHER_COLOR = "#B8B8B8"  # the "Other" layer: a light grey no entry gets (ENTRY_PALETTE)
+TICK_OVERHANG = 0.15  # stacked: a limit tick is this much of the bar's width wider each side
+OVER_TEXT = "over the daily limit"
 
 
 class Mode(StrEnum):
@@ -206,6 +222,74 @@ def duration_tick(seconds: float) -> str:
     return format_duration(round(seconds)).removesuffix(" 00 min")
 
 
+# --- how limits and the average look -------------------------------------------------------------
+
+def limit_color(color: str) -> QColor:
+    """The darker tone of an entry's colour for its limit tick, line and hatching."""
+    return QColor(color).darker(170)
+
+
+def over_brush(color: str) -> QBrush:
+    """Hatching for the part of a bar over the limit (drawn on top of the entry's colour):
+    a pattern, so its lines stay one pixel apart at any zoom."""
+    return QBrush(QColor(color).darker(260), Qt.BrushStyle.BDiagPattern)
+
+
+def limit_pen(color: str, width: float = 3.0) -> QPen:
+    pen = pg.mkPen(limit_color(color), width=width)
+    pen.setCapStyle(Qt.PenCapStyle.FlatCap)
+    return pen
+
+
+def average_pen(fg: QColor) -> QPen:
+    pen = pg.mkPen(fg, width=1.5, style=Qt.PenStyle.CustomDashLine)
+    pen.setDashPattern([5.0, 3.0])
+    return pen
+
+
+def paint_over_symbol(painter: QPainter, rect: QRectF, color: str = "#8C8C8C") -> None:
+    """The legend's "over the daily limit": a bar, hatched above a limit tick."""
+    painter.save()
+    w, h = rect.width(), rect.height()
+    bar = QRectF(rect.left() + w * 0.15, rect.top() + h * 0.05, w * 0.7, h * 0.95)
+    limit_y = rect.top() + h * 0.6
+    painter.fillRect(bar, QColor(color))
+    over = QRectF(bar.left(), bar.top(), bar.width(), limit_y - bar.top())
+    painter.setClipRect(over)
+    painter.setPen(pg.mkPen(QColor(color).darker(260), width=1))
+    step = max(3.0, w / 4)
+    x = over.left() - over.height()
+    while x < over.right():  # the hatching, drawn: a pattern is too coarse for an icon
+        painter.drawLine(QPointF(x, over.bottom()), QPointF(x + over.height(), over.top()))
+        x += step
+    painter.setClipping(False)
+    painter.setPen(limit_pen(color, max(2.0, h / 7)))
+    painter.drawLine(QPointF(rect.left(), limit_y), QPointF(rect.right(), limit_y))
+    painter.restore()
+
+
+def paint_average_symbol(painter: QPainter, rect: QRectF, fg: QColor) -> None:
+    """The legend's average line: dashed, in the text colour."""
+    painter.save()
+    pen = average_pen(fg)
+    pen.setWidthF(2.0)
+    pen.setDashPattern([2.0, 1.5])
+    painter.setPen(pen)
+    y = rect.center().y()
+    painter.drawLine(QPointF(rect.left(), y), QPointF(rect.right(), y))
+    painter.restore()
+
+
+def _segments(x0: np.ndarray, x1: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Points of separate horizontal segments (x0..x1 at y), split by NaNs (connect=finite)."""
+    m = len(y)
+    xs = np.full(3 * m, np.nan)
+    ys = np.full(3 * m, np.nan)
+    xs[0::3], xs[1::3] = x0, x1
+    ys[0::3], ys[1::3] = y, y
+    return xs, ys
+
+
 # --- the chart ----------------------------------------------------------------------------------
 
 @dataclass
@@ -223,7 +307,7 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
 
     Feed it with `set_data`; choose the look with `set_mode` and `set_hidden`. The x range
     is the user's (mouse pan and zoom) until `fit` is called; the y range always fits the
-    bars and limit lines in view, so zooming in on a quiet month shows its bars.
+    bars, limits and the average in view, so zooming in on a quiet month shows its bars.
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -257,10 +341,21 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
         self.user_zoomed = False
         self.bars: dict[str, pg.BarGraphItem] = {}
         self.other_bar: pg.BarGraphItem | None = None
+        #: Per entry with a limit: the part of its bars over the limit (hatched).
+        self.over_bars: dict[str, pg.BarGraphItem] = {}
+        #: Per entry: its limit, as ticks on its bars or (one entry alone) a line.
         self.quota_lines: dict[str, pg.PlotDataItem] = {}
-        self.marks = pg.ScatterPlotItem(symbol="t", size=11, pen=pg.mkPen(self._fg, width=1))
-        self.marks.setZValue(20)
-        plot.addItem(self.marks)
+        self.average_line = pg.PlotDataItem(pen=average_pen(self._fg))
+        self.average_line.setZValue(15)
+        self.average_line.setVisible(False)
+        plot.addItem(self.average_line)
+        #: Seconds per day of what is drawn, over the range (None: no average line).
+        self.average: float | None = None
+        #: "daily limit 1 h 00 min" at the right end of one entry's limit line.
+        self.limit_label = pg.TextItem("", anchor=(1, 1))
+        self.limit_label.setZValue(16)
+        self.limit_label.setVisible(False)
+        plot.addItem(self.limit_label, ignoreBounds=True)
         self._data: BucketedUsage | None = None
         self._range: DayRange | None = None
         self._spans: list[Span] = []
@@ -270,6 +365,9 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
         self._labels: dict[str, str] = {}
         self._quotas: dict[str, int] = {}
         self._hits: dict[str, list[int]] = {}
+        self._hit_arrays: dict[str, np.ndarray] = {}
+        self._over: dict[str, np.ndarray] = {}
+        self._over_secs: dict[str, list[int]] = {}
         self._geom: dict[str | None, _Geometry] = {}
         self._order: list[str | None] = []
         self._drawn: list[str] = []
@@ -290,12 +388,16 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
 
     def set_data(self, data: BucketedUsage, rng: DayRange, *, colors: Mapping[str, str],
                  labels: Mapping[str, str], quotas: Mapping[str, int],
-                 hits: Mapping[str, list[int]], drawn: list[str] | None = None) -> None:
+                 hits: Mapping[str, list[int]], drawn: list[str] | None = None,
+                 over: Mapping[str, Sequence[int]] | None = None) -> None:
         """Show `data` (bars over `rng`); `hits` are quota-hit counts per span per entry.
 
-        Only the `drawn` entries (default: all) get a layer of their own; the rest are
-        summed in one "Other" layer (`split_entries`). Any entry can still be shown alone.
-        Items are updated in place; the x range is left alone (call `fit` to reset it).
+        `over` is, per entry with a limit, the seconds of each bar beyond the daily limit
+        (`usage_compare.over_limit`, bucketed like `data`): that part of the bar is hatched
+        on every bar on which the limit was reached. Only the `drawn` entries (default:
+        all) get a layer of their own; the rest are summed in one "Other" layer
+        (`split_entries`). Any entry can still be shown alone. Items are updated in place;
+        the x range is left alone (call `fit` to reset it).
         """
         self._data = data
         self._range = rng
@@ -305,6 +407,11 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
         self._labels = dict(labels)
         self._quotas = {e: q for e, q in quotas.items() if q}
         self._hits = {e: list(v) for e, v in hits.items()}
+        self._hit_arrays = {e: np.asarray(v, dtype=float) for e, v in hits.items()
+                            if len(v) == len(data.spans)}
+        self._over_secs = {e: list(v) for e, v in (over or {}).items()}
+        self._over = {e: np.asarray(v, dtype=float) for e, v in (over or {}).items()
+                      if len(v) == len(data.spans)}
         self._colors = dict(colors)
         self._drawn = list(data.seconds) if drawn is None else \
             [e for e in drawn if e in data.seconds]
@@ -332,8 +439,14 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
                 self.other_bar = bar
             else:
                 self.bars[key] = bar
-                line = pg.PlotDataItem(pen=pg.mkPen(color, width=2,
-                                                    style=Qt.PenStyle.DashLine))
+                over = pg.BarGraphItem(x=np.zeros(0), height=np.zeros(0), width=1.0,
+                                       pen=pg.mkPen(limit_color(color), width=1),
+                                       brush=over_brush(color))
+                over.setZValue(2)
+                over.setVisible(False)
+                self.over_bars[key] = over
+                self.getPlotItem().addItem(over)
+                line = pg.PlotDataItem(pen=limit_pen(color), connect="finite")
                 line.setZValue(10)
                 line.setVisible(False)
                 self.quota_lines[key] = line
@@ -341,8 +454,9 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
         elif bar.opts["brush"].color().name() != QColor(color).name():
             bar.setOpts(brush=pg.mkBrush(color))
             if key is not None:
-                self.quota_lines[key].setPen(pg.mkPen(color, width=2,
-                                                      style=Qt.PenStyle.DashLine))
+                self.over_bars[key].setOpts(pen=pg.mkPen(limit_color(color), width=1),
+                                            brush=over_brush(color))
+                self.quota_lines[key].setPen(limit_pen(color))
         return bar
 
     def color(self, key: str | None) -> str:
@@ -409,6 +523,7 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
                 order.append(None)  # on top: the named entries keep the baseline
         self._order = order
         self._geom = {}
+        self.limit_label.setVisible(False)
         base = np.zeros(n)
         tops = np.zeros(n)
         caps = np.zeros(n)
@@ -433,44 +548,108 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
             bar = self._item(entry)
             bar.setOpts(x=geom.x, width=geom.width, y0=geom.y0, height=geom.height)
             bar.setVisible(True)
-            if entry is None:
-                continue
-            quota = self._quotas.get(entry)
-            line = self.quota_lines[entry]
-            if quota and n and data.bucket is Bucket.DAY:
-                edges = np.append(self._firsts - 0.5, self._lasts[-1] + 0.5)
-                cap = days * quota
-                line.setData(x=edges, y=cap, stepMode="center")
-                line.setVisible(True)
-                caps = np.maximum(caps, cap)
-            else:
-                line.setVisible(False)
+            if entry is not None:
+                self._place_over(entry, geom)
+                caps = np.maximum(caps, self._place_limit(entry, geom))
         for entry, bar in self.bars.items():
             if entry not in self._geom:
                 bar.setVisible(False)
+                self.over_bars[entry].setVisible(False)
                 self.quota_lines[entry].setVisible(False)
         if self.other_bar is not None and None not in self._geom:
             self.other_bar.setVisible(False)
+        caps = np.maximum(caps, self._place_average(days))
         self._tops, self._caps = tops, caps
-        self._place_marks()
         self._fit_y()
 
-    def _place_marks(self) -> None:
-        xs: list[float] = []
-        ys: list[float] = []
-        brushes: list[Any] = []
-        for entry in self._order:
-            counts = self._hits.get(entry) if entry is not None else None
-            if not counts:
-                continue
-            g = self._geom[entry]
-            brush = pg.mkBrush(self.color(entry))
-            for i, c in enumerate(counts):
-                if c > 0:
-                    xs.append(float(g.x[i]))
-                    ys.append(float(g.y0[i] + g.height[i]))
-                    brushes.append(brush)
-        self.marks.setData(x=xs, y=ys, brush=brushes)
+    def _over_parts(self, entry: str, geom: _Geometry) -> tuple[np.ndarray, np.ndarray] | None:
+        """(mask of the bars on which the limit was reached, seconds over on each bar)."""
+        hits = self._hit_arrays.get(entry)
+        if hits is None or entry not in self._quotas:
+            return None
+        mask = hits > 0
+        if not mask.any():
+            return None
+        over = self._over.get(entry)
+        if over is None:
+            over = np.zeros(len(mask))
+        return mask, np.minimum(over, geom.height)
+
+    def _place_over(self, entry: str, geom: _Geometry) -> None:
+        """Hatch the part of the entry's bars beyond its limit (at the top of its own bar)."""
+        item = self.over_bars[entry]
+        parts = self._over_parts(entry, geom)
+        if parts is None:
+            item.setVisible(False)
+            return
+        mask, over = parts
+        top = geom.y0 + geom.height
+        item.setOpts(x=geom.x[mask], width=np.broadcast_to(geom.width, mask.shape)[mask],
+                     y0=(top - over)[mask], height=over[mask])
+        item.setVisible(True)
+
+    def _place_limit(self, entry: str, geom: _Geometry) -> np.ndarray:
+        """Draw the entry's limit where it means something; the heights it reaches per bar."""
+        line = self.quota_lines[entry]
+        quota = self._quotas.get(entry)
+        n = len(self._spans)
+        if not quota or not n:
+            line.setVisible(False)
+            return np.zeros(n)
+        day_bars = self.bucket is Bucket.DAY
+        width = np.broadcast_to(geom.width, (n,))
+        if self.mode is Mode.SINGLE and day_bars:  # alone: the limit across the chart
+            edges = np.append(self._firsts - 0.5, self._lasts[-1] + 0.5)
+            line.setData(x=edges, y=np.full(n, float(quota)), stepMode="center")
+            line.setPen(limit_pen(self.color(entry), 2.0))
+            line.setVisible(True)
+            self.limit_label.setText(f"daily limit {format_duration(quota)}",
+                                     color=limit_color(self.color(entry)))
+            self.limit_label.setPos(float(edges[-1]), float(quota))
+            self.limit_label.setVisible(True)
+            return np.full(n, float(quota) * 1.06)  # room for the label above the line
+        if self.mode is Mode.SIDE_BY_SIDE and day_bars:  # over each of its own bars
+            mask = geom.height > 0
+            y = np.full(n, float(quota))
+            half = width / 2
+        else:  # in its own bar, where the limit was reached: the hatching starts there
+            parts = self._over_parts(entry, geom)
+            if parts is None:
+                line.setVisible(False)
+                return np.zeros(n)
+            mask, over = parts
+            y = geom.y0 + geom.height - over
+            half = width / 2 * (1 + (2 * TICK_OVERHANG if self.mode is Mode.STACKED else 0))
+        if not mask.any():
+            line.setVisible(False)
+            return np.zeros(n)
+        xs, ys = _segments((geom.x - half)[mask], (geom.x + half)[mask], y[mask])
+        line.setData(x=xs, y=ys, stepMode=None, connect="finite")
+        line.setPen(limit_pen(self.color(entry)))
+        line.setVisible(True)
+        return np.where(mask, y, 0.0)
+
+    def _place_average(self, days: np.ndarray) -> np.ndarray:
+        """The dashed average per day of what is drawn (not side by side: no bar is the sum)."""
+        data = self._data
+        n = len(self._spans)
+        entries: list[str] = []
+        if data is not None and self.mode is not Mode.SIDE_BY_SIDE:
+            keep = set(self._drawn)
+            for entry in self._order:
+                entries.extend([e for e in data.seconds if e not in keep]
+                               if entry is None else [entry])
+        average = average_per_day(data, entries) if data is not None and entries else 0.0
+        if average <= 0 or not n:
+            self.average = None
+            self.average_line.setVisible(False)
+            return np.zeros(n)
+        self.average = average
+        heights = days * average  # a week bar's average is seven days' worth
+        edges = np.append(self._firsts - 0.5, self._lasts[-1] + 0.5)
+        self.average_line.setData(x=edges, y=heights, stepMode="center")
+        self.average_line.setVisible(True)
+        return np.asarray(heights, dtype=float)
 
     # --- view ---------------------------------------------------------------------------------
 
@@ -571,13 +750,10 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
                  format_duration(secs)]
         quota = self._quotas.get(entry)
         if quota:
-            hits = self._hits.get(entry, [0] * len(self._spans))[i]
-            if self._data.bucket is Bucket.DAY:
-                state = "reached" if hits else "not reached"
-                lines.append(f"Daily limit {format_duration(quota)}: {state}")
-            else:
-                lines.append(f"Daily limit {format_duration(quota)}: reached on "
-                             f"{hits} of {span.days} days")
+            lines.append(f"Daily limit {format_duration(quota)}: " + limit_state(
+                secs, quota, self._hits.get(entry, [0] * len(self._spans))[i],
+                self._over_secs.get(entry, [0] * len(self._spans))[i], span.days,
+                self._data.bucket))
         return "\n".join(lines)
 
     def _on_mouse_moved(self, pos: QPointF) -> None:
@@ -602,21 +778,39 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
 
     # --- export -----------------------------------------------------------------------------------
 
-    def _legend_layout(self, width: float) -> tuple[list[tuple[QRectF, QPointF, str, str]], float]:
-        """Swatch, text position, label and colour of each drawn entry; and the height."""
+    def legend_rows(self) -> list[tuple[str, str, str]]:
+        """(kind, text, colour) of the legend: each drawn entry ("entry"), then "over" when
+        a drawn entry has a limit, then the "average" line when it is drawn."""
+        rows = [("entry", self.label(e), self.color(e)) for e in self._order]
+        if any(e in self._quotas for e in self._order if e is not None):
+            rows.append(("over", OVER_TEXT, "#8C8C8C"))
+        if self.average is not None:
+            rows.append(("average", self.average_text(), self._fg.name()))
+        return rows
+
+    def average_text(self) -> str:
+        """The legend's text for the average line ("" when there is none)."""
+        if self.average is None:
+            return ""
+        return f"average {format_duration(round(self.average))} a day"
+
+    def _legend_layout(self, width: float
+                       ) -> tuple[list[tuple[str, QRectF, QPointF, str, str]], float]:
+        """Kind, swatch, text position, label and colour of each legend row; and the height."""
         fm = QFontMetricsF(self.font())
         pad, row_h = 8.0, fm.height() + 6
         x, y = pad, pad
         out = []
-        for entry in self._order:
-            text = fm.elidedText(self.label(entry), Qt.TextElideMode.ElideRight,
+        for kind, label, color in self.legend_rows():
+            text = fm.elidedText(label, Qt.TextElideMode.ElideRight,
                                  max(60.0, min(280.0, width - 3 * pad - 18)))
             w = 12 + 6 + fm.horizontalAdvance(text) + 18
             if x + w > width - pad and x > pad:
                 x, y = pad, y + row_h
             swatch = QRectF(x, y + (row_h - 12) / 2, 12, 12)
-            out.append((swatch, QPointF(x + 18, y + (row_h + fm.ascent() - fm.descent()) / 2),
-                        text, self.color(entry)))
+            out.append((kind, swatch,
+                        QPointF(x + 18, y + (row_h + fm.ascent() - fm.descent()) / 2),
+                        text, color))
             x += w
         return out, (y + row_h + pad if out else 0.0)
 
@@ -626,7 +820,7 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
         return QSize(self.width(), self.height() + round(legend_h))
 
     def paint_export(self, painter: QPainter) -> None:
-        """Draw the chart (vector, via the scene) and a legend of the drawn entries.
+        """Draw the chart (vector, via the scene) and its legend (entries, limit, average).
 
         Labels are drawn with `drawText`, which never interprets markup.
         """
@@ -640,11 +834,27 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
         painter.save()
         painter.translate(0, self.height())
         painter.setFont(self.font())
-        for swatch, pos, text, color in rows:
-            painter.fillRect(swatch, QColor(color))
+        for kind, swatch, pos, text, color in rows:
+            if kind == "over":
+                paint_over_symbol(painter, swatch, color)
+            elif kind == "average":
+                paint_average_symbol(painter, swatch, self._fg)
+            else:
+                painter.fillRect(swatch, QColor(color))
             painter.setPen(self._fg)
             painter.drawText(pos, text)
         painter.restore()
+
+
+def limit_state(secs: int, quota: int, hits: int, over: int, days: int,
+                bucket: Bucket) -> str:
+    """How a bar stands against the daily limit, in words (after "Daily limit 1 h: ")."""
+    if bucket is Bucket.DAY:
+        if over > 0:
+            return f"{format_duration(over)} over"
+        return "reached" if hits else f"{format_duration(quota - secs)} left"
+    text = f"reached on {hits} of {days} days"
+    return text + (f", {format_duration(over)} over in all" if over > 0 else "")
 
 
 def span_text(span: Span, bucket: Bucket) -> str:

@@ -10,6 +10,7 @@ Qt); this module only lays it out.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,9 +19,12 @@ from pathlib import Path
 
 from PySide6.QtCore import (
     QDate,
+    QEvent,
     QItemSelectionModel,
     QModelIndex,
+    QObject,
     QRect,
+    QSettings,
     QSize,
     Qt,
     QTimer,
@@ -30,6 +34,8 @@ from PySide6.QtGui import (
     QAction,
     QImage,
     QPainter,
+    QPaintEvent,
+    QPalette,
     QResizeEvent,
 )
 from PySide6.QtSvg import QSvgGenerator
@@ -48,6 +54,8 @@ from PySide6.QtWidgets import (
     QSplitter,
     QStackedWidget,
     QStyle,
+    QStyleOptionComboBox,
+    QStylePainter,
     QTableView,
     QToolButton,
     QVBoxLayout,
@@ -72,12 +80,28 @@ from shepherd_store.usage import (
     split_entries,
     summarize,
 )
+from shepherd_store.usage_compare import (
+    NO_WEEKS,
+    WeekComparison,
+    compare_weeks,
+    over_limit,
+    week_window,
+)
 
 from . import workers
 from .database import Database
-from .formatting import entry_colors, entry_display
-from .usage_chart import OTHER_COLOR, Mode, UsageChart
-from .usage_summary import COLUMNS, ENTRY_ROLE, LIMIT_COLUMNS, SummaryModel, swatch
+from .formatting import entry_display
+from .usage_chart import Mode, UsageChart
+from .usage_summary import (
+    COLUMNS,
+    ENTRY_ROLE,
+    LIMIT_COLUMNS,
+    SummaryModel,
+    SummaryRow,
+    swatch,
+    symbol_icon,
+)
+from .usage_view_state import OTHER_COLOR, ColorBook
 from .widgets import WhenShown, plain_tip, set_control
 
 RANGES: tuple[tuple[str, Preset | None], ...] = (
@@ -90,8 +114,12 @@ BUCKETS: tuple[tuple[str, Bucket | None], ...] = (
 MODES: tuple[tuple[str, Mode], ...] = (
     ("Stacked", Mode.STACKED), ("Side by side", Mode.SIDE_BY_SIDE), ("One entry", Mode.SINGLE))
 RESIZE_PRECISION = 200  # rows a column's width is measured on (all 50,000 took seconds)
-ENTRY_COLUMN_MAX = 170  # px; longer labels are elided (the tooltip has them whole)
+ENTRY_COLUMN_MAX = 260  # px; longer labels are elided (the tooltip has them whole)
+ENTRY_COLUMN_MIN = 90  # px; the entry column gives way to the figures down to this
+ENTRY_COMBO_MAX = 320  # px; the "One entry" box elides longer labels (the list has them whole)
 RECONCILE_MS = 1500  # after live changes settle, re-read the whole range once
+COLORS_KEY = "usage/entryColors"  # QSettings: the colours entries were given (ColorBook)
+LEGEND_EXTRA_ROLE = Qt.ItemDataRole.UserRole + 3  # legend rows that are not entries
 
 
 @dataclass
@@ -101,6 +129,8 @@ class Loaded:
     daily: DailyUsage
     today_usage: dict[str, int] | None
     known: set[str]
+    weeks: DailyUsage | None = None
+    """This week and last week (`week_window`) when the range does not hold them."""
 
 
 def read_usage(store: SqliteStore, preset: Preset | None, custom: DayRange | None,
@@ -119,7 +149,9 @@ def read_usage(store: SqliteStore, preset: Preset | None, custom: DayRange | Non
         today_usage = {r.entry_id: r.seconds for r in store.usage_between(today, today)}
     daily = DailyUsage.from_records(records, rng)
     known = set(store.known_entries()) | set(daily.entries)
-    return Loaded(daily, today_usage, known)
+    weeks = week_window(today).span
+    return Loaded(daily, today_usage, known, None if rng.intersect(weeks) == weeks else
+                  DailyUsage.from_records(store.usage_between(weeks.start, weeks.end), weeks))
 
 
 class Legend(QListWidget):
@@ -156,6 +188,40 @@ class Legend(QListWidget):
             self.fit_height()
 
 
+class EntryCombo(QComboBox):
+    """The "One entry" choice: the list shows every entry whole ("Label (id)"); the box is
+    as wide as its longest entry up to `ENTRY_COMBO_MAX` and elides the chosen one at the
+    end when it is longer (its tooltip has it whole, with the id)."""
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QStylePainter(self)
+        opt = QStyleOptionComboBox()
+        self.initStyleOption(opt)
+        painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, opt)
+        field = self.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, opt,
+                                            QStyle.SubControl.SC_ComboBoxEditField, self)
+        room = field.width() - 6
+        if not opt.currentIcon.isNull():  # type: ignore[attr-defined]
+            room -= opt.iconSize.width() + 4  # type: ignore[attr-defined]
+        opt.currentText = self.fontMetrics().elidedText(  # type: ignore[attr-defined]
+            opt.currentText, Qt.TextElideMode.ElideRight, max(room, 20))  # type: ignore[attr-defined]
+        painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, opt)
+
+
+class _ResizeWatch(QObject):
+    """Calls `callback` whenever the watched widget (a table's viewport) changes size."""
+
+    def __init__(self, widget: QWidget, callback: Callable[[], None]) -> None:
+        super().__init__(widget)
+        self._callback = callback
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize:
+            self._callback()
+        return False
+
+
 class UsageTab(WhenShown):
     """Usage per entry per day: range, grouping and mode controls, chart, legend, table."""
 
@@ -163,7 +229,8 @@ class UsageTab(WhenShown):
     dataApplied = Signal()
 
     def __init__(self, db: Database, parent: QWidget | None = None, *,
-                 today: Callable[[], date] = date.today) -> None:
+                 today: Callable[[], date] = date.today,
+                 settings: QSettings | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("usageTab")
         self._db = db
@@ -174,12 +241,20 @@ class UsageTab(WhenShown):
         self._labels: dict[str, str] = dict(db.labels)
         self._quotas: dict[str, int] = self._policy_quotas()
         self._colors: dict[str, str] = {}
+        # colours stay with their entries across live changes and restarts (ColorBook)
+        self._settings = settings if settings is not None else QSettings(
+            "Shepherd", "shepherd-inspector")
+        self._color_book = ColorBook.from_json(self._settings.value(COLORS_KEY, ""))
+        self._weeks: DailyUsage | None = None
         self._hidden: set[str | None] = set()  # None: the "Other" layer
         self._gen = 0
         self._loading = False
         self._pending = False
         self._legend_items: dict[str, QListWidgetItem] = {}
         self._other_item: QListWidgetItem | None = None
+        self._extra_items: dict[str, QListWidgetItem] = {}  # "over", "average"
+        self._combo_items: list[tuple[str, str, str]] = []  # (text, entry, colour)
+        self._entry_width = ENTRY_COLUMN_MIN  # what the entry column's texts want
         self._reconcile = QTimer(self)
         self._reconcile.setSingleShot(True)
         self._reconcile.setInterval(RECONCILE_MS)
@@ -228,10 +303,10 @@ class UsageTab(WhenShown):
             self.mode_combo.addItem(text, mode)
         set_control(self.mode_combo, "usageMode",
                  "Stack entries, put them side by side, or show one entry alone", "Chart mode")
-        self.entry_combo = QComboBox(self)
-        self.entry_combo.setMinimumContentsLength(12)
-        self.entry_combo.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.entry_combo = EntryCombo(self)
+        self.entry_combo.setMinimumContentsLength(10)
+        self.entry_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.entry_combo.setMaximumWidth(ENTRY_COMBO_MAX)
         set_control(self.entry_combo, "usageEntry", "The entry shown in “One entry” mode",
                  "Entry shown alone")
         self.entry_combo.setEnabled(False)
@@ -290,7 +365,7 @@ class UsageTab(WhenShown):
         self.legend.setWrapping(True)
         self.legend.setResizeMode(QListView.ResizeMode.Adjust)
         self.legend.setSpacing(2)
-        self.legend.setIconSize(QSize(12, 12))
+        self.legend.setIconSize(QSize(16, 16))
         self.legend.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.legend.setFrameShape(QListWidget.Shape.NoFrame)
         self.legend.itemChanged.connect(self._on_legend_changed)
@@ -303,6 +378,7 @@ class UsageTab(WhenShown):
 
         self.model = SummaryModel(self)
         self.summary = QTableView(self)
+        self.summary.setAlternatingRowColors(True)
         set_control(self.summary, "usageSummary",
                  "Per entry over the range: total, average per day, busiest day, days used "
                  "and today. Click a header to sort; select a row for “One entry” mode.",
@@ -324,6 +400,7 @@ class UsageTab(WhenShown):
         header.setMinimumSectionSize(40)
         header.setResizeContentsPrecision(RESIZE_PRECISION)
         self.summary.selectionModel().selectionChanged.connect(self._on_row_selected)
+        self._resize_watch = _ResizeWatch(self.summary.viewport(), self._fit_entry_column)
         self.summary_title = QLabel(self)
         self.summary_title.setObjectName("usageSummaryTitle")
         self.summary_title.setTextFormat(Qt.TextFormat.PlainText)
@@ -332,20 +409,24 @@ class UsageTab(WhenShown):
         self.limits_note.setObjectName("usageLimits")
         self.limits_note.setTextFormat(Qt.TextFormat.PlainText)
         self.limits_note.setWordWrap(True)
-        right_pane = QWidget(self)
-        right = QVBoxLayout(right_pane)
-        right.setContentsMargins(0, 0, 0, 0)
-        right.addWidget(self.summary_title)
-        right.addWidget(self.summary, 1)
-        right.addWidget(self.limits_note)
+        table_pane = QWidget(self)
+        table_col = QVBoxLayout(table_pane)
+        table_col.setContentsMargins(0, 0, 0, 0)
+        table_col.addWidget(self.summary_title)
+        table_col.addWidget(self.summary, 1)
+        table_col.addWidget(self.limits_note)
 
-        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
-        self.splitter.setObjectName("usageSplitter")
+        # The table below the chart, the window's whole width: eleven columns of figures
+        # do not fit beside a chart at 1280×800 (a horizontal scrollbar hid "Today").
+        # A new name: a horizontal splitter's saved state would bring its orientation back.
+        self.splitter = QSplitter(Qt.Orientation.Vertical, self)
+        self.splitter.setObjectName("usageChartOverTable")
+        self.splitter.setChildrenCollapsible(False)
         self.splitter.addWidget(self.chart_pane)
-        self.splitter.addWidget(right_pane)
+        self.splitter.addWidget(table_pane)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
-        self.splitter.setSizes([690, 590])
+        self.splitter.setSizes([440, 260])
 
         content = QWidget(self)
         col = QVBoxLayout(content)
@@ -426,16 +507,17 @@ class UsageTab(WhenShown):
         if gen != self._gen or not isinstance(result, Loaded):
             return
         self._loading = False
-        before = (self.daily, self._today_usage, self._known)
+        before = (self.daily, self._today_usage, self._known, self._weeks)
         self.daily, self._today_usage, self._known = (result.daily, result.today_usage,
                                                       result.known)
+        self._weeks = result.weeks
         store = self._db.store
         if self._pending and store is not None:
             # changes arrived while reading: the newest days win over what was read
             self._overlay_recent(store)
         if self.preset is not None:
             self._show_dates(result.daily.range)
-        if before != (self.daily, self._today_usage, self._known):
+        if before != (self.daily, self._today_usage, self._known, self._weeks):
             self._apply(keep_view=keep_view)
         if self._pending:
             self._pending = False
@@ -518,6 +600,8 @@ class UsageTab(WhenShown):
         except StoreError:
             return False
         self.daily = self.daily.replace_days(records, recent)
+        if self._weeks is not None:  # this week's figures follow the service too
+            self._weeks = self._weeks.replace_days(records, recent)
         if today not in self.daily.range:
             self._today_usage = {r.entry_id: r.seconds for r in records if r.day == today}
         self._known |= {r.entry_id for r in records}
@@ -569,31 +653,35 @@ class UsageTab(WhenShown):
         daily = self.daily
         if daily is None:
             return
-        bars = daily.bucketed(self.bucket)
+        bucket = self.bucket
+        bars = daily.bucketed(bucket)
         hit_days = quota_hit_days(daily, self._quotas)
         hits = {e: count_per_span(days, bars.spans) for e, days in hit_days.items()}
+        over = over_limit(daily, self._quotas).bucketed(bucket).seconds
         drawn, rest = split_entries(daily)
-        if rest:  # the drawn ones get distinct colours; the rest are the "Other" layer's
-            colors = dict.fromkeys(rest, OTHER_COLOR) | entry_colors(drawn)
-        else:
-            colors = entry_colors(self._known | set(daily.entries))
+        # the drawn ones keep the colours they had (ColorBook); the rest are "Other"'s grey
+        colors = dict.fromkeys(rest, OTHER_COLOR) | self._color_book.assign(drawn)
+        self._save_colors()
         self._colors = colors
         self.chart.set_data(bars, daily.range, colors=colors, labels=self._labels,
-                            quotas=self._quotas, hits=hits, drawn=drawn)
+                            quotas=self._quotas, hits=hits, drawn=drawn, over=over)
         self._update_legend(drawn, len(rest))
         single = self.entry_combo.currentData()
         self._update_entry_combo(drawn + ([single] if single in rest else []))
         self._on_mode()
-        rows = summarize(daily, self._today(), today_usage=self._today_usage,
-                         quotas=self._quotas)
-        self._update_table(rows)
+        today = self._today()
+        summaries = summarize(daily, today, today_usage=self._today_usage,
+                              quotas=self._quotas)
+        weeks = self._week_figures(today)
+        self._update_table([SummaryRow(r, weeks.get(r.entry_id, NO_WEEKS)) for r in summaries])
         if not keep_view or not self.chart.user_zoomed:
             self.chart.fit()
         else:
             self.chart.update_limits()
         rng = daily.range
-        self.summary_title.setText(f"Totals for {rng} ({rng.days} day"
-                                   f"{'s' if rng.days != 1 else ''})")
+        self.summary_title.setText(
+            f"Totals for {rng} ({rng.days} day{'s' if rng.days != 1 else ''}) · weeks: "
+            f"this week ({self.model.weekdays}) against the same days of last week")
         if not any(any(v) for v in daily.seconds.values()):
             text = (f"No usage was recorded from {format_day(rng.start)} to "
                     f"{format_day(rng.end)}." if rng.days > 1 else
@@ -604,23 +692,45 @@ class UsageTab(WhenShown):
         else:
             self._set_message("")
 
+    def _week_figures(self, today: date) -> dict[str, WeekComparison]:
+        """This week against last week per entry, from the range or the weeks' own read."""
+        self.model.weekdays = week_window(today).weekdays
+        for source in (self.daily, self._weeks):
+            if source is not None:
+                with contextlib.suppress(ValueError):  # does not hold both weeks
+                    return compare_weeks(source, today)
+        return {}
+
+    def _save_colors(self) -> None:
+        """Remember the entries' colours (for the next window and the next run)."""
+        if self._color_book.dirty:
+            self._color_book.dirty = False
+            self._settings.setValue(COLORS_KEY, self._color_book.to_json())
+
     def _set_message(self, text: str) -> None:
         self.message.setText(text)
         self.message.setVisible(bool(text))
 
     def _update_limits_note(self) -> None:
+        """Where the limits come from (the policy file by name; the full path in the tooltip)
+        and how the chart draws them."""
         policy = self._db.policy
         if policy is None:
             text = ("No daily limits shown: open the service's policy file (File ▸ Open "
                     "Policy File… or --config) to draw each entry's limit.")
-        elif self._quotas:
-            text = (f"Daily limits from {policy.path}: dashed lines on day bars; ▼ marks "
-                    "bars on which a limit was reached.")
+            tip = ""
         else:
-            text = f"The policy file {policy.path} sets no daily limits."
+            name = Path(policy.path).name or policy.path
+            tip = plain_tip(f"Policy file: {policy.path}")
+            text = (f"Daily limits from the policy file {name}: a thick tick in an entry's "
+                    "colour marks its limit on its own bar; the hatched part above it is "
+                    "time over the limit." if self._quotas else
+                    f"The policy file {name} sets no daily limits.")
         self.limits_note.setText(text)
+        self.limits_note.setToolTip(tip)
         for column in LIMIT_COLUMNS:
             self.summary.setColumnHidden(column, not self._quotas)
+        self._fit_entry_column()
 
     def _name(self, entry: str) -> str:
         return self._labels.get(entry) or entry
@@ -638,7 +748,9 @@ class UsageTab(WhenShown):
             self._other_item.setFlags(Qt.ItemFlag.ItemIsEnabled
                                       | Qt.ItemFlag.ItemIsUserCheckable)
             self._other_item.setCheckState(Qt.CheckState.Checked)
-            self.legend.addItem(self._other_item)
+            # after the entries, before "over the daily limit" and the average
+            self.legend.insertItem(self.legend.count() - len(self._extra_items),
+                                   self._other_item)
         elif not others and self._other_item is not None:
             self.legend.takeItem(self.legend.row(self._other_item))
             self._other_item = None
@@ -671,18 +783,56 @@ class UsageTab(WhenShown):
             if item.checkState() != state:
                 item.setCheckState(state)
         self.legend.blockSignals(False)
+        self._update_legend_extras()
+
+    def _update_legend_extras(self) -> None:
+        """The legend's last rows: "over the daily limit" when a drawn entry has a limit,
+        and the average line with its figure when the chart draws it."""
+        texts = {kind: text for kind, text, _c in self.chart.legend_rows() if kind != "entry"}
+        self.legend.blockSignals(True)
+        for kind in ("over", "average"):
+            item = self._extra_items.get(kind)
+            text = texts.get(kind)
+            if text is None:
+                if item is not None:
+                    self.legend.takeItem(self.legend.row(item))
+                    del self._extra_items[kind]
+                continue
+            if item is None:
+                fg = self.palette().color(QPalette.ColorRole.Text)
+                item = QListWidgetItem(symbol_icon(kind, fg, 16), text)
+                item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+                item.setData(LEGEND_EXTRA_ROLE, kind)
+                item.setToolTip(
+                    "The part of an entry's bar beyond its daily limit is hatched; the "
+                    "thick tick in the entry's colour is its limit, drawn on the bars on "
+                    "which it was reached." if kind == "over" else
+                    "The dashed line: the average per day over the whole range of what the "
+                    "chart stacks (days without usage count); a week or month bar shows "
+                    "it for its number of days. Not drawn side by side.")
+                row = self.legend.count()
+                if kind == "over" and "average" in self._extra_items:
+                    row = self.legend.row(self._extra_items["average"])
+                self.legend.insertItem(row, item)
+                self._extra_items[kind] = item
+            elif item.text() != text:
+                item.setText(text)
+        self.legend.blockSignals(False)
         self._fit_legend_height()
 
     def _fit_legend_height(self) -> None:
         self.legend.fit_height()
 
     def _on_legend_changed(self, item: QListWidgetItem) -> None:
+        if item.data(LEGEND_EXTRA_ROLE) is not None:
+            return  # "over the daily limit" and the average explain; they do not hide
         entry = item.data(ENTRY_ROLE)  # None for the "Other" item
         if item.checkState() == Qt.CheckState.Checked:
             self._hidden.discard(entry)
         else:
             self._hidden.add(entry)
         self.chart.set_hidden(self._hidden)
+        self._update_legend_extras()
 
     def set_entry_visible(self, entry: str, visible: bool) -> None:
         """Show or hide one entry (what the legend's check box does)."""
@@ -691,25 +841,39 @@ class UsageTab(WhenShown):
             item.setCheckState(Qt.CheckState.Checked if visible else Qt.CheckState.Unchecked)
 
     def _update_entry_combo(self, entries: list[str]) -> None:
-        wanted = [(entry_display(e, self._labels), e) for e in entries]
-        have = [(self.entry_combo.itemText(i), self.entry_combo.itemData(i))
-                for i in range(self.entry_combo.count())]
-        if have == wanted:
+        """The "One entry" list: each entry whole ("Label (id)") in its colour."""
+        combo = self.entry_combo
+        wanted = [(entry_display(e, self._labels), e, self._colors.get(e, OTHER_COLOR))
+                  for e in entries]
+        if wanted == self._combo_items:
             return
-        current = self.entry_combo.currentData()
-        self.entry_combo.blockSignals(True)
-        self.entry_combo.clear()
-        for text, entry in wanted:
-            self.entry_combo.addItem(swatch(self._colors.get(entry, "#7F7F7F")), text, entry)
-        index = self.entry_combo.findData(current)
-        self.entry_combo.setCurrentIndex(max(index, 0))
-        self.entry_combo.blockSignals(False)
+        self._combo_items = wanted
+        current = combo.currentData()
+        combo.blockSignals(True)
+        combo.clear()
+        for text, entry, color in wanted:
+            self._add_combo_entry(text, entry, color)
+        index = combo.findData(current)
+        combo.setCurrentIndex(max(index, 0))
+        combo.blockSignals(False)
+
+    def _add_combo_entry(self, text: str, entry: str, color: str) -> None:
+        combo = self.entry_combo
+        combo.addItem(swatch(color), text, entry)
+        combo.setItemData(combo.count() - 1, plain_tip(text), Qt.ItemDataRole.ToolTipRole)
+        # the list opens as wide as its longest entry, even when the box is narrower
+        view = combo.view()
+        view.setMinimumWidth(min(view.sizeHintForColumn(0) + 24, 4 * ENTRY_COMBO_MAX))
 
     def _on_mode(self, *_args: object) -> None:
         mode = Mode(self.mode_combo.currentData())
         self.entry_combo.setEnabled(mode is Mode.SINGLE)
         single = self.entry_combo.currentData()
         self.chart.set_mode(mode, single if mode is Mode.SINGLE else None)
+        self._update_legend_extras()
+        self.entry_combo.setToolTip(plain_tip(
+            "The entry shown in “One entry” mode" + (
+                f": {entry_display(single, self._labels)}" if single else "")))
 
     def _on_row_selected(self, *_args: object) -> None:
         rows = self.summary.selectionModel().selectedRows(0)
@@ -718,8 +882,8 @@ class UsageTab(WhenShown):
         entry = rows[0].data(ENTRY_ROLE)
         index = self.entry_combo.findData(entry)
         if index < 0:  # summed in "Other": the list names only the drawn entries
-            self.entry_combo.addItem(swatch(self._colors.get(entry, OTHER_COLOR)),
-                                     entry_display(entry, self._labels), entry)
+            self._add_combo_entry(entry_display(entry, self._labels), entry,
+                                  self._colors.get(entry, OTHER_COLOR))
             index = self.entry_combo.count() - 1
         if index != self.entry_combo.currentIndex():
             self.entry_combo.setCurrentIndex(index)
@@ -754,12 +918,23 @@ class UsageTab(WhenShown):
         self._fit_columns()
 
     def _fit_columns(self) -> None:
-        """Every column as wide as its texts (the entry column up to `ENTRY_COLUMN_MAX`)."""
-        wanted_width = min(max(self.summary.sizeHintForColumn(0), 90), ENTRY_COLUMN_MAX)
-        if self.summary.columnWidth(0) != wanted_width:
-            self.summary.setColumnWidth(0, wanted_width)
+        """Every figure column as wide as its texts, the entry column in the room left."""
+        self._entry_width = self.summary.sizeHintForColumn(0)
         for column in range(1, len(COLUMNS)):
             self.summary.resizeColumnToContents(column)
+        self._fit_entry_column()
+
+    def _fit_entry_column(self) -> None:
+        """The entry column as wide as its texts want (up to `ENTRY_COLUMN_MAX`) and the
+        table's width allows beside the figures (down to `ENTRY_COLUMN_MIN`; labels are
+        elided then, whole in their tooltips): no horizontal scrollbar hides a figure."""
+        view = self.summary
+        figures = sum(view.columnWidth(c) for c in range(1, len(COLUMNS))
+                      if not view.isColumnHidden(c))
+        room = view.viewport().width() - figures
+        width = max(ENTRY_COLUMN_MIN, min(self._entry_width, ENTRY_COLUMN_MAX, room))
+        if view.columnWidth(0) != width:
+            view.setColumnWidth(0, width)
 
     def _widen_for(self, entries: list[str]) -> None:
         """Widen the figure columns that the new texts of `entries` no longer fit in."""
@@ -769,6 +944,7 @@ class UsageTab(WhenShown):
             for column, text in enumerate(self.model.texts(entry)[1:], start=1):
                 if metrics.horizontalAdvance(text) + pad > self.summary.columnWidth(column):
                     self.summary.resizeColumnToContents(column)
+        self._fit_entry_column()
 
     def summary_row(self, entry: str) -> list[str]:
         """The texts of `entry`'s summary row (for tests and the command line's checks)."""

@@ -36,6 +36,14 @@ from shepherd_store.usage import (
     split_entries,
     summarize,
 )
+from shepherd_store.usage_compare import (
+    WeekComparison,
+    average_per_day,
+    compare_weeks,
+    format_change,
+    over_limit,
+    week_window,
+)
 
 D = date.fromisoformat
 
@@ -397,3 +405,122 @@ def test_buckets_partition_the_range_and_keep_every_second(
     assert sum(bars.totals()) == sum(r.seconds for r in in_range)
     rows = summarize(daily, today=rng.end)
     assert sum(r.total_seconds for r in rows) == sum(r.seconds for r in in_range)
+
+
+# --- over the limit, week against week, averages (usage_compare) ----------------------------
+
+def test_over_limit_is_the_part_beyond_the_daily_limit() -> None:
+    rng = DayRange.from_dates(D("2026-03-02"), D("2026-03-08"))  # Monday to Sunday
+    daily = DailyUsage.from_records([
+        rec("a", "2026-03-02", 5400), rec("a", "2026-03-03", 3600), rec("a", "2026-03-04", 3599),
+        rec("a", "2026-03-05", 3601), rec("b", "2026-03-02", 9999), rec("c", "2026-03-02", 10)],
+        rng)
+    over = over_limit(daily, {"a": 3600, "b": None, "c": 0})
+    assert over.entries == ["a"]  # no limit (None or 0): nothing is over
+    assert over.seconds["a"] == [1800, 0, 0, 1, 0, 0, 0]  # a 90-min day, 60-min limit: 30 min
+    # a week bar's over part is the sum of its days' (not the week's total against 7 limits)
+    assert over.bucketed(Bucket.WEEK).seconds["a"] == (1801,)
+    # reached exactly: no over part, but a hit (the chart marks the limit there)
+    assert quota_hit_days(daily, {"a": 3600})["a"] == [day_number(D("2026-03-02")),
+                                                       day_number(D("2026-03-03")),
+                                                       day_number(D("2026-03-05"))]
+
+
+@pytest.mark.parametrize(("today", "this", "last", "weekdays"), [
+    ("2026-03-11", ("2026-03-09", "2026-03-11"), ("2026-03-02", "2026-03-04"), "Mon–Wed"),
+    ("2026-03-09", ("2026-03-09", "2026-03-09"), ("2026-03-02", "2026-03-02"), "Mon"),
+    ("2026-03-15", ("2026-03-09", "2026-03-15"), ("2026-03-02", "2026-03-08"), "Mon–Sun"),
+    ("2026-01-01", ("2025-12-29", "2026-01-01"), ("2025-12-22", "2025-12-25"), "Mon–Thu"),
+])
+def test_week_window_is_this_week_so_far_and_the_same_days_last_week(
+        today: str, this: tuple[str, str], last: tuple[str, str], weekdays: str) -> None:
+    window = week_window(D(today))
+    assert (window.this.start, window.this.end) == (D(this[0]), D(this[1]))
+    assert (window.last.start, window.last.end) == (D(last[0]), D(last[1]))
+    assert window.weekdays == weekdays
+    assert window.span == DayRange.from_dates(D(last[0]), D(this[1]))
+
+
+def test_compare_weeks_counts_the_same_days_of_each_week() -> None:
+    today = D("2026-03-11")  # a Wednesday
+    rng = DayRange.from_dates(D("2026-02-20"), today)
+    daily = DailyUsage.from_records([
+        rec("a", "2026-03-09", 3600), rec("a", "2026-03-11", 4200),   # this week: 2 h 10
+        rec("a", "2026-03-02", 3600), rec("a", "2026-03-04", 3900),   # last Mon, Wed: 2 h 05
+        rec("a", "2026-03-05", 7200),   # last Thursday: after "today"'s weekday, not counted
+        rec("a", "2026-03-01", 999),    # the Sunday before last week
+        rec("b", "2026-03-03", 600)], rng)
+    weeks = compare_weeks(daily, today, entries=["c"])
+    assert weeks["a"] == WeekComparison(7800, 7500)
+    assert weeks["a"].change == 300
+    assert weeks["b"] == WeekComparison(0, 600) and weeks["b"].change == -600
+    assert weeks["c"] == WeekComparison(0, 0)  # known, never used
+    # a range that misses some of the compared days would count them as zero: refused
+    with pytest.raises(ValueError):
+        compare_weeks(DailyUsage(DayRange.from_dates(D("2026-03-05"), today)), today)
+
+
+def test_average_per_day_counts_days_without_usage() -> None:
+    rng = DayRange.from_dates(D("2026-03-02"), D("2026-03-08"))
+    daily = DailyUsage.from_records([rec("a", "2026-03-02", 4200), rec("b", "2026-03-03", 600)],
+                                    rng)
+    assert average_per_day(daily, ["a"]) == 600  # 70 minutes in 7 days: 10 min a day
+    assert average_per_day(daily, ["a", "b", "unknown"]) == pytest.approx(4800 / 7)
+    assert average_per_day(daily, []) == 0
+    # bucketed the same: weeks and months clipped to the range cover the same days
+    for bucket in Bucket:
+        assert average_per_day(daily.bucketed(bucket), ["a", "b"]) == pytest.approx(4800 / 7)
+
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (3900, "+1 h 05 min"), (-1200, "\u221220 min"), (0, "same"), (45, "+45 s"),
+])
+def test_format_change_has_a_sign_and_a_unit(seconds: int, text: str) -> None:
+    assert format_change(seconds) == text
+
+
+# --- entry colours (inspector.usage_view_state: pure, no Qt) ----------------------------------
+
+def test_colour_book_gives_distinct_colours_and_keeps_them_when_the_shown_set_changes() -> None:
+    from inspector.usage_view_state import FIRST_COLORS, OTHER_COLOR, PALETTE, ColorBook
+
+    assert OTHER_COLOR not in PALETTE and len(set(PALETTE)) == len(PALETTE) == CHART_ENTRIES + 1
+    ids = [f"entry-{k:02d}" for k in range(40)]
+    book = ColorBook()
+    first = book.assign(ids[:CHART_ENTRIES])
+    assert len(set(first.values())) == CHART_ENTRIES  # no two shown entries alike
+    few = ColorBook().assign(ids[:5])
+    assert set(few.values()) <= set(FIRST_COLORS)  # a few entries: only the most distinct
+    assert ColorBook().assign(reversed(ids[:CHART_ENTRIES])) == first  # deterministic
+    # the busiest set changes (one leaves, another arrives): the others keep their colours
+    second = book.assign(ids[1:CHART_ENTRIES + 1])
+    assert all(second[e] == first[e] for e in ids[1:CHART_ENTRIES])
+    assert len(set(second.values())) == CHART_ENTRIES
+    # ...and keep them in the next run (remembered as JSON in the settings)
+    again = ColorBook.from_json(book.to_json()).assign(ids[1:CHART_ENTRIES + 1])
+    assert again == second
+    fresh = ColorBook().assign(ids[1:CHART_ENTRIES + 1])
+    assert fresh != second  # without the memory they would have moved (the test means it)
+    assert ColorBook.from_json("not json").remembered == {}
+    assert ColorBook.from_json('{"a": "#123456", "b": 3}').remembered == {}
+
+
+def test_colour_book_two_entries_remembered_alike_the_one_shown_before_keeps_it() -> None:
+    from inspector.usage_view_state import PALETTE, ColorBook, preferred_color
+
+    a, b = "alpha", "beta"
+    color = preferred_color(b)
+    book = ColorBook({a: color, b: color})  # e.g. never shown together before
+    assert book.assign([a]) == {a: color}
+    both = book.assign([a, b])
+    assert both[a] == color and both[b] != color and both[b] in PALETTE  # a was shown first
+    assert book.dirty
+    assert book.assign([a, b]) == both  # and from now on both keep theirs
+
+
+def test_the_colour_module_needs_no_qt() -> None:
+    import subprocess
+    import sys
+    code = ("import sys, inspector.usage_view_state, shepherd_store.usage_compare; "
+            "sys.exit(any(m.startswith('PySide6') for m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
