@@ -1,7 +1,8 @@
 """Streaming audit events out as CSV or JSON Lines/JSON (shared by the inspector and the CLI).
 
 Rows are read in keyset pages and written as they come, so exporting a million events needs
-no more memory than one page, and each read transaction stays one short statement.
+no more memory than one page, and each read transaction stays one short statement (a
+search no index serves is a series of them, over id ranges).
 """
 
 from __future__ import annotations
@@ -38,9 +39,12 @@ def event_record(event: AuditEvent) -> dict[str, Any]:
 
 def iter_events(store: SqliteStore, flt: AuditFilter | None = None, *, page: int = 500,
                 limit: int | None = None,
-                progress: Callable[[int, int], bool] | None = None) -> Iterator[AuditEvent]:
-    """Every matching event, newest first, page by page (stops early when cancelled)."""
-    before: int | None = None
+                progress: Callable[[int, int], bool] | None = None,
+                before_id: int | None = None) -> Iterator[AuditEvent]:
+    """Every matching event (older than `before_id`, if given), newest first, page by page
+    (stops early when cancelled). Each page is short statements over id ranges
+    (`SqliteStore.find_audits`); nothing holds the database's lock between them."""
+    before: int | None = before_id
     sent = 0
     while True:
         want = page if limit is None else min(page, limit - sent)

@@ -38,7 +38,15 @@ from .events import (
     decode_event,
     encode_event,
 )
-from .query import SCAN_CHUNK, AuditFilter, AuditPage, WhereClause, build_where, day_range
+from .query import (
+    SCAN_CHUNK,
+    AuditFilter,
+    AuditPage,
+    ChunkSizer,
+    WhereClause,
+    build_where,
+    day_range,
+)
 from .schema import (
     OVERRIDES_TABLE,
     RUST_MISSING_TABLES,
@@ -60,6 +68,20 @@ _EPOCH = datetime.fromtimestamp(0).astimezone()
 
 #: Called during long scans with (rows scanned, rows to scan); return False to cancel.
 Progress = Callable[[int, int], bool]
+
+#: Called after each read statement on the database with its SQL, its parameters and the
+#: seconds it ran (held the database's lock); see `SqliteStore.statement_observer`.
+StatementObserver = Callable[[str, tuple[Any, ...], float], None]
+
+# Long reads are series of short statements (DESIGN.md, "Short reads"); these size them.
+# `SCAN_CHUNK` (from query) caps the ids one statement scans when no index serves a filter.
+SCAN_START = 5_000  # ids the first statement of a scan covers
+SCAN_LOWEST = 256  # the fewest ids a statement of a scan covers, however slow the last was
+INDEXED_START = 65_536  # ids the first statement covers when an index serves the filter
+INDEXED_CHUNK = 1 << 62  # (no cap: such a statement costs about the rows it returns)
+ROW_START = 1_000  # rows the first statement of a keyset walk (usage, cooldowns) returns
+ROW_LOWEST = 64
+ROW_CHUNK = 5_000  # the most rows one statement of a keyset walk returns
 
 
 class Store(Protocol):
@@ -144,6 +166,9 @@ class SqliteStore:
         #: `entry_labels` so far, and the newest log id they cover.
         self._labels: tuple[dict[str, str], int] = ({}, 0)
         self._labels_lock = threading.Lock()
+        #: Called after every read statement on the database file with (sql, params,
+        #: seconds it ran): benchmarks and tests watch how long reads hold the lock with it.
+        self.statement_observer: StatementObserver | None = None
 
     # --- construction --------------------------------------------------------------------
 
@@ -293,16 +318,111 @@ class SqliteStore:
             conn, self._busy_timeout)
 
     def _read(self, sql: str, params: tuple[Any, ...] = (), action: str = "read") -> list[Any]:
-        """Run one read statement to completion (its read transaction ends with it)."""
+        """Run one read statement to completion (its read transaction ends with it).
+
+        For statements that return a few rows quickly; a read that can return many rows or
+        scan much goes through `_statement` with `columns`, in chunks."""
+        return self._statement(sql, params, action)[0]
+
+    def _statement(self, sql: str, params: tuple[Any, ...], action: str, *,
+                   columns: int | None = None,
+                   malformed_json: bool = False) -> tuple[list[Any], float]:
+        """The rows of one read statement, and the seconds it held the database's lock.
+
+        With `columns` (how many the statement returns) the rows are *staged*: one
+        `INSERT INTO` a temporary table `SELECT ...` copies them inside SQLite, in a
+        single step that runs without the GIL, and the rows are read from that table
+        after the database's lock is released. Read directly, every row is a step of its
+        own, and between two steps the thread waits for the GIL *holding the lock*: with
+        the window's other threads busy, a 20,000-row statement held it 5 times longer.
+
+        With `malformed_json`, an invalid-JSON error raises `_MalformedJson` (to retry with
+        guarded expressions). Autocommit: no transaction ever spans two statements.
+        """
         conn, lock = self._reader()
         with lock:
             self._check_open()
             try:
-                return _polling(conn, self._timeout(conn), lambda: _fetch(conn, sql, params))
+                if columns is None:
+                    rows, held = _polling(conn, self._timeout(conn),
+                                          lambda: _timed_fetch(conn, sql, params))
+                else:
+                    table = _staging_table(conn, columns)
+                    held = _polling(conn, self._timeout(conn),
+                                    lambda: _stage(conn, table, sql, params))
+                    rows = _unstage(conn, table, columns)
+            except sqlite3.OperationalError as exc:
+                if malformed_json and "malformed JSON" in str(exc):
+                    raise _MalformedJson from None
+                raise self._read_error(exc, action, conn) from None
             except sqlite3.Error as exc:
                 raise self._read_error(exc, action, conn) from None
             except UnicodeEncodeError:
                 raise self._not_utf8(action) from None
+        observer = self.statement_observer
+        if observer is not None:
+            observer(sql, params, held)
+        return rows, held
+
+    def _walk(self, columns: str, count: int, source: str, where: str,
+              params: tuple[Any, ...], keys: tuple[str, ...], action: str, *,
+              distinct: bool = False, keys_of_rowid: str | None = None,
+              start: Any = None) -> Iterator[list[Any]]:
+        """The rows of `SELECT columns FROM source WHERE where ORDER BY keys`, as a series
+        of short statements: each returns at most `ROW_CHUNK` rows (fewer when they run
+        long, see `ChunkSizer`) and the next continues after the last row's keys.
+
+        `keys` must identify a row (end with `rowid`, or be unique); with `distinct`, the
+        rows of `SELECT DISTINCT` (then `keys` are its columns). Continuing "after the
+        last row" is asked as index ranges SQLite can seek to (see `_after_keys`), and the
+        keys are carried as their stored type and bytes, never as decoded text, so a value
+        that is not UTF-8 (read with U+FFFD replacements) still continues exactly there.
+
+        `start` is a lower bound of the first key (`keys[0] >= start`), given apart from
+        `where` because only the first statement needs it: with it in `where`, SQLite seeks
+        to it, not to the last row, and every statement reads from the start again.
+
+        With `keys_of_rowid` (a table; `columns` must then end with its rowid) the keys are
+        computed for each chunk's last row only, by looking that row up in the table: for
+        keys that are expressions SQLite would otherwise evaluate for every row.
+        """
+        hidden = ", ".join(
+            f"typeof({k}), CASE WHEN typeof({k}) IN ('text', 'blob') THEN CAST({k} AS BLOB) "
+            f"ELSE {k} END" for k in keys)
+        lookup = None if keys_of_rowid is None else \
+            f"SELECT {hidden} FROM {keys_of_rowid} WHERE rowid = ?"
+        width = count if lookup is not None else count + 2 * len(keys)
+        head = (f"SELECT {'DISTINCT ' if distinct else ''}{columns}"
+                f"{'' if lookup is not None else ', ' + hidden} FROM {source} WHERE ({where})")
+        sizes = ChunkSizer(ROW_START, ROW_LOWEST, ROW_CHUNK)
+        last: list[tuple[str, Any]] | None = None
+        level = len(keys)  # how many keys the next range compares (see `_after_keys`)
+        while level > 0:
+            sql, args, order = head, params, keys
+            if last is None and start is not None:
+                sql, args = f"{sql} AND {keys[0]} >= ?", (*args, start)
+            if last is not None:
+                cond, cond_args = _after_keys(keys[:level], last[:level])
+                sql, args, order = f"{sql} AND {cond}", (*args, *cond_args), keys[level - 1:]
+            want = sizes.size
+            rows, held = self._statement(f"{sql} ORDER BY {', '.join(order)} LIMIT ?",
+                                         (*args, want), action, columns=width)
+            sizes.record(len(rows), held)
+            if rows:
+                yield [row[:count] for row in rows]
+                end = rows[-1][count:]
+                if lookup is not None:
+                    found = self._read(lookup, (rows[-1][count - 1],), action)
+                    if not found:  # (the row went away meanwhile: its keys cannot change)
+                        raise StoreError(f"Cannot {action} {self.path}: a row changed while "
+                                         "it was read; try again.", path=self.path)
+                    end = found[0]
+                last = [(str(end[2 * i]), end[2 * i + 1]) for i in range(len(keys))]
+            if last is None:
+                return  # nothing at all
+            # A full chunk: continue after its last row, comparing every key. A short one:
+            # the rows sharing the first `level - 1` keys are all read; compare one key less.
+            level = len(keys) if len(rows) == want else level - 1
 
     def _not_utf8(self, action: str) -> SerializationError:
         """A value to look for held a lone surrogate (bytes that are not UTF-8 on a command
@@ -486,8 +606,10 @@ class SqliteStore:
         """A page of matching events, newest first, with keyset paging.
 
         `before_id` continues an earlier page; `after_id` restricts to newer rows (live
-        refresh). Filters no index serves are scanned in chunks of `SCAN_CHUNK` ids, one short
-        statement each, reporting to `progress`, which may cancel by returning False.
+        refresh). Every page is read as short statements over ranges of ids (sized by
+        `ChunkSizer`): filters no index serves (text, time, any filter in the Rust layout)
+        are scanned in chunks of at most `SCAN_CHUNK` ids, reporting to `progress`, which
+        may cancel by returning False.
         """
         flt = flt or AuditFilter()
         if not self._has("audit_log") or limit <= 0:
@@ -506,39 +628,27 @@ class SqliteStore:
     def _scan(self, flt: AuditFilter, upper: int, floor: int, limit: int,
               progress: Progress | None, *, guarded: bool) -> AuditPage:
         where = build_where(flt, self.layout, guarded=guarded)
-        chunked = not where.indexed
+        # Time bounds are text comparisons on the rows an id range holds (SQLite walks the
+        # ids, not the timestamp index): a scan like the text search.
+        scanning = not where.indexed or flt.since is not None or flt.until is not None
+        sizes = _id_chunks(scanning=scanning)
         found: list[AuditEvent] = []
         hi = upper
         total = max(upper - floor, 1)
         while len(found) < limit and hi > floor:
             need = limit - len(found)
-            lo = max(hi - SCAN_CHUNK, floor) if chunked else floor
+            lo = max(hi - sizes.size, floor)
             sql, params = self._select(flt, where, hi, lo, need)
-            conn, lock = self._reader()
-            try:
-                with lock:
-                    self._check_open()
-                    rows = _polling(conn, self._timeout(conn),
-                                    lambda: _fetch(conn, sql, params))  # noqa: B023
-            except sqlite3.OperationalError as exc:
-                if "malformed JSON" in str(exc) and not guarded:
-                    raise _MalformedJson from None
-                raise self._read_error(exc, "search the audit log of", conn) from None
-            except sqlite3.Error as exc:
-                raise self._read_error(exc, "search the audit log of", conn) from None
-            except UnicodeEncodeError:
-                raise self._not_utf8("search the audit log of") from None
+            rows, held = self._statement(sql, params, "search the audit log of", columns=3,
+                                         malformed_json=not guarded)
             for row in rows:
                 event = self._row_to_event(row)
                 if flt.matches_time(event):
                     found.append(event)
-            if len(rows) == need:
-                hi = int(rows[-1][0])
-            elif chunked:
-                hi = lo
-            else:
-                hi = floor
-            if progress is not None and chunked and not progress(upper - hi, total):
+            reached = int(rows[-1][0]) if len(rows) == need else lo
+            sizes.record(hi - reached, held)
+            hi = reached
+            if progress is not None and scanning and not progress(upper - hi, total):
                 return AuditPage(found, hi if hi > floor else None, cancelled=True)
         return AuditPage(found, hi if hi > floor else None)
 
@@ -593,18 +703,42 @@ class SqliteStore:
         if not self._has("usage"):
             return []
         lo, hi = day_range(start, end)
-        sql = ("SELECT entry_id, day, duration_secs FROM usage WHERE day >= ? AND day <= ? "
-               "AND typeof(duration_secs) = 'integer' AND duration_secs >= 0")
-        params: tuple[Any, ...] = (lo, hi)
+        where = "day <= ?"
+        params: tuple[Any, ...] = (hi,)
         if entry_id is not None:
-            sql += " AND entry_id = ?"
+            where += " AND entry_id = ?"
             params += (entry_id,)
-        out = []
-        for eid, day_text, secs in self._read(sql + " ORDER BY day, entry_id", params):
-            try:
-                out.append(UsageRecord(str(eid), parse_day(day_text), int(secs)))
-            except ValueError:
-                continue
+        out: list[UsageRecord] = []
+        day: list[tuple[tuple[int, Any], Any, Any, Any]] = []  # the rows of one day
+
+        def end_of_day() -> None:
+            day.sort(key=lambda row: row[0])  # by entry, as ORDER BY day, entry_id
+            for _key, eid, day_text, secs in day:
+                if type(secs) is not int or secs < 0:  # typeof 'integer', not negative
+                    continue
+                try:
+                    out.append(UsageRecord(str(eid), parse_day(day_text), secs))
+                except ValueError:
+                    continue
+            day.clear()
+
+        # A bounded number of rows per statement (years of usage are tens of thousands of
+        # rows), in the order of the day index, (day, rowid), which SQLite reads without
+        # sorting: ordering by (day, entry) would sort every row of a day again in every
+        # statement that reads part of it. Each day's rows are put in entry order here,
+        # by SQLite's own order of the stored values (see `_sqlite_order`). Bad counts are
+        # skipped here rather than in SQL, so the rows a statement reads are those it returns.
+        current: Any = None
+        entry_key = ("typeof(entry_id), CASE WHEN typeof(entry_id) IN ('text', 'blob') "
+                     "THEN CAST(entry_id AS BLOB) ELSE entry_id END, CAST(day AS BLOB)")
+        for rows in self._walk(f"entry_id, day, duration_secs, {entry_key}", 6, "usage",
+                               where, params, ("day", "rowid"), "read", start=lo):
+            for eid, day_text, secs, kind, raw, day_bytes in rows:
+                if day_bytes != current:
+                    end_of_day()
+                    current = day_bytes
+                day.append((_sqlite_order(kind, raw), eid, day_text, secs))
+        end_of_day()
         return out
 
     # --- cooldowns -------------------------------------------------------------------------
@@ -639,7 +773,10 @@ class SqliteStore:
         if not self._has("cooldowns"):
             return []
         out = []
-        for eid, raw in self._read("SELECT entry_id, until FROM cooldowns ORDER BY entry_id"):
+        rows = [row for chunk in self._walk("entry_id, until", 2, "cooldowns", "1", (),
+                                            ("entry_id", "rowid"), "read")
+                for row in chunk]
+        for eid, raw in rows:
             raw_text = raw if isinstance(raw, str) else str(raw)
             try:
                 until: datetime | None = parse_timestamp(raw_text)
@@ -714,14 +851,23 @@ class SqliteStore:
     def list_overrides(self) -> list[OverrideRecord]:
         """Every recorded manual change, newest first (from the log or the side table)."""
         if self.layout is Layout.SEED:
-            rows = self._read("SELECT id, timestamp, event_data FROM audit_log "
-                              "WHERE event_type = 'manual_override' ORDER BY id DESC")
+            head = ("SELECT id, timestamp, event_data FROM audit_log "
+                    "WHERE event_type = 'manual_override'")
         else:
             self._refresh_tables()
             if not self._has("inspector_overrides"):
                 return []
-            rows = self._read("SELECT id, timestamp, event_json FROM inspector_overrides "
-                              "ORDER BY id DESC")
+            head = "SELECT id, timestamp, event_json FROM inspector_overrides WHERE 1"
+        rows: list[Any] = []
+        before: int | None = None
+        while True:  # keyset pages by id: a bounded number of rows per statement
+            sql, args = (head, ()) if before is None else (f"{head} AND id < ?", (before,))
+            page = self._statement(f"{sql} ORDER BY id DESC LIMIT ?", (*args, ROW_CHUNK),
+                                   "read", columns=3)[0]
+            rows.extend(page)
+            if len(page) < ROW_CHUNK:
+                break
+            before = int(page[-1][0])
         out = []
         for row in rows:
             ev = self._row_to_event(row)
@@ -746,34 +892,62 @@ class SqliteStore:
         if not self._has("audit_log"):
             return {}
         col = self.layout.audit_json
-        if self.layout is Layout.SEED:
-            cond, params = "event_type = ?", ("session_started",)
-        else:
-            cond, params = f"json_valid({col}) AND {col} LIKE ?", ('{"type":"session_started"%',)
+        seed = self.layout is Layout.SEED
+        if seed:  # (json_valid: a row another tool wrote must not fail the whole read)
+            cond, params = "event_type = ? AND json_valid(event_data)", ("session_started",)
+        else:  # the prefix test first: json_valid only on the rows that pass it
+            cond, params = f"{col} LIKE ? AND json_valid({col})", ('{"type":"session_started"%',)
         with self._labels_lock:
             labels, upto = self._labels
             top = self._read("SELECT max(id) FROM audit_log")[0][0]
             top = top if isinstance(top, int) else 0
             if top < upto:
                 labels, upto = {}, 0
-            rows = self._read(
-                f"SELECT json_extract({col}, '$.entry_id'), json_extract({col}, '$.label') "
-                f"FROM audit_log WHERE id > ? AND {cond} ORDER BY id", (upto, *params))
             labels = dict(labels)
-            labels.update((e, lbl) for e, lbl in rows
-                          if isinstance(e, str) and isinstance(lbl, str))
-            self._labels = (labels, top)  # rows after `top` are read again next time
+            sizes = _id_chunks(scanning=not seed)
+            while upto < top:  # oldest first, in short statements over id ranges
+                hi = min(upto + sizes.size, top)
+                rows, held = self._statement(
+                    f"SELECT json_extract({col}, '$.entry_id'), json_extract({col}, '$.label') "
+                    f"FROM audit_log WHERE id > ? AND id <= ? AND {cond} ORDER BY id",
+                    (upto, hi, *params), "read", columns=2)
+                labels.update((e, lbl) for e, lbl in rows
+                              if isinstance(e, str) and isinstance(lbl, str))
+                sizes.record(hi - upto, held)
+                upto = hi
+            self._labels = (labels, top)  # rows after `top` are read next time
             return dict(labels)
 
     def known_entries(self) -> list[str]:
         """Every entry id that appears in usage, cooldowns or the log, sorted."""
         ids: set[str] = set()
-        if self._has("usage"):
-            ids.update(r[0] for r in self._read("SELECT DISTINCT entry_id FROM usage"))
-        if self._has("cooldowns"):
-            ids.update(r[0] for r in self._read("SELECT entry_id FROM cooldowns"))
+        for table in ("usage", "cooldowns"):
+            if self._has(table):  # each distinct id once, a bounded number per statement
+                for rows in self._walk("entry_id", 1, table, "1", (), ("entry_id",), "read",
+                                       distinct=True):
+                    ids.update(r[0] for r in rows)
         ids.update(self.entry_labels())
         return sorted(i for i in ids if isinstance(i, str))
+
+
+_TYPE_RANK = {"null": 0, "integer": 1, "real": 1, "text": 2, "blob": 3}
+
+
+def _sqlite_order(kind: str, raw: Any) -> tuple[int, Any]:
+    """A sort key that orders values as SQLite's ORDER BY with the BINARY collation does:
+    NULL, then numbers by value, then text by its bytes, then blobs by their bytes. `kind`
+    is the value's `typeof`, `raw` the number, or the bytes of text and blobs."""
+    return _TYPE_RANK.get(kind, 4), 0 if raw is None else raw
+
+
+def _id_chunks(*, scanning: bool) -> ChunkSizer:
+    """Chunk sizes for a read over id ranges of the audit log: at most `SCAN_CHUNK` ids per
+    statement when SQLite must look at every row of the range; when an index serves the
+    filter, ranges that start wide and grow fast (a statement costs about the rows it
+    returns), shrinking if a statement still runs long."""
+    if scanning:
+        return ChunkSizer(SCAN_START, SCAN_LOWEST, SCAN_CHUNK)
+    return ChunkSizer(INDEXED_START, SCAN_LOWEST, INDEXED_CHUNK, growth=8.0)
 
 
 class _MalformedJson(Exception):
@@ -783,17 +957,109 @@ class _MalformedJson(Exception):
 def _fetch(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> list[Any]:
     """All rows of one statement. Text that is not UTF-8 (another tool wrote bytes) fails the
     whole fetch in `sqlite3`; then the statement is rerun decoding with U+FFFD replacements,
-    so one bad row shows as such instead of hiding the rest. Call with the lock held."""
+    so one bad row shows as such instead of hiding the rest. Call with the lock held.
+
+    The cursor is closed on every path: a statement left unfinished would keep its read
+    transaction, and with it the database's shared lock, until it is garbage-collected."""
     try:
-        return conn.execute(sql, params).fetchall()
+        return _all_rows(conn, sql, params)
     except sqlite3.OperationalError as exc:
         if "Could not decode to UTF-8" not in str(exc):
             raise
     conn.text_factory = _lenient_text
     try:
-        return conn.execute(sql, params).fetchall()
+        return _all_rows(conn, sql, params)
     finally:
         conn.text_factory = str
+
+
+def _all_rows(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    cur = conn.execute(sql, params)
+    try:
+        return cur.fetchall()
+    finally:
+        cur.close()
+
+
+def _timed_fetch(conn: sqlite3.Connection, sql: str,
+                 params: tuple[Any, ...]) -> tuple[list[Any], float]:
+    start = time.perf_counter()
+    rows = _fetch(conn, sql, params)
+    return rows, time.perf_counter() - start
+
+
+_STAGING = "_shepherd_rows"  # temporary tables: temp._shepherd_rows<number of columns>
+
+
+def _staging_table(conn: sqlite3.Connection, columns: int) -> str:
+    """This connection's empty temporary table of `columns` untyped columns (values keep
+    their type and bytes), created at its first use. A temporary table lives in the
+    connection's own memory: writing it takes no lock on the database and works on a
+    read-only connection."""
+    name = f"temp.{_STAGING}{columns}"
+    try:
+        conn.execute(f"DELETE FROM {name}")
+    except sqlite3.OperationalError as exc:
+        if "no such table" not in str(exc):
+            raise
+        with contextlib.suppress(sqlite3.Error):  # (refused inside a transaction: then a file)
+            conn.execute("PRAGMA temp_store = MEMORY")
+        cols = ", ".join(f"c{i}" for i in range(columns))
+        conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING}{columns} ({cols})")
+    return name
+
+
+def _stage(conn: sqlite3.Connection, table: str, sql: str, params: tuple[Any, ...]) -> float:
+    """Copy the rows of the SELECT `sql` into `table`, in their order, in one step: the only
+    time the database is locked. Returns the seconds it took. Can be tried again when busy
+    (a failed statement inserts nothing)."""
+    start = time.perf_counter()
+    conn.execute(f"INSERT INTO {table} {sql}", params).close()
+    return time.perf_counter() - start
+
+
+def _unstage(conn: sqlite3.Connection, table: str, columns: int) -> list[Any]:
+    """The rows `_stage` copied, in order, and `table` emptied (no lock on the database)."""
+    cols = ", ".join(f"c{i}" for i in range(columns))
+    try:
+        return _fetch(conn, f"SELECT {cols} FROM {table} ORDER BY rowid", ())
+    finally:
+        conn.execute(f"DELETE FROM {table}")
+
+
+def _after_keys(keys: tuple[str, ...],
+                last: list[tuple[str, Any]]) -> tuple[str, tuple[Any, ...]]:
+    """SQL for the rows whose first keys equal `last`'s and whose last key sorts after it,
+    in SQLite's order (NULL first, then numbers, text, blobs): `k1 IS b1 AND ... AND
+    kn > bn` is one range of an index on the keys, which SQLite seeks to (a row value
+    comparison or an OR of the levels makes it scan from the first equal key instead).
+    `_walk` asks for the levels in turn, each once the deeper one is exhausted.
+
+    Each bound is `last`'s value as `_walk` read it, (typeof, stored value); text is bound
+    as its bytes, cast back to text and concatenated with '' so that it has no affinity:
+    with an expression index (no affinity either) a TEXT-affinity bound stops SQLite from
+    using the index at all."""
+    def value(kind: str, raw: Any) -> tuple[str, tuple[Any, ...]]:
+        if kind == "null":
+            return "NULL", ()
+        if kind == "text":  # the stored bytes, as text again: exact even when not UTF-8
+            return "(CAST(? AS TEXT) || '')", (raw,)
+        return "?", (raw,)
+
+    conds: list[str] = []
+    args: tuple[Any, ...] = ()
+    for key, (kind, raw) in zip(keys[:-1], last[:-1], strict=True):
+        v, v_args = value(kind, raw)
+        conds.append(f"{key} IS {v}")
+        args += v_args
+    kind, raw = last[-1]
+    if kind == "null":
+        conds.append(f"{keys[-1]} IS NOT NULL")
+    else:
+        v, v_args = value(kind, raw)
+        conds.append(f"{keys[-1]} > {v}")
+        args += v_args
+    return " AND ".join(conds), args
 
 
 _T = TypeVar("_T")

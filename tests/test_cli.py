@@ -971,11 +971,17 @@ def test_check_passes_the_fixtures(run: Any, name: str) -> None:
     facts = dict(line.split(":", 1) for line in result.out.splitlines()[:6])
     assert facts["Layout"].strip().startswith("rust")
     assert facts["Journal"].strip() == "delete, user_version 0"
-    assert facts["Integrity"].strip() == "ok (integrity_check)"
+    assert facts["Integrity"].strip().startswith("ok (every row and index entry read in short")
     assert facts["Audit log"].strip() == "23 events checked (ids 1 to 23)"
     assert result.out.rstrip().endswith("No row the Rust service cannot read.")
+    assert "holds the database's read lock" not in result.err
     quick = run("--db", fixture_path(name), "check", "--quick")
     assert quick.status == 0 and "ok (quick_check)" in quick.out
+    full = run("--db", fixture_path(name), "check", "--full")
+    assert full.status == 0 and "ok (integrity_check)" in full.out
+    # A whole-file check is one statement: it says so before, and how long it took after.
+    assert "holds the database's read lock" in full.err and "rollback-journal" in full.err
+    assert "PRAGMA integrity_check held the database's read lock for" in full.err
 
 
 def test_check_a_seed_database(run: Any, seed_db: Path) -> None:
@@ -1047,7 +1053,10 @@ def test_check_keeps_the_oldest_problems_and_counts_all(tmp_path: Path) -> None:
         report = check(store, max_problems=10, progress=lambda d, t: seen.append((d, t)) or True)
     assert report.problem_count == 5000 and len(report.problems) == 10
     assert [p.key for p in report.problems] == [f"id {i}" for i in range(24, 34)]
-    assert seen and seen[-1][1] == 5023 and report.complete
+    # Progress counts the rows, then the entries of the log's one index (the Rust
+    # layout's idx_audit_timestamp) as as many again.
+    assert seen and seen[-1] == (2 * 5023, 2 * 5023) and report.complete
+    assert report.indexes_checked == ["idx_audit_timestamp"]
     with SqliteStore.open(db, read_only=True) as store:
         stopped = check(store, progress=lambda d, t: False)
     assert not stopped.complete and not stopped.healthy
