@@ -16,7 +16,8 @@ never draw one line on top of the other:
   colour, and a thick tick in that tone marks where the limit lies inside the entry's own
   bar (stacked: inside its segment, wherever that segment sits in the stack); a day exactly
   at the limit has the tick alone;
-- side by side, a tick at the limit over each of the entry's own bars;
+- side by side, a tick at the limit over each of the entry's own bars that come near it
+  (`NEAR_LIMIT`: far above a short bar, thirty days of ticks were only noise);
 - one entry alone, its limit as a line across the chart.
 
 A dashed line is the average per day over the range of what is drawn (stacked: the
@@ -52,6 +53,7 @@ BAR_FILL = 0.8  # share of its days a bar covers; the rest is the gap between ba
 MIN_VISIBLE_DAYS = 7  # a one-day range is shown with some room around it
 MAX_DAY = 3_652_059  # 9999-12-31
 TICK_OVERHANG = 0.15  # stacked: a limit tick is this much of the bar's width wider each side
+NEAR_LIMIT = 0.5  # side by side: a day bar gets its limit tick from this share of the limit
 OVER_TEXT = "over the daily limit"
 
 
@@ -224,9 +226,10 @@ def duration_tick(seconds: float) -> str:
 
 # --- how limits and the average look -------------------------------------------------------------
 
-def limit_color(color: str) -> QColor:
-    """The darker tone of an entry's colour for its limit tick, line and hatching."""
-    return QColor(color).darker(170)
+def limit_color(color: str, dark: bool = False) -> QColor:
+    """The tone of an entry's colour for its limit tick and line: darker on a light
+    background, lighter on a dark one (a tick reaches beyond its bar)."""
+    return QColor(color).lighter(150) if dark else QColor(color).darker(170)
 
 
 def over_brush(color: str) -> QBrush:
@@ -235,8 +238,8 @@ def over_brush(color: str) -> QBrush:
     return QBrush(QColor(color).darker(260), Qt.BrushStyle.BDiagPattern)
 
 
-def limit_pen(color: str, width: float = 3.0) -> QPen:
-    pen = pg.mkPen(limit_color(color), width=width)
+def limit_pen(color: str, width: float = 3.0, dark: bool = False) -> QPen:
+    pen = pg.mkPen(limit_color(color, dark), width=width)
     pen.setCapStyle(Qt.PenCapStyle.FlatCap)
     return pen
 
@@ -247,7 +250,8 @@ def average_pen(fg: QColor) -> QPen:
     return pen
 
 
-def paint_over_symbol(painter: QPainter, rect: QRectF, color: str = "#8C8C8C") -> None:
+def paint_over_symbol(painter: QPainter, rect: QRectF, color: str = "#8C8C8C",
+                      dark: bool = False) -> None:
     """The legend's "over the daily limit": a bar, hatched above a limit tick."""
     painter.save()
     w, h = rect.width(), rect.height()
@@ -263,7 +267,7 @@ def paint_over_symbol(painter: QPainter, rect: QRectF, color: str = "#8C8C8C") -
         painter.drawLine(QPointF(x, over.bottom()), QPointF(x + over.height(), over.top()))
         x += step
     painter.setClipping(False)
-    painter.setPen(limit_pen(color, max(2.0, h / 7)))
+    painter.setPen(limit_pen(color, max(2.0, h / 7), dark))
     painter.drawLine(QPointF(rect.left(), limit_y), QPointF(rect.right(), limit_y))
     painter.restore()
 
@@ -315,6 +319,7 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
                if QApplication.instance() else QPalette())
         self._fg = pal.color(QPalette.ColorRole.Text)
         bg = pal.color(QPalette.ColorRole.Base)
+        self._dark = bg.lightness() < 128
         super().__init__(parent, background=bg,
                          axisItems={"bottom": DayAxis(), "left": DurationAxis()})
         self.setObjectName("usagePlot")
@@ -446,7 +451,8 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
                 over.setVisible(False)
                 self.over_bars[key] = over
                 self.getPlotItem().addItem(over)
-                line = pg.PlotDataItem(pen=limit_pen(color), connect="finite")
+                line = pg.PlotDataItem(pen=limit_pen(color, dark=self._dark),
+                                       connect="finite")
                 line.setZValue(10)
                 line.setVisible(False)
                 self.quota_lines[key] = line
@@ -456,7 +462,7 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
             if key is not None:
                 self.over_bars[key].setOpts(pen=pg.mkPen(limit_color(color), width=1),
                                             brush=over_brush(color))
-                self.quota_lines[key].setPen(limit_pen(color))
+                self.quota_lines[key].setPen(limit_pen(color, dark=self._dark))
         return bar
 
     def color(self, key: str | None) -> str:
@@ -601,15 +607,15 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
         if self.mode is Mode.SINGLE and day_bars:  # alone: the limit across the chart
             edges = np.append(self._firsts - 0.5, self._lasts[-1] + 0.5)
             line.setData(x=edges, y=np.full(n, float(quota)), stepMode="center")
-            line.setPen(limit_pen(self.color(entry), 2.0))
+            line.setPen(limit_pen(self.color(entry), 2.0, self._dark))
             line.setVisible(True)
             self.limit_label.setText(f"daily limit {format_duration(quota)}",
-                                     color=limit_color(self.color(entry)))
+                                     color=limit_color(self.color(entry), self._dark))
             self.limit_label.setPos(float(edges[-1]), float(quota))
             self.limit_label.setVisible(True)
             return np.full(n, float(quota) * 1.06)  # room for the label above the line
-        if self.mode is Mode.SIDE_BY_SIDE and day_bars:  # over each of its own bars
-            mask = geom.height > 0
+        if self.mode is Mode.SIDE_BY_SIDE and day_bars:  # over its own bars near the limit
+            mask = geom.height >= quota * NEAR_LIMIT
             y = np.full(n, float(quota))
             half = width / 2
         else:  # in its own bar, where the limit was reached: the hatching starts there
@@ -625,7 +631,7 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
             return np.zeros(n)
         xs, ys = _segments((geom.x - half)[mask], (geom.x + half)[mask], y[mask])
         line.setData(x=xs, y=ys, stepMode=None, connect="finite")
-        line.setPen(limit_pen(self.color(entry)))
+        line.setPen(limit_pen(self.color(entry), dark=self._dark))
         line.setVisible(True)
         return np.where(mask, y, 0.0)
 
@@ -836,7 +842,7 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
         painter.setFont(self.font())
         for kind, swatch, pos, text, color in rows:
             if kind == "over":
-                paint_over_symbol(painter, swatch, color)
+                paint_over_symbol(painter, swatch, color, self._dark)
             elif kind == "average":
                 paint_average_symbol(painter, swatch, self._fg)
             else:

@@ -92,7 +92,7 @@ def symbol_icon(kind: str, fg: QColor, size: int = 12) -> QIcon:
     try:
         rect = QRectF(0, 0, size, size)
         if kind == "over":
-            paint_over_symbol(painter, rect)
+            paint_over_symbol(painter, rect, dark=fg.lightness() >= 128)
         else:
             paint_average_symbol(painter, rect, fg)
     finally:
@@ -174,7 +174,7 @@ class SummaryModel(SortedRowsModel):
                 format_duration(r.today_seconds),
                 format_duration(week.this_week),
                 format_duration(week.last_week),
-                format_change(week.change),
+                format_change(week.change) if week.this_week or week.last_week else "—",
                 "none" if r.quota_seconds is None else format_duration(r.quota_seconds),
                 days_text(r.quota_days) if r.quota_seconds else "—",
             ]

@@ -32,6 +32,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import (
     QAction,
+    QFontMetrics,
     QImage,
     QPainter,
     QPaintEvent,
@@ -188,10 +189,24 @@ class Legend(QListWidget):
             self.fit_height()
 
 
+def elide_entry(metrics: QFontMetrics, text: str, entry: str, width: int) -> str:
+    """`text` ("Label (id)") in `width` pixels: the label shortened and the id kept while the
+    id takes at most half the room, else shortened at the end."""
+    if metrics.horizontalAdvance(text) <= width:
+        return text
+    suffix = f" ({entry})"
+    suffix_w = metrics.horizontalAdvance(suffix)
+    if entry and text.endswith(suffix) and suffix_w <= width / 2:
+        label = text[:-len(suffix)]
+        return metrics.elidedText(label, Qt.TextElideMode.ElideRight, width - suffix_w) + suffix
+    return metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)
+
+
 class EntryCombo(QComboBox):
     """The "One entry" choice: the list shows every entry whole ("Label (id)"); the box is
-    as wide as its longest entry up to `ENTRY_COMBO_MAX` and elides the chosen one at the
-    end when it is longer (its tooltip has it whole, with the id)."""
+    as wide as its longest entry up to `ENTRY_COMBO_MAX` and, when the chosen one is
+    longer, shortens its label and keeps the id ("Sudoku for Kids W… (sudoku)"); its
+    tooltip has it whole."""
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QStylePainter(self)
@@ -200,11 +215,12 @@ class EntryCombo(QComboBox):
         painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, opt)
         field = self.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, opt,
                                             QStyle.SubControl.SC_ComboBoxEditField, self)
-        room = field.width() - 6
+        room = field.width() - 2  # as the style draws it: 1 px each side, after the icon
         if not opt.currentIcon.isNull():  # type: ignore[attr-defined]
             room -= opt.iconSize.width() + 4  # type: ignore[attr-defined]
-        opt.currentText = self.fontMetrics().elidedText(  # type: ignore[attr-defined]
-            opt.currentText, Qt.TextElideMode.ElideRight, max(room, 20))  # type: ignore[attr-defined]
+        opt.currentText = elide_entry(  # type: ignore[attr-defined]
+            self.fontMetrics(), opt.currentText,  # type: ignore[attr-defined]
+            str(self.currentData() or ""), max(room, 20))
         painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, opt)
 
 
@@ -424,8 +440,8 @@ class UsageTab(WhenShown):
         self.splitter.setChildrenCollapsible(False)
         self.splitter.addWidget(self.chart_pane)
         self.splitter.addWidget(table_pane)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setStretchFactor(0, 1)  # a taller window gives the chart the room
+        self.splitter.setStretchFactor(1, 0)
         self.splitter.setSizes([440, 260])
 
         content = QWidget(self)
@@ -728,9 +744,16 @@ class UsageTab(WhenShown):
                     f"The policy file {name} sets no daily limits.")
         self.limits_note.setText(text)
         self.limits_note.setToolTip(tip)
-        for column in LIMIT_COLUMNS:
-            self.summary.setColumnHidden(column, not self._quotas)
+        self._show_columns()
         self._fit_entry_column()
+
+    def _show_columns(self) -> None:
+        """Every column, the limit ones only with limits. (Also after the window restored a
+        header saved by an older version, whose hidden columns 6 and 7 were the limits.)"""
+        for column in range(1, len(COLUMNS)):
+            hide = column in LIMIT_COLUMNS and not self._quotas
+            if self.summary.isColumnHidden(column) != hide:
+                self.summary.setColumnHidden(column, hide)
 
     def _name(self, entry: str) -> str:
         return self._labels.get(entry) or entry
@@ -905,6 +928,7 @@ class UsageTab(WhenShown):
 
     def _update_table(self, rows: list[EntrySummary]) -> None:
         """New figures for the summary (keeps the sort order, selection and scroll)."""
+        self._show_columns()
         selected = self.selected_entry()
         scroll = self.summary.verticalScrollBar().value()
         renamed = self._labels != self.model.labels

@@ -29,7 +29,7 @@ from inspector.usage_chart import (
     span_text,
 )
 from inspector.usage_summary import LIMIT_COLUMNS, WEEK_COLUMNS
-from inspector.usage_tab import UsageTab
+from inspector.usage_tab import UsageTab, elide_entry
 from inspector.usage_view_state import ColorBook
 from inspector.widgets import plain_tip
 from shepherd_store import AuditEvent, SessionStarted, SqliteStore, StoreError
@@ -656,7 +656,8 @@ def over_limit_db(tmp_path: Path) -> tuple[Path, Path]:
     db_path = make_db(tmp_path / "q.db", [
         ("a", "2026-03-10", 1800),
         ("b", "2026-03-08", 3600), ("b", "2026-03-09", 3599), ("b", "2026-03-10", 5400),
-        ("c", "2026-03-10", 2700), ("d", "2026-03-10", 3000)])
+        ("c", "2026-03-10", 2700), ("d", "2026-03-10", 3000),
+        ("d", "2026-03-09", 600)])  # far under its limit: no tick, even side by side
     policy = write_policy(tmp_path / "policy.toml", {"b": 3600, "c": 2700, "d": 2700},
                           {"a": "Alpha", "b": "Beta from policy", "c": "Gamma", "d": "Delta"})
     return db_path, policy
@@ -706,7 +707,7 @@ def test_the_part_over_the_limit_is_drawn_on_the_entrys_own_bar(
     # side by side: each limit over its own bars only (the same height, apart on x)
     tab.mode_combo.setCurrentIndex(tab.mode_combo.findData(Mode.SIDE_BY_SIDE))
     (c_side,), (d_side,) = segments(chart.quota_lines["c"]), segments(chart.quota_lines["d"])
-    assert c_side[2] == d_side[2] == 2700
+    assert c_side[2] == d_side[2] == 2700  # d's 10 min on the 9th: no tick far above it
     assert c_side[1] <= d_side[0]  # not one line on top of the other
     xs, widths, _y0, heights = chart.geometry_of("c")
     i = int(np.argmax(heights))  # the 10th
@@ -906,6 +907,10 @@ def test_the_single_entry_box_shows_whole_labels(tmp_path: Path,
     combo.setCurrentIndex(sudoku)
     assert f"{long} (sudoku)" in combo.toolTip()  # the box's tooltip: the whole label and id
     assert not combo.grab().isNull()  # paints (elided) without error
+    # too long for the box: the label is shortened, the id kept
+    short = elide_entry(metrics, f"{long} (sudoku)", "sudoku", 200)
+    assert short.endswith("… (sudoku)") and metrics.horizontalAdvance(short) <= 200
+    assert elide_entry(metrics, "GCompris (gcompris)", "gcompris", 300) == "GCompris (gcompris)"
 
 
 def busy_set_db(tmp_path: Path) -> Path:
@@ -976,3 +981,23 @@ def test_this_week_against_the_same_days_of_last_week(
     env.write("a", TODAY, 600)
     env.change()
     assert tab.summary_row("a")[this:change + 1] == ["1 h 40 min", "1 h 05 min", "+35 min"]
+
+
+def test_a_header_saved_by_the_older_eight_column_table_hides_no_week_column(
+        tmp_path: Path, env_factory: EnvFactory) -> None:
+    from PySide6.QtGui import QStandardItemModel
+    from PySide6.QtWidgets import QTableView
+
+    old = QTableView()  # the table as it was: 8 columns, the limit ones (6, 7) hidden
+    old.setModel(QStandardItemModel(1, 8, old))
+    old.setColumnHidden(6, True)
+    old.setColumnHidden(7, True)
+    state = old.horizontalHeader().saveState()
+    env = env_factory(week_db(tmp_path), preset=Preset.MONTH)
+    tab = env.tab
+    assert tab.summary.horizontalHeader().restoreState(state)  # what the window restores
+    tab.reload(wait=True, keep_view=True)
+    env.write("a", TODAY, 60)
+    env.change()
+    assert not any(tab.summary.isColumnHidden(c) for c in WEEK_COLUMNS)
+    assert all(tab.summary.isColumnHidden(c) for c in LIMIT_COLUMNS)  # no policy
