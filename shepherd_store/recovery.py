@@ -58,12 +58,13 @@ Rules (what the report means):
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import math
 import re
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
@@ -335,10 +336,19 @@ _FAST_END = re.compile(
     + r',"reason":\{"type":"(expired|user_stop|admin_stop|policy_stop|service_shutdown|'
     r'process_exited|launch_failed)"(?:,"exit_code":(null|-?(?:0|[1-9][0-9]{0,9}))|,"error":'
     + _S + r')?\},"duration":\{"secs":' + _N + r',"nanos":' + _N + r'\}\}')
+#: The end row after its session id, for a session id already known (validated at its start).
+_END_HEAD = '{"type":"session_ended","session_id":"'
+_FAST_END_TAIL = re.compile(
+    r'","entry_id":' + _S
+    + r',"reason":\{"type":"(expired|user_stop|admin_stop|policy_stop|service_shutdown|'
+    r'process_exited|launch_failed)"(?:,"exit_code":(null|-?(?:0|[1-9][0-9]{0,9}))|,"error":'
+    + _S + r')?\},"duration":\{"secs":' + _N + r',"nanos":' + _N + r'\}\}')
 _FAST_EXT = re.compile(r'\{"type":"session_extended","session_id":"' + _U
                        + r'","extended_by":\{"secs":' + _N + r',"nanos":' + _N
                        + r'\},"new_deadline":' + _S + r'\}')
 _SVC_START = '{"type":"service_started"}'
+#: Usage keys are `entry_id + _SEP + day`: the day (10 characters) last, so never ambiguous.
+_SEP = "\x1f"
 _SVC_STOP = '{"type":"service_stopped"}'
 #: Types recovery does not read: rows of them are only checked in SQL.
 _OTHER_TYPES = ("client_connected", "client_disconnected", "launch_denied", "policy_loaded",
@@ -534,8 +544,8 @@ class _Sess:
 
 
 class _Run:
-    __slots__ = ("alive", "cached", "count", "end", "ended_at", "ended_id", "first_id",
-                 "last", "marks", "never_ended", "sessions", "started_at", "started_id")
+    __slots__ = ("alive", "count", "end", "ended_at", "ended_id", "first_id", "index", "last",
+                 "never_ended", "sessions", "started_at", "started_id")
 
     def __init__(self, started_id: int | None, started_at: datetime | None,
                  first_id: int) -> None:
@@ -551,8 +561,7 @@ class _Run:
         self.sessions: list[_Sess] | None = []
         self.never_ended: list[_Sess] = []  # sessions not (yet) ended
         self.count = 0
-        self.cached: Run | None = None
-        self.marks: tuple[bool, ...] = ()  # which never-ended sessions were resolved then
+        self.index = 0  # in `_State.runs`
 
 
 class _Notes:
@@ -581,7 +590,8 @@ class _State:
         self.current: _Run | None = None
         self.open: dict[str, _Sess] = {}  # sessions not ended, by id (the latest of an id)
         self.started: set[str] = set()
-        self.sums: dict[tuple[str, str], list[Any]] = {}  # (entry, day) -> [secs, ids]
+        #: usage key (`entry + _SEP + day`) -> [seconds of the ended sessions, their ids]
+        self.sums: dict[str, list[Any]] = {}
         self.overrides: list[tuple[int, ManualOverride]] = []
         self.notes = _Notes()
         self.prev_ts: object = None
@@ -592,6 +602,8 @@ class _State:
         self.orphans: list[_Sess] = []  # never ended, and their id was started again
         self.side_last = 0  # newest inspector_overrides id read (Rust layout)
         self.warn_last = floor  # warnings are attached up to this id
+        self.changed: set[_Run] = set()  # runs to describe anew (not the current one)
+        self.dirty_sums: set[str] = set()  # usage keys whose ended sessions changed
 
 
 # --- the scanner ----------------------------------------------------------------------------
@@ -614,6 +626,14 @@ class RecoveryScanner:
         self._report: RecoveryReport | None = None
         self._findings: dict[tuple[Any, ...], RecoveryFinding] = {}
         self._old_warnings: dict[tuple[str, int], list[tuple[int, int]]] = {}
+        # What the previous report was made of (for the same `_State`).
+        self._frozen_for: _State | None = None
+        self._frozen: list[Run | None] = []
+        self._resolved_seen: dict[str, int] = {}
+        self._lost_for: _State | None = None
+        self._lost: dict[str, RecoveryFinding] = {}
+        self._usage_seen: dict[str, int] = {}
+        self._adjust_seen: dict[str, int] = {}
         col = store.layout.audit_json
         self._sql = _select(col)
         self._warnings_sql = _warnings_sql(col)
@@ -738,16 +758,25 @@ class RecoveryScanner:
             return True
         total = max(top - low, 1)
         lo = low
-        while lo < top:
-            if cancel is not None and cancel():
-                return False
-            hi = min(lo + CHUNK, top)
-            rows = store._read(self._sql, (lo, hi), "read the audit log of")
-            self._ingest(state, rows)
-            state.last_id = hi
-            lo = hi
-            if progress is not None and progress(hi - low, total) is False:
-                return lo >= top
+        # The scan allocates a few objects per row and keeps few: the cyclic collector's
+        # passes over them cost a tenth of a full scan. Paused meanwhile (as it was).
+        collecting = gc.isenabled() and top - low > CHUNK
+        if collecting:
+            gc.disable()
+        try:
+            while lo < top:
+                if cancel is not None and cancel():
+                    return False
+                hi = min(lo + CHUNK, top)
+                rows = store._read(self._sql, (lo, hi), "read the audit log of")
+                self._ingest(state, rows)
+                state.last_id = hi
+                lo = hi
+                if progress is not None and progress(hi - low, total) is False:
+                    return lo >= top
+        finally:
+            if collecting:
+                gc.enable()
         state.last_id = max(state.last_id, top)
         return True
 
@@ -761,10 +790,12 @@ class RecoveryScanner:
         """
         fast_start, fast_end, fast_ext = (_FAST_START.fullmatch, _FAST_END.fullmatch,
                                           _FAST_EXT.fullmatch)
+        fast_tail = _FAST_END_TAIL.fullmatch
         notes = state.notes
         open_ = state.open
         started = state.started
         sums = state.sums
+        dirty_sums = state.dirty_sums
         days = state.days
         cur = state.current
         prev_ts: Any = state.prev_ts
@@ -776,12 +807,44 @@ class RecoveryScanner:
             if text.__class__ is str and ts.__class__ is str:
                 key = text[9:20]
                 if key == "session_end":
+                    # the usual end: of a session running in the current run (its id was
+                    # checked at its start), on a day already seen
+                    s = open_.get(text[38:74])
+                    if s is not None and s.run is cur and text[:38] == _END_HEAD:
+                        m = fast_tail(text, 74)
+                        day = ts[:10]
+                        if m is not None and days.get(day) and len(m[6]) <= 9:  # nanos < 1e9
+                            secs = int(m[5])
+                            rtag = m[2]
+                            extra: object = None
+                            if rtag == "process_exited":
+                                code = m[3]
+                                extra = None if code is None or code == "null" else int(code)
+                            elif rtag == "launch_failed":
+                                extra = m[4]
+                            if (secs <= MAX_DURATION_SECS
+                                    and (rtag != "launch_failed" or extra is not None)
+                                    and (extra.__class__ is not int
+                                         or _I32[0] <= extra <= _I32[1])):
+                                del open_[s.sid]
+                                s.end = (rid, ts, secs, int(m[6]) // 1000, rtag, extra)
+                                cur.never_ended.remove(s)
+                                sum_key = m[1] + _SEP + day
+                                dirty_sums.add(sum_key)
+                                item = sums.get(sum_key)
+                                if item is None:
+                                    sums[sum_key] = [secs, [rid]]
+                                else:
+                                    item[0] += secs
+                                    if len(item[1]) < 50:
+                                        item[1].append(rid)
+                                continue
                     m = fast_end(text)
                     if m is not None:
                         secs = int(m[6])
                         nanos = int(m[7])
                         rtag = m[3]
-                        extra: object = None
+                        extra = None
                         if rtag == "process_exited":
                             code = m[4]
                             extra = None if code is None or code == "null" else int(code)
@@ -791,25 +854,7 @@ class RecoveryScanner:
                                 and (rtag != "launch_failed" or extra is not None)
                                 and (extra.__class__ is not int
                                      or _I32[0] <= extra <= _I32[1])):
-                            sid = m[1]
-                            s = open_.get(sid)
-                            day = ts[:10]
-                            if s is not None and s.run is cur and days.get(day):
-                                # the usual end: of a running session, on a readable day
-                                del open_[sid]
-                                s.end = (rid, ts, secs, nanos // 1000, rtag, extra)
-                                cur.never_ended.remove(s)
-                                cur.cached = None
-                                sum_key = (m[2], day)
-                                item = sums.get(sum_key)
-                                if item is None:
-                                    sums[sum_key] = [secs, [rid]]
-                                else:
-                                    item[0] += secs
-                                    if len(item[1]) < 50:
-                                        item[1].append(rid)
-                                continue
-                            parsed = ("end", sid, m[2], rtag, extra, secs, nanos // 1000)
+                            parsed = ("end", m[1], m[2], rtag, extra, secs, nanos // 1000)
                 # Clock: text comparison is exact for the same offset suffix; else parse.
                 suffix = ts[-6:]
                 if prev_ts is not None and (suffix != prev_suffix or ts < prev_ts):
@@ -827,8 +872,7 @@ class RecoveryScanner:
                             cur.count += 1
                             if cur.sessions is not None:
                                 cur.sessions.append(s)
-                            cur.cached = None
-                            continue
+                            continue  # (the current run's report is always made anew)
                         parsed = ("start", sid, m[2], m[3], m[4])
                 elif key == "session_ext":
                     m = fast_ext(text)
@@ -863,7 +907,7 @@ class RecoveryScanner:
                     if s.ext is None:
                         s.ext = []
                     s.ext.append((rid, parsed[2]))
-                    s.run.cached = None
+                    state.changed.add(s.run)
             elif kind == "svc_start":
                 self._service_started(state, rid, ts)
                 cur = state.current
@@ -908,7 +952,7 @@ class RecoveryScanner:
                     if owner.warn is None:
                         owner.warn = []
                     owner.warn.append((rid, found[1]))
-                    owner.run.cached = None
+                    state.changed.add(owner.run)
             lo = hi
         state.warn_last = top
 
@@ -961,12 +1005,13 @@ class RecoveryScanner:
         return run
 
     def _append_run(self, state: _State, run: _Run) -> None:
+        run.index = len(state.runs)
         state.runs.append(run)
         if len(state.runs) > DETAIL_RUNS:
             old = state.runs[-DETAIL_RUNS - 1]
             if old.sessions is not None:
                 old.sessions = None
-                old.cached = None
+                state.changed.add(old)
 
     def _start(self, state: _State, rid: int, ts: object, parsed: _Parsed) -> None:
         _kind, sid, entry, label, deadline = parsed
@@ -987,7 +1032,7 @@ class RecoveryScanner:
         run.count += 1
         if run.sessions is not None:
             run.sessions.append(s)
-        run.cached = None
+        state.changed.add(run)
 
     def _end(self, state: _State, rid: int, ts: object, parsed: _Parsed) -> None:
         _kind, sid, entry, rtag, extra, secs, micros = parsed
@@ -1001,7 +1046,7 @@ class RecoveryScanner:
             s.end = (rid, ts, secs, micros, rtag, extra)
             run = s.run
             run.never_ended.remove(s)
-            run.cached = None
+            state.changed.add(run)
             if run is not state.current:
                 state.notes.add("late_end", rid, sid)
         day = ts[:10] if isinstance(ts, str) else ""
@@ -1016,7 +1061,8 @@ class RecoveryScanner:
         if not ok:
             state.notes.add("bad_time", rid)
             return
-        key = (entry, day)
+        key = entry + _SEP + day
+        state.dirty_sums.add(key)
         item = state.sums.get(key)
         if item is None:
             state.sums[key] = [secs, [rid]]
@@ -1030,7 +1076,7 @@ class RecoveryScanner:
         if run is not None:  # it never stopped: unclean
             run.end, run.ended_id, run.ended_at = "unclean", rid, _parse_ts(ts)
             run.last = run.alive = self._last_alive(rid, run.first_id)
-            run.cached = None
+            state.changed.add(run)
             state.unclean.append(run)
         at = _parse_ts(ts)
         if at is None:
@@ -1049,7 +1095,7 @@ class RecoveryScanner:
         run.end, run.ended_id, run.ended_at = "clean", rid, at
         run.last = (rid, at)
         run.alive = self._last_alive(rid, run.first_id) if run.never_ended else (rid, at)
-        run.cached = None
+        state.changed.add(run)
         state.current = None
 
     def _last_alive(self, before: int, first: int) -> tuple[int | None, datetime | None]:
@@ -1063,6 +1109,8 @@ class RecoveryScanner:
     # --- the report -------------------------------------------------------------------------
 
     def _build(self, state: _State, now: datetime, complete: bool) -> RecoveryReport:
+        """The report: runs described anew only where something changed (an update costs
+        little however long the log), findings, notes."""
         store = self.store
         self._read_side_overrides(state)
         resolved = self._resolved(state)
@@ -1073,23 +1121,33 @@ class RecoveryScanner:
         if open_run is not None:
             open_run.last = open_run.alive = self._last_alive(state.last_id + 1,
                                                               open_run.first_id)
-            open_run.cached = None
-        since = self.since
-        runs: list[Run] = []
-        for run in reversed(state.runs):
-            if since is not None and run is not open_run and not _after(run, since):
-                break
-            marks = tuple(s.sid in resolved for s in run.never_ended) \
-                if run.sessions is not None else ()
-            frozen = run.cached
-            if frozen is None or run is open_run or marks != run.marks:
-                frozen = self._freeze(run, now, resolved)
-                run.cached, run.marks = frozen, marks
-            runs.append(frozen)
-        findings: list[RecoveryFinding] = []
-        flagged = {s.run: None for s in (*state.open.values(), *state.orphans)
-                   if s.end is None}
+        never_ended = [s for s in (*state.open.values(), *state.orphans) if s.end is None]
+        flagged = {s.run: None for s in never_ended}
         flagged.update((r, None) for r in state.unclean)
+        # The runs, oldest first, kept between reports (index = `_Run.index`).
+        if self._frozen_for is not state:
+            self._frozen_for, self._frozen, self._resolved_seen = state, [], {}
+        frozen = self._frozen
+        dirty = set(range(len(frozen), len(state.runs)))
+        frozen.extend([None] * (len(state.runs) - len(frozen)))
+        dirty.update(run.index for run in state.changed)
+        state.changed.clear()
+        if resolved != self._resolved_seen:  # a repair: its session's run reads anew
+            dirty.update(s.run.index for s in never_ended)
+            self._resolved_seen = dict(resolved)
+        if open_run is not None:
+            dirty.add(open_run.index)
+        for i in dirty:
+            frozen[i] = self._freeze(state.runs[i], now, resolved)
+        since = self.since
+        first = 0
+        if since is not None:
+            first = len(state.runs)
+            while first > 0 and (state.runs[first - 1] is open_run
+                                 or _after(state.runs[first - 1], since)):
+                first -= 1
+        runs = tuple(r for r in reversed(frozen[first:]) if r is not None)
+        findings: list[RecoveryFinding] = []
         for run in sorted(flagged, key=lambda r: r.first_id):
             if since is not None and run is not open_run and not _after(run, since):
                 continue
@@ -1101,7 +1159,7 @@ class RecoveryScanner:
         if open_run is not None:
             notes += tuple(self._running_note(s, open_run) for s in open_run.never_ended
                            if self._status(s, open_run, now) == "running")
-        return RecoveryReport(tuple(runs), tuple(findings), notes, state.last_id, complete, now)
+        return RecoveryReport(runs, tuple(findings), notes, state.last_id, complete, now)
 
     def _running_note(self, s: _Sess, run: _Run) -> str:
         deadline = _deadline(s)
@@ -1145,11 +1203,11 @@ class RecoveryScanner:
                 out[one] = added if isinstance(added, int) and _uint(added) else 0
         return out
 
-    def _adjustments(self, state: _State) -> dict[tuple[str, str], int]:
+    def _adjustments(self, state: _State) -> dict[str, int]:
         """Seconds added (or removed) by hand per (entry, day): manual usage changes, and the
     repairs of interrupted sessions (play no `session_ended` holds); not the repairs of
     `usage_lost`, which restore what the ended sessions hold."""
-        out: dict[tuple[str, str], int] = {}
+        out: dict[str, int] = {}
         for _rid, change in state.overrides:
             if change.what != "usage" or not change.new or not change.entry_id:
                 continue
@@ -1158,16 +1216,17 @@ class RecoveryScanner:
                 continue  # it restored the ended sessions' usage: no change by hand
             day, added = data.get("day"), data.get("added_secs")
             if isinstance(day, str) and isinstance(added, int) and not isinstance(added, bool):
-                key = (change.entry_id, day)
+                key = change.entry_id + _SEP + day
                 out[key] = out.get(key, 0) + added
         return out
 
-    def _usage(self) -> dict[tuple[str, str], int]:
+    def _usage(self) -> dict[str, int]:
+        """Stored usage by key (`entry + _SEP + day`), rows the service can read."""
         if not self.store._has("usage"):
             return {}
-        rows = self.store._read("SELECT entry_id, day, duration_secs FROM usage "
-                                "WHERE typeof(duration_secs) = 'integer'")
-        return {(e, d): v for e, d, v in rows}
+        return dict(self.store._read(
+            "SELECT entry_id || char(31) || day, duration_secs FROM usage "
+            "WHERE typeof(duration_secs) = 'integer'"))
 
     def _freeze(self, run: _Run, now: datetime, resolved: dict[str, int]) -> Run:
         sessions = () if run.sessions is None else tuple(
@@ -1216,7 +1275,7 @@ class RecoveryScanner:
         return s.label or s.entry
 
     def _run_findings(self, run: _Run, now: datetime, resolved: dict[str, int],
-                      usage: dict[tuple[str, str], int],
+                      usage: dict[str, int],
                       cooldowns: dict[str, datetime | None]) -> list[RecoveryFinding]:
         out: list[RecoveryFinding] = []
         interrupted = [s for s in run.never_ended if self._status(s, run, now) == "interrupted"]
@@ -1230,10 +1289,10 @@ class RecoveryScanner:
         return out
 
     def _interrupted(self, s: _Sess, run: _Run, resolved: dict[str, int],
-                     usage: dict[tuple[str, str], int]) -> RecoveryFinding:
+                     usage: dict[str, int]) -> RecoveryFinding:
         b = _Bounds(s, run, self._warnings(s))
         day = b.day(b.low)
-        recorded = usage.get((s.entry, format_day(day)), 0) if day is not None else None
+        recorded = usage.get(s.entry + _SEP + format_day(day), 0) if day is not None else None
         done = s.sid in resolved
         label = self._label(s)
         evidence = tuple(sorted({s.started_id, *(i for i, _t in b.warn),
@@ -1318,38 +1377,56 @@ class RecoveryScanner:
         self._findings[key] = finding
         return finding
 
-    def _usage_findings(self, state: _State, usage: dict[tuple[str, str], int],
+    def _usage_findings(self, state: _State, usage: dict[str, int],
                         since: datetime | None) -> list[RecoveryFinding]:
+        """`usage_lost` findings: the days whose stored usage is below what the ended
+        sessions (and changes by hand) add up to. Only the days whose sums, stored usage or
+        changes by hand changed since the previous report are compared again."""
         adjust = self._adjustments(state)
-        first_day = format_day(since.date()) if since is not None else ""
-        out = []
-        for key, (secs, ids) in state.sums.items():
+        if self._lost_for is not state:
+            self._lost_for, self._lost = state, {}
+            keys: Iterable[str] = state.sums
+        else:
+            keys = set(state.dirty_sums)
+            if usage != self._usage_seen:  # (a dict comparison is quick; the diff less so)
+                keys.update(k for k, _v in usage.items() ^ self._usage_seen.items())
+            if adjust != self._adjust_seen:
+                keys.update(k for k, _v in adjust.items() ^ self._adjust_seen.items())
+        state.dirty_sums.clear()
+        self._usage_seen, self._adjust_seen = usage, adjust
+        lost = self._lost
+        for key in keys:
+            item = state.sums.get(key)
+            if item is None:
+                lost.pop(key, None)
+                continue
+            secs, ids = item
             expected = secs + adjust.get(key, 0)
             stored = usage.get(key, 0)
-            if stored >= expected or key[1] < first_day:
-                continue
-            entry, day_text = key
-            missing = expected - stored
-            cache_key = ("usage", key, secs, stored, expected)
-            cached = self._findings.get(cache_key)
-            if cached is None:
-                label = self.policy.label(entry) if self.policy is not None else None
-                label = label or entry
-                cached = RecoveryFinding(
-                    "usage_lost", "problem", f"{label}: {_secs(missing)} missing from the "
-                    f"usage of {day_text}",
-                    f"The log shows {len(ids) if len(ids) < 50 else 'many'} session"
-                    f"{'s' if len(ids) != 1 else ''} of {label} ending on {day_text}, "
-                    f"{_secs(secs)} in all"
-                    + (f" (and {adjust[key]:+d} s changed by hand)" if adjust.get(key) else "")
-                    + f", but only {_secs(stored)} are stored for that day. The service "
-                    "ignores a failed usage write, so the difference never reached the quota.",
-                    f"Add the missing {_secs(missing)} to {label}'s usage of {day_text}.",
-                    tuple(ids), None, entry, label, missing, missing, parse_day(day_text),
-                    False, None, stored, None, "add_lost_usage")
-                self._findings[cache_key] = cached
-            out.append(cached)
-        return out
+            if stored >= expected:
+                lost.pop(key, None)
+            else:
+                lost[key] = self._lost_usage(key, secs, ids, stored, expected, adjust.get(key))
+        first_day = format_day(since.date()) if since is not None else ""
+        return [f for key, f in lost.items() if key[-10:] >= first_day]
+
+    def _lost_usage(self, key: str, secs: int, ids: list[int], stored: int, expected: int,
+                    adjusted: int | None) -> RecoveryFinding:
+        entry, day_text = key[:-11], key[-10:]
+        missing = expected - stored
+        label = (self.policy.label(entry) if self.policy is not None else None) or entry
+        return RecoveryFinding(
+            "usage_lost", "problem", f"{label}: {_secs(missing)} missing from the usage of "
+            f"{day_text}",
+            f"The log shows {len(ids) if len(ids) < 50 else 'many'} session"
+            f"{'s' if len(ids) != 1 else ''} of {label} ending on {day_text}, "
+            f"{_secs(secs)} in all"
+            + (f" (and {adjusted:+d} s changed by hand)" if adjusted else "")
+            + f", but only {_secs(stored)} are stored for that day. The service "
+            "ignores a failed usage write, so the difference never reached the quota.",
+            f"Add the missing {_secs(missing)} to {label}'s usage of {day_text}.",
+            tuple(ids), None, entry, label, missing, missing, parse_day(day_text),
+            False, None, stored, None, "add_lost_usage")
 
     def _notes(self, state: _State) -> tuple[str, ...]:
         notes: list[str] = []
