@@ -438,6 +438,21 @@ def test_repair_of_lost_usage_and_of_a_missing_cooldown(seed: tuple[SqliteStore,
         repair_cooldown(store, cd)
 
 
+def test_the_update_sees_a_change_of_stored_usage_alone(any_layout: tuple[SqliteStore, Log]
+                                                        ) -> None:
+    store, log = any_layout
+    log.add(at(13, 8), ServiceStarted())
+    log.session(1, "tuxmath", at(13, 9), minutes=20, usage=False)
+    scanner = RecoveryScanner(store)
+    assert kinds(scanner.scan(now=LATER)) == ["usage_lost"]
+    store.add_usage("tuxmath", date(2026, 6, 13), timedelta(minutes=20))  # no row in the log
+    assert scanner.update(now=LATER).findings == ()
+    with store.override("lower") as conn:  # a tool lowers it behind everyone's back
+        conn.execute("UPDATE usage SET duration_secs = 60")
+    assert kinds(scanner.update(now=LATER)) == ["usage_lost"]
+    assert scanner.update(now=LATER) == recover(store, now=LATER)
+
+
 def test_this_librarys_own_rows_are_no_sign_of_life(seed: tuple[SqliteStore, Log]) -> None:
     """A cooldown changed by hand while the service was down (a manual_override row in the
     seed layout's log) does not stretch the play of the session the crash interrupted."""
