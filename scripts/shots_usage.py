@@ -1,14 +1,25 @@
 """Screenshots of the Usage tab for the cases that must look right: docs/screenshots/usage-*.png.
 
 Builds the databases in a temporary folder (empty; one entry; one day; 30 entries over three
-years with a policy file; the Rust fixture; the simulator's demo history), opens each in
-a `UsageTab` of about 1280×800 and saves `widget.grab()`. Run:
+years with a policy file; the Rust fixtures; the simulator's demo history), opens each in
+a `UsageTab` of 1280×800 and saves `widget.grab()`; and the whole window on the demo
+(`window-usage*.png` at 1280×800, `usage-1920*.png` at 1920×1080, light and dark).
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/shots_usage.py [OUT_DIR]
+The Rust daemon histories (`rust-clean.db`, `rust-crash-restarted.db`) are shown with the
+policy they were written under (minecraft 60 min, tuxmath and supertuxkart 45 min each: two
+equal limits that must be told apart), on the Saturday after their week.
+
+`--matrix DIR` also saves every mode (stacked, side by side, one entry) at 1280×800 and
+1920×1080, light and dark, for the demo and both Rust histories, into DIR (36 pictures to
+look at, not for the repository). Run:
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/shots_usage.py [OUT_DIR] [--matrix DIR]
 """
 
 from __future__ import annotations
 
+import argparse
+import atexit
 import os
 import random
 import shutil
@@ -18,9 +29,13 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 REPO = Path(__file__).resolve().parent.parent
+os.environ.setdefault(
+    "QT_QPA_PLATFORM", f"offscreen:configfile={REPO / 'tests' / 'offscreen-screens.json'}")
 sys.path.insert(0, str(REPO))
+# the entries' remembered colours and the window's state: not the person's settings
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="shots-usage-config-")
+atexit.register(shutil.rmtree, os.environ["XDG_CONFIG_HOME"], ignore_errors=True)
 
 from PySide6.QtCore import QPointF  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
@@ -28,14 +43,23 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from inspector import workers  # noqa: E402
 from inspector.database import Database  # noqa: E402
+from inspector.theme import apply_theme  # noqa: E402
 from inspector.usage_chart import Mode  # noqa: E402
 from inspector.usage_tab import UsageTab  # noqa: E402
 from shepherd_store import AuditEvent, SessionStarted, SqliteStore  # noqa: E402
 from shepherd_store.policy import load_policy  # noqa: E402
 from shepherd_store.usage import Bucket, DayRange, Preset  # noqa: E402
 
-FIXTURE = REPO / "tests" / "fixtures" / "rust-v0.db"
+FIXTURES = REPO / "tests" / "fixtures"
+FIXTURE = FIXTURES / "rust-v0.db"
 SIZE = (1280, 800)
+BIG = (1920, 1080)
+#: The policy the Rust daemon histories were written under (tests/fixtures/README.md).
+RUST_IDS = ["minecraft", "tuxmath", "supertuxkart"]
+RUST_LABELS = ["Minecraft", "Tux Math", "SuperTuxKart"]
+RUST_QUOTAS = {"minecraft": 3600, "tuxmath": 2700, "supertuxkart": 2700}
+RUST_TODAY = date(2026, 3, 7)  # the Saturday after their week (the crash's day)
+MODES = (("stacked", Mode.STACKED), ("side", Mode.SIDE_BY_SIDE), ("single", Mode.SINGLE))
 
 #: Labels as a log may hold them: long ones, and markup that must be shown as plain text.
 LABELS = ["Tux Math", "Minecraft", "<b>Putt-Putt</b> Joins the Circus", "GCompris",
@@ -109,15 +133,26 @@ def policy_for(ids: list[str], labels: list[str], quotas: dict[str, int], path: 
     return path
 
 
+def mode_setup(mode: Mode, entry: str | None = None) -> Callable[[UsageTab], None]:
+    """Choose a chart mode (and for "One entry" the entry, by its summary row)."""
+    def setup(t: UsageTab) -> None:
+        t.mode_combo.setCurrentIndex(t.mode_combo.findData(mode))
+        if mode is Mode.SINGLE and entry is not None:
+            t.select_entry(entry)
+    return setup
+
+
 def shoot(app: QApplication, db_path: Path | None, out: Path, *,
           preset: Preset | None = Preset.MONTH, custom: DayRange | None = None,
           policy: Path | None = None, setup: Callable[[UsageTab], None] | None = None,
-          today: date | None = None, fail: str | None = None) -> None:
+          today: date | None = None, fail: str | None = None,
+          size: tuple[int, int] = SIZE, scheme: str = "light") -> None:
+    apply_theme(app, scheme)
     db = Database()
     if policy is not None:
         db.set_policy(load_policy(policy))
     tab = UsageTab(db, today=(lambda: today) if today else date.today)
-    tab.resize(*SIZE)
+    tab.resize(*size)
     tab.show()
     if db_path is not None:
         db.open(db_path)
@@ -144,16 +179,105 @@ def shoot(app: QApplication, db_path: Path | None, out: Path, *,
     db.close()
     tab.deleteLater()
     app.processEvents()
+    apply_theme(app, "light")
+
+
+def rust_history(tmp: Path, name: str) -> tuple[Path, Path]:
+    """A writable copy of a Rust daemon history and the policy it was written under."""
+    copy = tmp / f"{name}.db"
+    shutil.copyfile(FIXTURES / f"{name}.db", copy)
+    copy.chmod(0o644)
+    policy = policy_for(RUST_IDS, RUST_LABELS, RUST_QUOTAS, tmp / "shepherdd.toml")
+    return copy, policy
+
+
+def demo_history(tmp: Path) -> tuple[Path, Path]:
+    """The simulator's 90 days (as the demo) and the demo's policy file."""
+    from shepherd_store.simulate import Simulator, policy_toml
+    path = tmp / "demo.db"
+    if not path.exists():
+        with SqliteStore.open(path) as store:
+            Simulator(store, seed=7).write_history(90, end=datetime.now().astimezone())
+    policy = tmp / "shepherdd-demo.toml"
+    policy.write_text(policy_toml(), encoding="utf-8")
+    return path, policy
+
+
+def shoot_windows(app: QApplication, out: Path) -> None:
+    """The whole window on the demo as `make run` opens it: window-usage*.png (1280×800)
+    and usage-1920*.png (1920×1080), light and dark (as scripts/screenshots.py does)."""
+    from inspector.app import open_window
+    from inspector.demo import DemoService
+    from shepherd_store.simulate import Simulator
+
+    def settle() -> None:
+        for _ in range(6):
+            workers.wait_all()
+            app.processEvents()
+        QTest.qWait(150)
+
+    with tempfile.TemporaryDirectory(prefix="shots-usage-window-") as tmp:
+        demo = DemoService(Path(tmp))
+        with SqliteStore.open(demo.path) as store:  # today: a few sessions, one still running
+            sim = Simulator(store, seed=11)
+            sim.max_ahead = timedelta(0)
+            sim.run_live(interval=0, max_sessions=3, speed=0.25)
+            sim.start_session("supertuxkart")
+        for scheme in ("light", "dark"):
+            apply_theme(app, scheme)
+            suffix = "" if scheme == "light" else "-dark"
+            window = open_window(demo.path, config=demo.policy_path)
+            window.resize(*SIZE)
+            window.show()
+            window.tabs.setCurrentWidget(window.usage)
+            settle()
+            window.grab().save(str(out / f"window-usage{suffix}.png"))
+            print(f"saved {out / f'window-usage{suffix}.png'}")
+            window.resize(*BIG)
+            settle()
+            window.grab().save(str(out / f"usage-1920{suffix}.png"))
+            print(f"saved {out / f'usage-1920{suffix}.png'}")
+            window.close()
+            window.deleteLater()
+            settle()
+        demo.cleanup()
+    apply_theme(app, "light")
+
+
+def shoot_matrix(app: QApplication, tmp: Path, out: Path) -> None:
+    """Every mode × 1280×800 and 1920×1080 × light and dark, on the demo and both Rust
+    daemon histories."""
+    out.mkdir(parents=True, exist_ok=True)
+    cases: list[tuple[str, Path, Path, Preset, date | None, str]] = []
+    for name in ("rust-clean", "rust-crash-restarted"):
+        path, policy = rust_history(tmp, name)
+        cases.append((name, path, policy, Preset.WEEK, RUST_TODAY, "minecraft"))
+    path, policy = demo_history(tmp)
+    cases.append(("demo", path, policy, Preset.MONTH, None, "scummvm-puttputt"))
+    for name, path, policy, preset, today, alone in cases:
+        for mode_name, mode in MODES:
+            for size in (SIZE, BIG):
+                for scheme in ("light", "dark"):
+                    shoot(app, path, out / f"{name}-{mode_name}-{size[0]}-{scheme}.png",
+                          preset=preset, policy=policy, today=today, size=size,
+                          scheme=scheme, setup=mode_setup(mode, alone))
 
 
 def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out", nargs="?", type=Path, default=REPO / "docs" / "screenshots")
+    ap.add_argument("--matrix", type=Path, metavar="DIR",
+                    help="also every mode, size and scheme of the demo and Rust histories")
+    args = ap.parse_args(argv[1:])
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
-    out = Path(argv[1]) if len(argv) > 1 else REPO / "docs" / "screenshots"
+    out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     today = date.today()
     with tempfile.TemporaryDirectory(prefix="shots-usage-") as tmp_name:
         tmp = Path(tmp_name)
+        if args.matrix is not None:
+            shoot_matrix(app, tmp, args.matrix)
         build_empty(tmp / "empty.db")
         shoot(app, tmp / "empty.db", out / "usage-empty.png")
         shoot(app, None, out / "usage-failed.png",
@@ -220,14 +344,23 @@ def main(argv: list[str]) -> int:
             shoot(app, rust, out / "usage-rust-v0-limits.png", preset=None,
                   custom=DayRange.from_dates(date(2026, 1, 1), date(2026, 1, 14)),
                   policy=rust_policy)
-        try:
-            from shepherd_store.simulate import Simulator
-        except ImportError:
-            print("shepherd_store.simulate is not available: no demo screenshot")
-        else:
-            with SqliteStore.open(tmp / "demo.db") as store:
-                Simulator(store, seed=7).write_history(90, end=datetime.now().astimezone())
-            shoot(app, tmp / "demo.db", out / "usage-demo.png", preset=Preset.QUARTER)
+        # the Rust daemon histories with their policy: both 45-min limits told apart
+        for name in ("rust-clean", "rust-crash-restarted"):
+            path, rust_policy = rust_history(tmp, name)
+            for mode_name, mode in MODES:
+                suffix = "" if mode is Mode.STACKED else f"-{mode_name}"
+                shoot(app, path, out / f"usage-{name}{suffix}.png", preset=Preset.WEEK,
+                      policy=rust_policy, today=RUST_TODAY,
+                      setup=mode_setup(mode, "minecraft"))
+        path, rust_policy = rust_history(tmp, "rust-crash-restarted")
+        shoot(app, path, out / "usage-rust-crash-restarted-dark.png", preset=Preset.WEEK,
+              policy=rust_policy, today=RUST_TODAY, scheme="dark")
+        demo, demo_policy = demo_history(tmp)
+        shoot(app, demo, out / "usage-demo.png", preset=Preset.QUARTER, policy=demo_policy)
+        shoot(app, demo, out / "usage-demo-side-1920-dark.png", preset=Preset.MONTH,
+              policy=demo_policy, size=BIG, scheme="dark",
+              setup=mode_setup(Mode.SIDE_BY_SIDE))
+    shoot_windows(app, out)
     return 0
 
 
