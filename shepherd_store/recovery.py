@@ -731,6 +731,10 @@ class RecoveryScanner:
         if self.since is None or bounds is None:
             return 0
         col = self.store.layout.audit_json
+        indexed = self.store._read("SELECT 1 FROM sqlite_master WHERE type = 'index' AND "
+                                   "name = 'idx_audit_timestamp' AND tbl_name = 'audit_log'")
+        if not indexed:  # (without the index this lookup would be one long statement)
+            return 0
         bound = (self.since - timedelta(hours=26)).astimezone(self.since.tzinfo)
         rows = self.store._read("SELECT id FROM audit_log WHERE timestamp >= ? "
                                 "ORDER BY timestamp LIMIT 1", (format_day(bound.date()),))
