@@ -631,6 +631,10 @@ class RecoveryScanner:
         self._frozen: list[Run | None] = []
         self._resolved_seen: dict[str, int] = {}
         self._lost_for: _State | None = None
+        #: Per run index: its findings, its unclean_shutdown, and the usage keys they show.
+        self._by_run: dict[int, tuple[list[tuple[RecoveryFinding, tuple[datetime, int, int]
+                                                 | None]], RecoveryFinding | None,
+                                      set[str]]] = {}
         self._lost: dict[str, RecoveryFinding] = {}
         self._usage_seen: dict[str, int] = {}
         self._adjust_seen: dict[str, int] = {}
@@ -1131,6 +1135,7 @@ class RecoveryScanner:
         # The runs, oldest first, kept between reports (index = `_Run.index`).
         if self._frozen_for is not state:
             self._frozen_for, self._frozen, self._resolved_seen = state, [], {}
+            self._by_run = {}
         frozen = self._frozen
         dirty = set(range(len(frozen), len(state.runs)))
         frozen.extend([None] * (len(state.runs) - len(frozen)))
@@ -1138,6 +1143,7 @@ class RecoveryScanner:
         state.changed.clear()
         if resolved != self._resolved_seen:  # a repair: its session's run reads anew
             dirty.update(s.run.index for s in never_ended)
+            dirty.update(run.index for run in flagged)
             self._resolved_seen = dict(resolved)
         if open_run is not None:
             dirty.add(open_run.index)
@@ -1151,12 +1157,17 @@ class RecoveryScanner:
                                  or _after(state.runs[first - 1], since)):
                 first -= 1
         runs = tuple(r for r in reversed(frozen[first:]) if r is not None)
+        changed_usage: set[str] = set()
+        if usage != self._usage_seen:
+            changed_usage = {k for k, _v in usage.items() ^ self._usage_seen.items()}
         findings: list[RecoveryFinding] = []
         for run in sorted(flagged, key=lambda r: r.first_id):
             if since is not None and run is not open_run and not _after(run, since):
                 continue
-            findings.extend(self._run_findings(run, now, resolved, usage, cooldowns))
-        findings.extend(self._usage_findings(state, usage, since))
+            findings.extend(self._run_findings(
+                run, now, resolved, usage, cooldowns, changed_usage=changed_usage,
+                fresh=run is open_run or run.index in dirty))
+        findings.extend(self._usage_findings(state, usage, since, changed_usage))
         findings.sort(key=lambda f: (f.resolved, _SEVERITY_ORDER[f.severity],
                                      _KIND_ORDER[f.kind], -(f.evidence[0] if f.evidence else 0)))
         notes = self._notes(state)
@@ -1279,17 +1290,36 @@ class RecoveryScanner:
         return s.label or s.entry
 
     def _run_findings(self, run: _Run, now: datetime, resolved: dict[str, int],
-                      usage: dict[str, int],
-                      cooldowns: dict[str, datetime | None]) -> list[RecoveryFinding]:
+                      usage: dict[str, int], cooldowns: dict[str, datetime | None], *,
+                      fresh: bool, changed_usage: set[str]) -> list[RecoveryFinding]:
+        """A run's findings: made anew when the run, a repair or the usage they show
+        changed (or for the open run); otherwise only the cooldowns are looked at again."""
+        cached = None if fresh else self._by_run.get(run.index)
+        if cached is not None and cached[2] & changed_usage:
+            cached = None
+        if cached is None:
+            items: list[tuple[RecoveryFinding, tuple[datetime, int, int] | None]] = []
+            keys: set[str] = set()
+            for s in run.never_ended:
+                if self._status(s, run, now) != "interrupted":
+                    continue
+                finding = self._interrupted(s, run, resolved, usage)
+                if finding.day is not None:
+                    keys.add(s.entry + _SEP + format_day(finding.day))
+                items.append((finding, self._cooldown_target(s, run, resolved)))
+            unclean = self._unclean(run) if run.end == "unclean" and not run.never_ended \
+                else None
+            cached = (items, unclean, keys)
+            self._by_run[run.index] = cached
         out: list[RecoveryFinding] = []
-        interrupted = [s for s in run.never_ended if self._status(s, run, now) == "interrupted"]
-        for s in interrupted:
-            out.append(self._interrupted(s, run, resolved, usage))
-            cd = self._cooldown_missing(s, run, now, resolved, cooldowns)
-            if cd is not None:
-                out.append(cd)
-        if run.end == "unclean" and not run.never_ended:
-            out.append(self._unclean(run))
+        for finding, target in cached[0]:
+            out.append(finding)
+            if target is not None:
+                cd = self._cooldown_missing(finding, target, now, cooldowns)
+                if cd is not None:
+                    out.append(cd)
+        if cached[1] is not None:
+            out.append(cached[1])
         return out
 
     def _interrupted(self, s: _Sess, run: _Run, resolved: dict[str, int],
@@ -1333,8 +1363,10 @@ class RecoveryScanner:
         self._findings[key] = finding
         return finding
 
-    def _cooldown_missing(self, s: _Sess, run: _Run, now: datetime, resolved: dict[str, int],
-                          cooldowns: dict[str, datetime | None]) -> RecoveryFinding | None:
+    def _cooldown_target(self, s: _Sess, run: _Run, resolved: dict[str, int]
+                         ) -> tuple[datetime, int, int] | None:
+        """(until, credited seconds, cooldown) of the cooldown the service would have set
+        after an interrupted session (None when the policy gives the entry none)."""
         policy = self.policy
         entry = policy.entries.get(s.entry) if policy is not None else None
         if entry is None or not entry.cooldown_seconds:
@@ -1343,24 +1375,30 @@ class RecoveryScanner:
         if b.start is None:
             return None
         credited = resolved.get(s.sid, b.low)
-        target = b.start + timedelta(seconds=credited + entry.cooldown_seconds)
-        stored = cooldowns.get(s.entry)
-        if target <= now or (stored is not None and stored >= target):
+        return (b.start + timedelta(seconds=credited + entry.cooldown_seconds), credited,
+                entry.cooldown_seconds)
+
+    def _cooldown_missing(self, f: RecoveryFinding, target: tuple[datetime, int, int],
+                          now: datetime, cooldowns: dict[str, datetime | None]
+                          ) -> RecoveryFinding | None:
+        until, credited, cooldown = target
+        entry_id = f.entry_id or ""
+        stored = cooldowns.get(entry_id)
+        if until <= now or (stored is not None and stored >= until) or f.started_at is None:
             return None
-        label = self._label(s)
+        label = f.label or entry_id
         return RecoveryFinding(
             "cooldown_missing", "warning", f"{label} should be resting until "
-            f"{format_local(target)}",
-            f"{label}'s interrupted session started at {format_local(b.start)}. Had it ended "
-            f"after {_secs(credited)}, the service would have set {label}'s cooldown of "
-            f"{format_duration(entry.cooldown_seconds)} until {format_local(target)}; the "
-            "stored cooldown "
+            f"{format_local(until)}",
+            f"{label}'s interrupted session started at {format_local(f.started_at)}. Had it "
+            f"ended after {_secs(credited)}, the service would have set {label}'s cooldown of "
+            f"{format_duration(cooldown)} until {format_local(until)}; the stored cooldown "
             + (f"ends earlier, at {format_local(stored)}." if stored is not None else
                "is missing."),
-            f"Set {label}'s cooldown until {format_local(target)} (the repair can do it with "
+            f"Set {label}'s cooldown until {format_local(until)} (the repair can do it with "
             "its cooldown option, or: shepherd-store cooldown set).",
-            (s.started_id,), s.sid, s.entry, label, None, None, None, False, b.start, None,
-            target, "set_cooldown")
+            (f.evidence[0],) if f.evidence else (), f.session_id, entry_id, label, None, None,
+            None, False, f.started_at, None, until, "set_cooldown")
 
     def _unclean(self, run: _Run) -> RecoveryFinding:
         last_id, last_at = run.last
@@ -1381,8 +1419,8 @@ class RecoveryScanner:
         self._findings[key] = finding
         return finding
 
-    def _usage_findings(self, state: _State, usage: dict[str, int],
-                        since: datetime | None) -> list[RecoveryFinding]:
+    def _usage_findings(self, state: _State, usage: dict[str, int], since: datetime | None,
+                        changed_usage: set[str]) -> list[RecoveryFinding]:
         """`usage_lost` findings: the days whose stored usage is below what the ended
         sessions (and changes by hand) add up to. Only the days whose sums, stored usage or
         changes by hand changed since the previous report are compared again."""
@@ -1392,8 +1430,7 @@ class RecoveryScanner:
             keys: Iterable[str] = state.sums
         else:
             keys = set(state.dirty_sums)
-            if usage != self._usage_seen:  # (a dict comparison is quick; the diff less so)
-                keys.update(k for k, _v in usage.items() ^ self._usage_seen.items())
+            keys.update(changed_usage)
             if adjust != self._adjust_seen:
                 keys.update(k for k, _v in adjust.items() ^ self._adjust_seen.items())
         state.dirty_sums.clear()
