@@ -496,11 +496,32 @@ def _uint(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
+_DIGITS = frozenset("0123456789")
+
+
 def _parse_ts(text: object) -> datetime | None:
+    """`parse_timestamp`, or None. The service's own form (`2026-03-07T15:00:00.137386072
+    -05:00`: 0-9 fraction digits, a numeric offset) goes through `datetime.fromisoformat`,
+    ten times faster and the same result (tests/test_recovery.py compares them)."""
+    if isinstance(text, str) and _canonical(text):
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            pass
     try:
         return parse_timestamp(text)
     except ValueError:
         return None
+
+
+def _canonical(t: str) -> bool:
+    return (25 <= len(t) <= 35 and t[10] == "T" and t[4] == t[7] == "-"
+            and t[13] == t[16] == t[-3] == ":" and t[-6] in "+-"
+            and (len(t) == 25 or (t[19] == "." and len(t) > 26))
+            and t[11:13] < "24" and t[14:16] < "60" and t[17:19] < "60"
+            and t[-5:-3] < "24" and t[-2:] < "60"
+            and _DIGITS.issuperset(t[:4] + t[5:7] + t[8:10] + t[11:13] + t[14:16] + t[17:19]
+                                   + t[20:-6] + t[-5:-3] + t[-2:]))
 
 
 def _iso(value: datetime | None) -> str | None:

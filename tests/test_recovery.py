@@ -838,3 +838,27 @@ def test_exported_from_the_package_but_imported_on_first_use() -> None:
             "fromlist=['x']).RecoveryScanner; assert 'recover' in s.__all__")
     assert subprocess.run([sys.executable, "-c", code], cwd=FIXTURES.parent.parent,
                           timeout=60).returncode == 0
+
+
+def test_the_fast_timestamp_parse_agrees_with_parse_timestamp() -> None:
+    rng = random.Random(11)
+    texts = ["2026-03-07T15:00:00-05:00", "2026-03-07T15:00:00.137386072-05:00",
+             "2026-03-07T15:00:00.5+00:00", "2026-03-07T15:00:00.-05:00",
+             "2026-02-30T10:00:00-05:00",
+             "2026-03-07T24:00:00-05:00", "2026-03-07T15:00:60-05:00", "2026-03-07T15:00:00Z",
+             "2026-03-07 15:00:00-05:00", "2026-03-07T15:00:00.1234567890-05:00",
+             "2026-03-07T15:00:00-24:00", "2026-03-07T15:00:00+13:59", "٢٠٢٦-03-07T15:00:00-05:00"]
+    for _ in range(2000):
+        frac = "" if rng.random() < 0.3 else "." + "".join(
+            rng.choice("0123456789") for _ in range(rng.randint(1, 9)))
+        texts.append(f"{rng.randint(1, 9999):04d}-{rng.randint(0, 13):02d}-{rng.randint(0, 32):02d}"
+                     f"T{rng.randint(0, 25):02d}:{rng.randint(0, 61):02d}:{rng.randint(0, 61):02d}"
+                     f"{frac}{rng.choice('+-')}{rng.randint(0, 25):02d}:{rng.randint(0, 61):02d}")
+    for text in texts:
+        try:
+            expected_value: datetime | None = parse_timestamp(text)
+        except ValueError:
+            expected_value = None
+        got = recovery_module._parse_ts(text)
+        assert got == expected_value and (got is None or got.utcoffset() ==
+                                          expected_value.utcoffset()), text  # type: ignore[union-attr]
