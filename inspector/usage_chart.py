@@ -1,13 +1,13 @@
 """The usage bar chart: pyqtgraph over calendar day numbers, updated in place.
 
 The x axis is in day numbers (`shepherd_store.usage.day_number`), never timestamps, so a
-bar can only ever stand on its own calendar day. Each drawn entry has one `BarGraphItem`,
-one for the part of its bars over its daily limit and one limit item, created the first
-time the entry is drawn and afterwards only updated with `setOpts`/`setData`: rebuilding
-items leaked memory and one item with per-bar brushes was 5-8x slower (DESIGN.md,
-"Charts"). Only the busiest entries get items of their own (`split_entries`); the rest
-share one "Other" layer, since each item costs the GUI thread about 2 ms to add and 500 of
-them froze the window.
+bar can only ever stand on its own calendar day. Each drawn entry has one `BarGraphItem`
+(and, with a daily limit, one for the part of its bars over the limit and one limit item),
+created the first time the entry is drawn and afterwards only updated with
+`setOpts`/`setData`: rebuilding items leaked memory and one item with per-bar brushes was
+5-8x slower (DESIGN.md, "Charts"). Only the busiest entries get items of their own
+(`split_entries`); the rest share one "Other" layer, since each item costs the GUI thread
+about 2 ms to add and 500 of them froze the window.
 
 Limits are drawn only where they mean something, so that two entries with the same limit
 never draw one line on top of the other:
@@ -349,8 +349,8 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
         #: Per entry with a limit: the part of its bars over the limit (hatched).
         self.over_bars: dict[str, pg.BarGraphItem] = {}
         #: Per entry: its limit, as ticks on its bars or (one entry alone) a line.
-        self.quota_lines: dict[str, pg.PlotDataItem] = {}
-        self.average_line = pg.PlotDataItem(pen=average_pen(self._fg))
+        self.quota_lines: dict[str, pg.PlotCurveItem] = {}
+        self.average_line = pg.PlotCurveItem(pen=average_pen(self._fg))
         self.average_line.setZValue(15)
         self.average_line.setVisible(False)
         plot.addItem(self.average_line)
@@ -444,26 +444,32 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
                 self.other_bar = bar
             else:
                 self.bars[key] = bar
-                over = pg.BarGraphItem(x=np.zeros(0), height=np.zeros(0), width=1.0,
-                                       pen=pg.mkPen(limit_color(color), width=1),
-                                       brush=over_brush(color))
-                over.setZValue(2)
-                over.setVisible(False)
-                self.over_bars[key] = over
-                self.getPlotItem().addItem(over)
-                line = pg.PlotDataItem(pen=limit_pen(color, dark=self._dark),
-                                       connect="finite")
-                line.setZValue(10)
-                line.setVisible(False)
-                self.quota_lines[key] = line
-                self.getPlotItem().addItem(line)
         elif bar.opts["brush"].color().name() != QColor(color).name():
             bar.setOpts(brush=pg.mkBrush(color))
-            if key is not None:
+            if key in self.over_bars:
                 self.over_bars[key].setOpts(pen=pg.mkPen(limit_color(color), width=1),
                                             brush=over_brush(color))
-                self.quota_lines[key].setPen(limit_pen(color, dark=self._dark))
         return bar
+
+    def _limit_items(self, entry: str) -> tuple[pg.BarGraphItem, pg.PlotCurveItem]:
+        """The entry's over-the-limit bars and limit item, made the first time the entry is
+        drawn with a limit (an entry without one costs the chart no items)."""
+        over = self.over_bars.get(entry)
+        if over is None:
+            color = self.color(entry)
+            over = pg.BarGraphItem(x=np.zeros(0), height=np.zeros(0), width=1.0,
+                                   pen=pg.mkPen(limit_color(color), width=1),
+                                   brush=over_brush(color))
+            over.setZValue(2)
+            over.setVisible(False)
+            self.over_bars[entry] = over
+            self.getPlotItem().addItem(over)
+            line = pg.PlotCurveItem(pen=limit_pen(color, dark=self._dark), connect="finite")
+            line.setZValue(10)
+            line.setVisible(False)
+            self.quota_lines[entry] = line
+            self.getPlotItem().addItem(line)
+        return over, self.quota_lines[entry]
 
     def color(self, key: str | None) -> str:
         """The colour of an entry's bars (None: the "Other" layer)."""
@@ -554,14 +560,15 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
             bar = self._item(entry)
             bar.setOpts(x=geom.x, width=geom.width, y0=geom.y0, height=geom.height)
             bar.setVisible(True)
-            if entry is not None:
+            if entry is not None and (entry in self._quotas or entry in self.over_bars):
                 self._place_over(entry, geom)
                 caps = np.maximum(caps, self._place_limit(entry, geom))
         for entry, bar in self.bars.items():
             if entry not in self._geom:
                 bar.setVisible(False)
-                self.over_bars[entry].setVisible(False)
-                self.quota_lines[entry].setVisible(False)
+                if entry in self.over_bars:
+                    self.over_bars[entry].setVisible(False)
+                    self.quota_lines[entry].setVisible(False)
         if self.other_bar is not None and None not in self._geom:
             self.other_bar.setVisible(False)
         caps = np.maximum(caps, self._place_average(days))
@@ -583,7 +590,7 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
 
     def _place_over(self, entry: str, geom: _Geometry) -> None:
         """Hatch the part of the entry's bars beyond its limit (at the top of its own bar)."""
-        item = self.over_bars[entry]
+        item, _line = self._limit_items(entry)
         parts = self._over_parts(entry, geom)
         if parts is None:
             item.setVisible(False)
@@ -596,7 +603,7 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
 
     def _place_limit(self, entry: str, geom: _Geometry) -> np.ndarray:
         """Draw the entry's limit where it means something; the heights it reaches per bar."""
-        line = self.quota_lines[entry]
+        _over, line = self._limit_items(entry)
         quota = self._quotas.get(entry)
         n = len(self._spans)
         if not quota or not n:

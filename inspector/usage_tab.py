@@ -84,6 +84,7 @@ from shepherd_store.usage import (
 from shepherd_store.usage_compare import (
     NO_WEEKS,
     WeekComparison,
+    bucket_like,
     compare_weeks,
     over_limit,
     week_window,
@@ -673,7 +674,8 @@ class UsageTab(WhenShown):
         bars = daily.bucketed(bucket)
         hit_days = quota_hit_days(daily, self._quotas)
         hits = {e: count_per_span(days, bars.spans) for e, days in hit_days.items()}
-        over = over_limit(daily, self._quotas).bucketed(bucket).seconds
+        over = (bucket_like(over_limit(daily, self._quotas), bars).seconds if self._quotas
+                else {})
         drawn, rest = split_entries(daily)
         # the drawn ones keep the colours they had (ColorBook); the rest are "Other"'s grey
         colors = dict.fromkeys(rest, OTHER_COLOR) | self._color_book.assign(drawn)
@@ -961,14 +963,24 @@ class UsageTab(WhenShown):
             view.setColumnWidth(0, width)
 
     def _widen_for(self, entries: list[str]) -> None:
-        """Widen the figure columns that the new texts of `entries` no longer fit in."""
-        metrics = self.summary.fontMetrics()
-        pad = 2 * self.summary.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin) + 8
+        """Widen the figure columns that the new texts of `entries` no longer fit in.
+
+        The room a text needs is the delegate's: its width and the style's text margin
+        each side. (A larger guess re-measured every row of the widest column on every
+        live change, 6 ms each time.)"""
+        view = self.summary
+        metrics = view.fontMetrics()
+        pad = 2 * (view.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin) + 1)
+        widened = False
         for entry in entries:
             for column, text in enumerate(self.model.texts(entry)[1:], start=1):
-                if metrics.horizontalAdvance(text) + pad > self.summary.columnWidth(column):
-                    self.summary.resizeColumnToContents(column)
-        self._fit_entry_column()
+                if view.isColumnHidden(column):  # (0 px wide: it would always "widen")
+                    continue
+                if metrics.horizontalAdvance(text) + pad > view.columnWidth(column):
+                    view.resizeColumnToContents(column)
+                    widened = True
+        if widened:
+            self._fit_entry_column()
 
     def summary_row(self, entry: str) -> list[str]:
         """The texts of `entry`'s summary row (for tests and the command line's checks)."""

@@ -2,7 +2,7 @@
 
 - `over_limit`: the part of each day's usage beyond the entry's daily limit (the part of a
   bar a chart draws as "over the daily limit"); bucketed, a week's over part is the sum of
-  its days' (`DailyUsage.bucketed`).
+  its days' (`DailyUsage.bucketed`, or `bucket_like` the bars already made).
 - `week_window`, `compare_weeks`: this week so far (Monday to today) against the same days
   of last week, per entry: "this week 3 h 10 min, last week 2 h 05 min, +1 h 05 min".
   The same days, so that on a Wednesday three days are not compared with seven.
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from .describe import format_duration
-from .usage import BucketedUsage, DailyUsage, DayRange, day_number
+from .usage import Bucket, BucketedUsage, DailyUsage, DayRange, day_number
 
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -35,6 +35,21 @@ def over_limit(daily: DailyUsage, quotas: Mapping[str, int | None]) -> DailyUsag
         if quota:
             out[entry] = [v - quota if v > quota else 0 for v in values]
     return DailyUsage(daily.range, out)
+
+
+def bucket_like(daily: DailyUsage, bars: BucketedUsage) -> BucketedUsage:
+    """`daily` summed over the same bars as `bars` (made from a `DailyUsage` of the same
+    range), without working the bars out again (`spans` of a year's days: ~1 ms a time)."""
+    if bars.spans and (bars.spans[0].first != daily.range.first
+                       or bars.spans[-1].last != daily.range.last):
+        raise ValueError(f"the bars do not cover {daily.range}")
+    if bars.bucket is Bucket.DAY:
+        return BucketedUsage(bars.bucket, bars.spans,
+                             {e: tuple(v) for e, v in daily.seconds.items()})
+    base = daily.range.first
+    bounds = [(s.first - base, s.last - base + 1) for s in bars.spans]
+    return BucketedUsage(bars.bucket, bars.spans, {
+        e: tuple(sum(v[a:b]) for a, b in bounds) for e, v in daily.seconds.items()})
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from shepherd_store.usage import (
 from shepherd_store.usage_compare import (
     WeekComparison,
     average_per_day,
+    bucket_like,
     compare_weeks,
     format_change,
     over_limit,
@@ -420,6 +421,10 @@ def test_over_limit_is_the_part_beyond_the_daily_limit() -> None:
     assert over.seconds["a"] == [1800, 0, 0, 1, 0, 0, 0]  # a 90-min day, 60-min limit: 30 min
     # a week bar's over part is the sum of its days' (not the week's total against 7 limits)
     assert over.bucketed(Bucket.WEEK).seconds["a"] == (1801,)
+    for bucket in Bucket:  # summed over the bars already made: the same
+        assert bucket_like(over, daily.bucketed(bucket)) == over.bucketed(bucket)
+    with pytest.raises(ValueError):
+        bucket_like(over, DailyUsage(DayRange(rng.first, rng.last + 1)).bucketed(Bucket.DAY))
     # reached exactly: no over part, but a hit (the chart marks the limit there)
     assert quota_hit_days(daily, {"a": 3600})["a"] == [day_number(D("2026-03-02")),
                                                        day_number(D("2026-03-03")),
