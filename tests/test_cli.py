@@ -821,15 +821,15 @@ def test_a_changed_value_refuses_the_edit(run: Any, rust_copy: Path,
                                   ["snapshot", "clear-session"]])
 def test_edits_refuse_a_read_only_file_with_status_3(run: Any, tmp_path: Path,
                                                      argv: list[str]) -> None:
+    # On a copy: a clone's fixtures are not read-only (git keeps no such mode), and a test
+    # must never risk the evidence written by the real Rust store.
     fixture = fixture_path("rust-v0.db")
     before = sha256(fixture)
-    result = run("--db", fixture, *argv)  # read-only even for root (mode 0444)
-    assert result.status == 3
-    assert f"Cannot change {fixture}" in result.err and "Nothing was written" in result.err
-    assert sha256(fixture) == before
     protected = copy_of(fixture, tmp_path / "protected.db")
-    protected.chmod(0o444)
-    assert run("--db", protected, *argv).status == 3
+    protected.chmod(0o444)  # read-only even for root: the store honours the mode bits
+    result = run("--db", protected, *argv)
+    assert result.status == 3
+    assert f"Cannot change {protected}" in result.err and "Nothing was written" in result.err
     assert sha256(protected) == before
 
 
