@@ -699,6 +699,10 @@ def test_the_part_over_the_limit_is_drawn_on_the_entrys_own_bar(
     assert tab.summary_row("b")[0] == "Beta from policy"
     assert tab.summary_row("b")[LIMIT_COLUMNS[0]:] == ["1 h 00 min", "2 days"]
     assert not tab.summary.isColumnHidden(LIMIT_COLUMNS[0])
+    # the exported picture's legend says it too (vector text; the hatching survives SVG)
+    tab.export_svg(tmp_path / "over.svg")
+    svg = (tmp_path / "over.svg").read_text(encoding="utf-8")
+    assert f">{OVER_TEXT}</text>" in svg and ">average 49 min a day</text>" in svg
     # the footer names the policy file, not its (temporary) folder; the tooltip has it all
     assert "policy.toml" in tab.limits_note.text()
     assert str(tmp_path) not in tab.limits_note.text()
