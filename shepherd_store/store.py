@@ -169,6 +169,7 @@ class SqliteStore:
         #: Called after every read statement on the database file with (sql, params,
         #: seconds it ran): benchmarks and tests watch how long reads hold the lock with it.
         self.statement_observer: StatementObserver | None = None
+        self._columns: dict[str, int] = {}  # how many columns each SELECT of `_read` returns
 
     # --- construction --------------------------------------------------------------------
 
@@ -320,13 +321,20 @@ class SqliteStore:
     def _read(self, sql: str, params: tuple[Any, ...] = (), action: str = "read") -> list[Any]:
         """Run one read statement to completion (its read transaction ends with it).
 
-        For statements that return a few rows quickly; a read that can return many rows or
-        scan much goes through `_statement` with `columns`, in chunks."""
-        return self._statement(sql, params, action)[0]
+        For statements that return a few rows quickly (a read that can scan much is a
+        series of them: `_walk`, `_scan`). A SELECT is staged (see `_statement`), its
+        column count learnt once; a PRAGMA is read directly."""
+        columns = None
+        if sql.lstrip()[:6].upper() == "SELECT":
+            columns = self._columns.get(sql)
+            if columns is None:
+                columns = self._columns[sql] = len(self._statement(
+                    f"SELECT * FROM ({sql}) LIMIT 0", params, action, describe=True)[0])
+        return self._statement(sql, params, action, columns=columns)[0]
 
     def _statement(self, sql: str, params: tuple[Any, ...], action: str, *,
-                   columns: int | None = None,
-                   malformed_json: bool = False) -> tuple[list[Any], float]:
+                   columns: int | None = None, malformed_json: bool = False,
+                   describe: bool = False) -> tuple[list[Any], float]:
         """The rows of one read statement, and the seconds it held the database's lock.
 
         With `columns` (how many the statement returns) the rows are *staged*: one
@@ -336,14 +344,22 @@ class SqliteStore:
         own, and between two steps the thread waits for the GIL *holding the lock*: with
         the window's other threads busy, a 20,000-row statement held it 5 times longer.
 
+        A statement that returns no row (`LIMIT 0`) ends, and releases the lock, in its
+        first step: with `describe`, the "rows" are its `cursor.description` instead.
+
         With `malformed_json`, an invalid-JSON error raises `_MalformedJson` (to retry with
-        guarded expressions). Autocommit: no transaction ever spans two statements.
+        guarded expressions). Autocommit: no transaction ever spans two statements. The
+        seconds reported include taking the GIL back after the statement, when a staged
+        statement no longer holds the lock: an upper bound of the time it held it.
         """
         conn, lock = self._reader()
         with lock:
             self._check_open()
             try:
-                if columns is None:
+                if describe:
+                    rows, held = _polling(conn, self._timeout(conn),
+                                          lambda: _timed_description(conn, sql, params))
+                elif columns is None:
                     rows, held = _polling(conn, self._timeout(conn),
                                           lambda: _timed_fetch(conn, sql, params))
                 else:
@@ -398,8 +414,9 @@ class SqliteStore:
         last: list[tuple[str, Any]] | None = None
         level = len(keys)  # how many keys the next range compares (see `_after_keys`)
         while level > 0:
+            first = last is None  # no row read yet: the statement asks from the start
             sql, args, order = head, params, keys
-            if last is None and start is not None:
+            if first and start is not None:
                 sql, args = f"{sql} AND {keys[0]} >= ?", (*args, start)
             if last is not None:
                 cond, cond_args = _after_keys(keys[:level], last[:level])
@@ -418,8 +435,8 @@ class SqliteStore:
                                          "it was read; try again.", path=self.path)
                     end = found[0]
                 last = [(str(end[2 * i]), end[2 * i + 1]) for i in range(len(keys))]
-            if last is None:
-                return  # nothing at all
+            if last is None or (first and len(rows) < want):
+                return  # nothing at all, or all of it in the first statement
             # A full chunk: continue after its last row, comparing every key. A short one:
             # the rows sharing the first `level - 1` keys are all read; compare one key less.
             level = len(keys) if len(rows) == want else level - 1
@@ -986,6 +1003,17 @@ def _timed_fetch(conn: sqlite3.Connection, sql: str,
     start = time.perf_counter()
     rows = _fetch(conn, sql, params)
     return rows, time.perf_counter() - start
+
+
+def _timed_description(conn: sqlite3.Connection, sql: str,
+                       params: tuple[Any, ...]) -> tuple[list[Any], float]:
+    """The result columns of `sql` (a statement returning no row), and how long it ran."""
+    start = time.perf_counter()
+    cur = conn.execute(sql, params)
+    try:
+        return list(cur.description or ()), time.perf_counter() - start
+    finally:
+        cur.close()
 
 
 _STAGING = "_shepherd_rows"  # temporary tables: temp._shepherd_rows<number of columns>

@@ -529,6 +529,24 @@ def test_reads_leave_no_transaction_open_and_staging_takes_no_lock(
     assert not any(n.startswith("_shepherd") for n in names)
 
 
+def test_small_reads_are_staged_and_a_walk_that_fits_is_one_statement(rust_v0: Path) -> None:
+    """A 1-row SELECT read row by row holds the lock while its thread waits for the GIL
+    between its two steps: every SELECT is staged (its column count learnt once)."""
+    with SqliteStore.open(rust_v0, read_only=True) as store:
+        conn, _lock = store._reader()
+        watch = Statements(store)
+        store.audit_id_range()
+        store.audit_id_range()
+        describe = [sql for sql, _ in watch.seen if sql.endswith(") LIMIT 0")]
+        assert len(describe) == 1  # the column count, learnt once
+        staged = conn.execute("SELECT name FROM temp.sqlite_master").fetchall()
+        assert ("_shepherd_rows2",) in staged
+        assert store.audit_id_range() == (1, 23)
+        watch.seen.clear()
+        assert len(store.all_cooldowns()) == len(_old_reads(rust_v0)[0])
+        assert len(watch.seen) == 1  # all of them in the first statement: nothing more
+
+
 def test_chunk_sizer() -> None:
     sizes = ChunkSizer(100, 10, 1000, growth=2.0, target_s=0.01)
     sizes.record(100, 0.001)  # 10 times faster than the target: at most doubles
