@@ -8,9 +8,13 @@ application sets the locale's).
 
 from __future__ import annotations
 
+import json
+import os
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from .errors import SerializationError
 from .events import (
     AdminStop,
     ClientConnected,
@@ -35,6 +39,8 @@ from .events import (
     UserStop,
     WarningIssued,
 )
+from .snapshot import decode_snapshot
+from .timefmt import parse_timestamp
 
 #: Readable names per event tag, in the order the type filter lists them.
 EVENT_NAMES: dict[str, str] = {
@@ -138,16 +144,66 @@ def format_clock(value: datetime, *, seconds: bool = True) -> str:
 
 
 def format_local(value: datetime | None, *, seconds: bool = True) -> str:
-    """A timestamp in the viewer's local time, date then clock; `—` for None."""
+    """A timestamp in the viewer's local time, date then clock; `—` for None.
+
+    The offset follows (`2026-11-01 01:30:00 -04:00`) only where the local clock alone would
+    not say which instant it is: see `offset_note`."""
     if value is None:
         return "—"
     local = to_local(value)
-    return f"{format_date(local.date())} {format_clock(local, seconds=seconds)}"
+    return (f"{format_date(local.date())} {format_clock(local, seconds=seconds)}"
+            f"{offset_note(local)}")
 
 
 def format_local_time(value: datetime | None, *, seconds: bool = False) -> str:
-    """Only the clock time of a timestamp in the viewer's local time; `—` for None."""
-    return "—" if value is None else format_clock(to_local(value), seconds=seconds)
+    """Only the clock time of a timestamp in the viewer's local time (with `offset_note`);
+    `—` for None."""
+    if value is None:
+        return "—"
+    local = to_local(value)
+    return format_clock(local, seconds=seconds) + offset_note(local)
+
+
+_offset_cache: dict[tuple[datetime, timedelta, str | None, tuple[str, ...]], bool] = {}
+
+
+def offset_note(local: datetime) -> str:
+    """` +HH:MM` when `local`'s offset differs from the viewer's local offset at that time,
+    else ``: the value could not be moved to local time (out of range), or its wall-clock
+    time happens twice locally (the hour repeated when the clocks go back)."""
+    offset = local.utcoffset()
+    if offset is None:
+        return ""
+    wall = local.replace(tzinfo=None, fold=0)
+    key = (wall.replace(second=0, microsecond=0), offset, os.environ.get("TZ"),
+           tuple(time.tzname))
+    plain = _offset_cache.get(key)
+    if plain is None:
+        try:  # a naive datetime's astimezone() reads the wall time as local, with its fold
+            first = wall.astimezone().utcoffset()
+            second = wall.replace(fold=1).astimezone().utcoffset()
+        except (OverflowError, ValueError, OSError):
+            first = second = None
+        plain = first == second == offset
+        if len(_offset_cache) > 4096:
+            _offset_cache.clear()
+        _offset_cache[key] = plain
+    if plain:
+        return ""
+    secs = int(offset.total_seconds())
+    hh, mm = divmod(abs(secs) // 60, 60)
+    return f" {'-' if secs < 0 else '+'}{hh:02d}:{mm:02d}"
+
+
+def format_stored_time(text: str | None) -> str:
+    """A stored timestamp text (a cooldown's `until`) as `format_local` writes it; `none` for
+    None, and the text as stored when the service could not read it either."""
+    if text is None:
+        return "none"
+    try:
+        return format_local(parse_timestamp(text))
+    except ValueError:
+        return text
 
 
 def format_stored(value: datetime) -> str:
@@ -190,27 +246,32 @@ def clip(text: str, limit: int = MAX_DISPLAY_CHARS) -> str:
     return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
 
 
+def entry_name(entry_id: str, labels: dict[str, str], *, with_id: bool = False,
+               fallback: str | None = None) -> str:
+    """The one rule for naming an entry: its label when one is known (`labels`: the
+    policy's over the newest one the log recorded; else `fallback`, e.g. the label a
+    session_started event carries), its id otherwise. With `with_id` (where entries are
+    listed, and the id is what a person types), `Label (id)` when the label differs."""
+    label = labels.get(entry_id) or fallback
+    if not label or label == entry_id:
+        return entry_id
+    return f"{label} ({entry_id})" if with_id else label
+
+
 def entry_display(entry_id: str | None, labels: dict[str, str]) -> str:
-    """`Label (id)` when the label is known and differs, else the id."""
-    if not entry_id:
-        return ""
-    label = labels.get(entry_id)
-    return f"{label} ({entry_id})" if label and label != entry_id else entry_id
-
-
-def _name(entry_id: str, labels: dict[str, str]) -> str:
-    return labels.get(entry_id) or entry_id
+    """`Label (id)` when the label is known and differs, else the id (`entry_name`)."""
+    return entry_name(entry_id, labels, with_id=True) if entry_id else ""
 
 
 def summarize(event: Event, labels: dict[str, str]) -> str:
     """A one-line summary a parent understands ("Minecraft ended: time limit reached …")."""
     if isinstance(event, SessionStarted):
-        name = event.label or _name(event.entry_id, labels)
+        name = entry_name(event.entry_id, labels, fallback=event.label)
         if event.deadline is None:
             return f"{name} started, no time limit"
         return f"{name} started, allowed until {format_local_time(event.deadline)}"
     if isinstance(event, SessionEnded):
-        return (f"{_name(event.entry_id, labels)} ended: {reason_text(event.reason)} "
+        return (f"{entry_name(event.entry_id, labels)} ended: {reason_text(event.reason)} "
                 f"after {format_duration(event.duration)}")
     if isinstance(event, WarningIssued):
         return f"Warned: {format_duration(event.threshold_seconds)} left"
@@ -219,7 +280,7 @@ def summarize(event: Event, labels: dict[str, str]) -> str:
                 f"{format_local_time(event.new_deadline)}")
     if isinstance(event, LaunchDenied):
         why = "; ".join(_denial(r) for r in event.reasons) or "no reason given"
-        return clip(f"{_name(event.entry_id, labels)} was not allowed: {why}", 300)
+        return clip(f"{entry_name(event.entry_id, labels)} was not allowed: {why}", 300)
     if isinstance(event, ServiceStarted):
         return "The Shepherd service started"
     if isinstance(event, ServiceStopped):
@@ -234,14 +295,48 @@ def summarize(event: Event, labels: dict[str, str]) -> str:
     if isinstance(event, ClientDisconnected):
         return f"Client {short_id(event.client_id)} disconnected"
     if isinstance(event, ManualOverride):
-        target = f" of {_name(event.entry_id, labels)}" if event.entry_id else ""
-        return clip(f"{event.user} changed the {event.what}{target}: "
-                    f"{event.previous or 'none'} → {event.new or 'none'}", 300)
+        target = f" of {entry_name(event.entry_id, labels)}" if event.entry_id else ""
+        before = override_value(event.what, event.previous, labels)
+        after = override_value(event.what, event.new, labels)
+        return clip(f"{event.user} changed the {event.what}{target}: {before} → {after}", 300)
     if isinstance(event, UnknownEvent):
         if event.malformed:
             return clip(f"Unreadable row: {event.error or 'unknown problem'}", 300)
         return clip(f"Event of a newer service version: {event.raw}", 300)
     return ""
+
+
+def override_value(what: str, text: str | None, labels: dict[str, str]) -> str:
+    """A manual change's stored value in words: a cooldown's time in local time, the usage
+    of a day, the snapshot's session; `none` when absent; the stored text when unreadable."""
+    if text is None:
+        return "none"
+    if what == "cooldown":
+        return format_stored_time(text)
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return clip(text, 120)
+    if what == "usage" and isinstance(value, dict) and isinstance(value.get("day"), str) \
+            and isinstance(value.get("duration_secs"), int):
+        words = f"{format_duration(value['duration_secs'])} on {clip(value['day'], 40)}"
+        added = value.get("added_secs")
+        if isinstance(added, int):
+            reason = value.get("reason")
+            why = f": {clip(reason, 80)}" if isinstance(reason, str) and reason else ""
+            words += f" (added {format_duration(added)}{why})"
+        return words
+    if what == "snapshot":
+        try:
+            snap = decode_snapshot(text)
+        except SerializationError:
+            return clip(text, 120)
+        s = snap.active_session
+        if s is None:
+            return f"saved {format_local(snap.timestamp)}, no session"
+        return (f"saved {format_local(snap.timestamp)}, {entry_name(s.entry_id, labels)} "
+                f"running since {format_local(s.started_at)}")
+    return clip(text, 120)
 
 
 def _denial(reason: str) -> str:
