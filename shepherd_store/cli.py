@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
 from .cli_text import (
+    NEGATIVE_COOLDOWN,
+    NEGATIVE_DURATION,
     WHEN_HELP,
     Cell,
     Column,
@@ -38,13 +40,14 @@ from .cli_text import (
     fit_widths,
     parse_day_arg,
     parse_duration_arg,
+    parse_event_types,
     parse_when,
     render_row,
     render_table,
     sanitize,
     wrap,
 )
-from .describe import format_duration, format_local
+from .describe import entry_name, format_duration, format_local, format_stored_time
 from .errors import (
     ConflictError,
     CorruptDatabaseError,
@@ -55,7 +58,7 @@ from .errors import (
     SerializationError,
     StoreError,
 )
-from .events import AuditEvent, UnknownEvent, event_session_id, is_uuid
+from .events import EVENT_TYPES, AuditEvent, UnknownEvent, event_session_id, is_uuid
 from .export import iter_events, write_json
 from .paths import candidate_paths, default_database
 from .query import AuditFilter
@@ -86,8 +89,10 @@ FLUSH_EVERY_S = 0.2
 EXIT_HELP = """\
 exit status:
   0  success; for `snapshot diagnose` and `check`: nothing needs action
-  1  something needs action (diagnose, check), or an edit was refused
-  2  usage error (unknown option, bad WHEN, DAY or DURATION)
+  1  something needs action (diagnose, check), or an edit was refused (a value changed
+     since it was read, or `cooldown set` of an entry nobody knows without --new)
+  2  usage error (unknown option, bad WHEN, DAY or DURATION, unknown --type, a missing or
+     invalid --config file, a negative cooldown)
   3  cannot open the database (missing, no permission, read-only for an edit, locked)
   4  not a Shepherd database, an incompatible layout, or a damaged file
   5  any other database error (disk full, input/output error)
@@ -231,6 +236,12 @@ def _count(text: str) -> int:
     return value
 
 
+def _entry_id(text: str) -> str:
+    if not text:
+        raise ValueError("an entry id cannot be empty")
+    return text
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -248,7 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the database (default: $SHEPHERD_DB, /var/lib/shepherdd/"
                              "shepherdd.db, ~/.local/share/shepherdd/shepherdd.db)")
     common.add_argument("--config", metavar="POLICY.toml", default=argparse.SUPPRESS,
-                        help="the service's policy file: entry labels, daily quotas")
+                        help="the service's policy file: entry labels, daily quotas, cooldown "
+                             "lengths; read by every command before it starts (a missing or "
+                             "invalid file is a usage error)")
     parser = argparse.ArgumentParser(
         prog="shepherd-store", parents=[common], epilog=EXIT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -271,8 +284,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "Lines. With --follow: the latest events oldest first, then every new "
                     "event as the service writes it, until Ctrl-C.", cmd_audit)
     audit.add_argument("--type", metavar="TYPE", action="append", default=[],
+                       type=_arg(parse_event_types),
                        help="only this event type, e.g. session_started (repeat, or separate "
-                            "with commas, for several)")
+                            "with commas, for several): " + ", ".join(EVENT_TYPES) + ". Rows "
+                            "of a type a newer service added show without --type; --grep TYPE "
+                            "finds them")
     audit.add_argument("--entry", metavar="ENTRY", help="only events about this entry id")
     audit.add_argument("--session", metavar="SESSION",
                        help="only events of this session: its id, or the first 8 or more "
@@ -319,14 +335,23 @@ def build_parser() -> argparse.ArgumentParser:
     cd_set = command(cd_sub, "set", "set an entry's cooldown until a time or for a duration",
                      "Set ENTRY's cooldown until UNTIL (a date-time or a clock time today, "
                      "local unless it has an offset) or for +DURATION from now (+30m, +2h, "
-                     "+1h30m, +1d).", cmd_cooldown_set)
-    cd_set.add_argument("entry", metavar="ENTRY", help="the entry id, e.g. minecraft")
+                     "+1h30m, +1d). An ENTRY that neither the database (sessions, usage, "
+                     "cooldowns) nor --config knows is refused (exit status 1, nothing "
+                     "written; close matches are listed) unless --new says it is intended. "
+                     "A cooldown cannot be negative: `cooldown clear` ends one.",
+                     cmd_cooldown_set)
+    cd_set.add_argument("entry", metavar="ENTRY", type=_arg(_entry_id),
+                        help="the entry id, e.g. minecraft")
     cd_set.add_argument("until", metavar="UNTIL|+DURATION",
                         help="e.g. '2026-01-10 18:00', 18:00, +30m, +2h")
+    cd_set.add_argument("--new", action="store_true",
+                        help="ENTRY is new on purpose: set its cooldown although neither the "
+                             "database nor --config knows it (without --new that is refused, "
+                             "to catch a misspelt id)")
     cd_clear = command(cd_sub, "clear", "clear an entry's cooldown (available again now)",
                        "Remove ENTRY's cooldown so it can be launched again now.",
                        cmd_cooldown_clear)
-    cd_clear.add_argument("entry", metavar="ENTRY", help="the entry id")
+    cd_clear.add_argument("entry", metavar="ENTRY", type=_arg(_entry_id), help="the entry id")
 
     snap = command(sub, "snapshot", "show, diagnose or clear the crash-recovery snapshot",
                    "The state the service saves while a session runs, to resume it after a "
@@ -453,18 +478,29 @@ def write_refusal(path: Path) -> str | None:
 
 
 def _policy(args: argparse.Namespace) -> Policy | None:
+    """The --config policy: `main` reads it once before any command runs, so a missing or
+    invalid file is the same usage error (exit status 2) for every command."""
+    if not hasattr(args, "policy"):
+        args.policy = _load_config(args)
+    policy: Policy | None = args.policy
+    return policy
+
+
+def _load_config(args: argparse.Namespace) -> Policy | None:
     from .policy import load_policy
 
     given = getattr(args, "config", None)
-    if not given:
+    if given is None:
         return None
     try:
         return load_policy(given)
     except StoreError as exc:
-        raise CliError(str(exc), EXIT_USAGE) from None
+        raise CliError(f"--config: {exc}", EXIT_USAGE) from None
 
 
 def _labels(store: SqliteStore, policy: Policy | None) -> dict[str, str]:
+    """Entry labels for `entry_name`, the one rule every command names entries by: the
+    policy's (--config) over the newest the log recorded."""
     labels = store.entry_labels()
     if policy is not None:
         labels.update({e.id: e.label for e in policy.entries.values()})
@@ -485,7 +521,8 @@ def cmd_audit(args: argparse.Namespace, out: Output) -> int:
                           since=args.since, until=args.until, text=args.grep or None)
         progress = ProgressLine(out.progress, "Searching the audit log…")
         bounds = store.audit_id_range()
-        emit = _JsonEmitter(out) if args.json else _TableEmitter(out, bounds[1] if bounds else 0)
+        emit = _JsonEmitter(out) if args.json else \
+            _TableEmitter(out, bounds[1] if bounds else 0, _labels(store, _policy(args)))
         if args.follow:
             return _follow(store, flt, args.limit or FOLLOW_BACKLOG, emit, progress)
         events = _cleared(iter_events(store, flt, page=_PAGE, limit=args.limit,
@@ -542,8 +579,9 @@ class _JsonEmitter:
 class _TableEmitter:
     """Events as table rows with fixed columns, so rows can stream as they are read."""
 
-    def __init__(self, out: Output, newest_id: int) -> None:
+    def __init__(self, out: Output, newest_id: int, labels: dict[str, str]) -> None:
         self.out = out
+        self.labels = labels
         self.columns = [Column("ID", right=True), Column("TIME (LOCAL)"),
                         Column("TYPE", flex=True, min_width=8),
                         Column("SUMMARY", flex=True, min_width=20)]
@@ -572,7 +610,7 @@ class _TableEmitter:
                 when = event.raw_timestamp or "?"  # unreadable: shown as stored
             cells: list[Cell] = [str(event.id), when,
                      (event.type or "(none)", event_colour(event.event)),
-                     event_summary(event.event)]
+                     event_summary(event.event, self.labels)]
             out.line(render_row(cells, self.columns, self.widths, out.style, clip_cells=clip))
             n += 1
             out.row_written(n)
@@ -677,8 +715,7 @@ def _usage_table(out: Output, daily: Any, totals: Sequence[Any], labels: dict[st
         return
 
     def name(entry: str) -> str:
-        label = labels.get(entry)
-        return f"{entry} ({label})" if label and label != entry else entry
+        return entry_name(entry, labels, with_id=True)
 
     days = [(format_day(d), name(e), format_duration(s)) for d, e, s in daily.rows() if s > 0]
     cols = [Column("DAY"), Column("ENTRY", flex=True), Column("TIME", right=True)]
@@ -714,12 +751,15 @@ def _usage_table(out: Output, daily: Any, totals: Sequence[Any], labels: dict[st
 def cmd_cooldowns(args: argparse.Namespace, out: Output) -> int:
     """`cooldowns`: every cooldown with its state now."""
     now = local_now()
+    policy = _policy(args)
     with _open_read(args) as store:
         records = store.all_cooldowns()
+        labels = _labels(store, policy) if records else {}
     if args.json:
         for r in records:
             left = None if r.until is None else max(int((r.until - now).total_seconds()), 0)
-            out.line(json.dumps({"entry_id": r.entry_id, "until": r.raw,
+            out.line(json.dumps({"entry_id": r.entry_id, "label": entry_name(r.entry_id, labels),
+                                 "until": r.raw,
                                  "readable": r.until is not None,
                                  "active": None if r.until is None else r.until > now,
                                  "remaining_seconds": left}, ensure_ascii=False))
@@ -729,14 +769,15 @@ def cmd_cooldowns(args: argparse.Namespace, out: Output) -> int:
         return EXIT_OK
     rows: list[list[Cell]] = []
     for r in records:
+        name = entry_name(r.entry_id, labels, with_id=True)
         if r.until is None:
-            rows.append([r.entry_id, r.raw, ("unreadable: the service reads this as no "
-                                             "cooldown", "red")])
+            rows.append([name, r.raw, ("unreadable: the service reads this as no cooldown",
+                                       "red")])
         elif r.until > now:
-            rows.append([r.entry_id, format_local(r.until),
+            rows.append([name, format_local(r.until),
                          (f"active, {format_duration(r.until - now)} left", "yellow")])
         else:
-            rows.append([r.entry_id, format_local(r.until),
+            rows.append([name, format_local(r.until),
                          (f"over {format_duration(now - r.until)} ago", "dim")])
     cols = [Column("ENTRY", flex=True), Column("UNTIL (LOCAL)"), Column("STATE", flex=True)]
     for line in render_table(cols, rows, out.width, out.style):
@@ -746,6 +787,8 @@ def cmd_cooldowns(args: argparse.Namespace, out: Output) -> int:
 
 def _until(text: str, now: datetime) -> datetime:
     raw = text.strip()
+    if NEGATIVE_DURATION.fullmatch(raw):  # (given after `--`; else `main` catches it)
+        raise CliError(NEGATIVE_COOLDOWN.format(text=raw), EXIT_USAGE)
     try:
         if raw.startswith("+"):
             until = now + parse_duration_arg(raw)
@@ -771,15 +814,43 @@ def cmd_cooldown_set(args: argparse.Namespace, out: Output) -> int:
     policy = _policy(args)
     with _open_write(args) as store:
         known = set(store.known_entries()) | set(policy.entries if policy else ())
-        if args.entry not in known:
-            _note(f"note: {sanitize(args.entry)!r} has never appeared in this database "
-                  "(no session, usage or cooldown); check the spelling.")
+        labels = _labels(store, policy)
+        if args.entry not in known and not args.new:
+            raise CliError(_unknown_entry(args.entry, sorted(known), labels,
+                                          policy.path if policy else None), EXIT_ACTION)
         expected = cooldown_text(store, args.entry)
         set_cooldown(store, args.entry, until, expected=expected)
-    was = "it had none" if expected is None else f"it was until {sanitize(expected)}"
-    out.line(f"Cooldown of {sanitize(args.entry)} set until {format_local(until)} "
-             f"({format_duration(until - now)} from now; {was}).")
+    was = "it had none" if expected is None else f"it was until {format_stored_time(expected)}"
+    out.line(f"Cooldown of {sanitize(entry_name(args.entry, labels))} set until "
+             f"{format_local(until)} ({format_duration(until - now)} from now; {was}).")
     return EXIT_OK
+
+
+def _unknown_entry(entry: str, known: list[str], labels: dict[str, str],
+                   policy_path: str | None) -> str:
+    """Why `cooldown set` refuses an entry nobody knows: its close matches (by id or label),
+    or the known entries, and `--new`."""
+    import difflib
+
+    by_text: dict[str, str] = {}
+    for entry_id in known:
+        by_text.setdefault(entry_id.lower(), entry_id)
+        by_text.setdefault(labels.get(entry_id, entry_id).lower(), entry_id)
+    close = list(dict.fromkeys(by_text[m] for m in difflib.get_close_matches(
+        entry.lower(), list(by_text), n=6, cutoff=0.6)))[:3]
+    shown = [entry_name(e, labels, with_id=True) for e in (close or known)]
+    if close:
+        hint = f"Did you mean {' or '.join(shown)}?"
+    elif known:
+        more = f", … ({len(known)} in all)" if len(shown) > 12 else ""
+        hint = f"No close match; the known entries are {', '.join(shown[:12])}{more}."
+    else:
+        hint = "The database knows no entry yet."
+    name = repr(sanitize(entry))
+    policy = f", and the policy {sanitize(policy_path)} does not list it" if policy_path else ""
+    return (f"unknown entry {name}: this database has no session, usage or cooldown of it"
+            f"{policy}; nothing was written. {sanitize(hint)} If {name} is a new entry, give "
+            "--new to set its cooldown anyway.")
 
 
 def cmd_cooldown_clear(args: argparse.Namespace, out: Output) -> int:
@@ -789,10 +860,13 @@ def cmd_cooldown_clear(args: argparse.Namespace, out: Output) -> int:
     with _open_write(args) as store:
         expected = cooldown_text(store, args.entry)
         if expected is None:
-            out.line(f"{sanitize(args.entry)} has no cooldown; nothing changed.")
+            name = entry_name(args.entry, _labels(store, _policy(args)))
+            out.line(f"{sanitize(name)} has no cooldown; nothing changed.")
             return EXIT_OK
         clear_cooldown(store, args.entry, expected=expected)
-    out.line(f"Cooldown of {sanitize(args.entry)} cleared (it was until {sanitize(expected)}).")
+        name = entry_name(args.entry, _labels(store, _policy(args)))
+    out.line(f"Cooldown of {sanitize(name)} cleared (it was until "
+             f"{format_stored_time(expected)}).")
     return EXIT_OK
 
 
@@ -804,12 +878,13 @@ def cmd_snapshot_show(args: argparse.Namespace, out: Output) -> int:
     from .check import snapshot_problem
     from .snapshot import decode_snapshot
 
+    policy = _policy(args)
     with _open_read(args) as store:
         text = store.load_snapshot_text()
         problem = None if text is None else snapshot_problem(text)
         snap = decode_snapshot(text) if text is not None and problem is None else None
-        label = _entry_label(store, snap.active_session.entry_id) \
-            if snap is not None and snap.active_session is not None else None
+        labels = _labels(store, policy) \
+            if snap is not None and snap.active_session is not None else {}
     if args.json:
         try:
             body = json.loads(text) if text is not None else None
@@ -831,7 +906,7 @@ def cmd_snapshot_show(args: argparse.Namespace, out: Output) -> int:
     if s is None:
         out.line("Session:   none running")
         return EXIT_OK
-    name = f"{s.entry_id} ({label})" if label and label != s.entry_id else s.entry_id
+    name = entry_name(s.entry_id, labels, with_id=True)
     warned = ", ".join(format_duration(w) for w in s.warnings_issued) or "none"
     for key, value in (("Session", f"{sanitize(name)} [{s.session_id}]"),
                        ("Started", format_local(s.started_at)),
@@ -841,16 +916,6 @@ def cmd_snapshot_show(args: argparse.Namespace, out: Output) -> int:
                         else "none")):
         out.line(f"{key + ':':<10} {value}")
     return EXIT_OK
-
-
-def _entry_label(store: SqliteStore, entry_id: str) -> str | None:
-    from .events import SessionStarted
-
-    flt = AuditFilter(event_types=frozenset({"session_started"}), entry_id=entry_id)
-    for event in store.find_audits(flt, limit=1).events:
-        if isinstance(event.event, SessionStarted):
-            return event.event.label
-    return None
 
 
 def cmd_snapshot_diagnose(args: argparse.Namespace, out: Output) -> int:
@@ -902,7 +967,8 @@ def cmd_snapshot_clear(args: argparse.Namespace, out: Output) -> int:
             if session is None:
                 out.line("The snapshot has no active session; nothing to clear.")
                 return EXIT_OK
-            what = f"the session of {sanitize(session.entry_id)} [{session.session_id}]"
+            name = entry_name(session.entry_id, _labels(store, _policy(args)))
+            what = f"the session of {sanitize(name)} [{session.session_id}]"
         clear_active_session(store, expected=expected)
     out.line(f"Cleared {what} from the snapshot; the change is recorded as a manual change.")
     return EXIT_OK
@@ -1056,15 +1122,41 @@ def exit_status(exc: StoreError) -> int:
     return EXIT_ERROR
 
 
+def _negative_cooldown(words: Sequence[str]) -> str | None:
+    """`-5m` in `cooldown set ENTRY -5m` (which argparse reads as an unknown option)."""
+    if "-h" in words or "--help" in words:
+        return None
+    plain: list[str] = []
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+        elif word == "--":
+            break
+        elif word in ("--db", "--config"):
+            skip = True
+        elif not word.startswith("-") or NEGATIVE_DURATION.fullmatch(word):
+            plain.append(word)
+    if plain[:2] != ["cooldown", "set"]:
+        return None
+    return next((w for w in plain[2:] if NEGATIVE_DURATION.fullmatch(w)), None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `shepherd-store`; returns the exit status (see `EXIT_HELP`)."""
     parser = build_parser()
+    words = list(sys.argv[1:] if argv is None else argv)
+    negative = _negative_cooldown(words)
+    if negative is not None:  # argparse would take it for an unknown option
+        _note(f"shepherd-store: {NEGATIVE_COOLDOWN.format(text=negative)}")
+        return EXIT_USAGE
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(words)
     except SystemExit as exc:  # --help, --version, or a usage error (already printed)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     out = Output.for_streams(sys.stdout, sys.stderr)
     try:
+        args.policy = _load_config(args)  # every command: a bad --config is a usage error
         status = int(args.func(args, out))
         out.stream.flush()
         return status
@@ -1073,7 +1165,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.status
     except StoreError as exc:
         current = getattr(exc, "current", None)
-        _note(f"shepherd-store: {exc}" + (f" Its value now: {current}." if current else ""))
+        now = f" Its value now: {format_stored_time(current)}." if isinstance(current, str) \
+            and current else ""
+        _note(f"shepherd-store: {exc}{now}")
         return exit_status(exc)
     except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .cli_text import WHEN_HELP, Column, render_table, sanitize, wrap
-from .describe import format_duration, format_local
+from .describe import entry_name, format_duration, format_local, format_stored_time
 from .diagnose import Finding
 from .recovery import (
     RecoveredSession,
@@ -229,7 +229,7 @@ def _local(value: datetime | None) -> str:
 
 def cmd_recovery_fix(args: argparse.Namespace, out: Output) -> int:
     """`recovery fix SESSION`: `recovery.repair`, saying what it wrote."""
-    from .cli import EXIT_OK, EXIT_USAGE, CliError, ProgressLine, _open_write, _policy
+    from .cli import EXIT_OK, EXIT_USAGE, CliError, ProgressLine, _labels, _open_write, _policy
 
     policy = _policy(args)
     if args.cooldown and policy is None:
@@ -254,16 +254,15 @@ def cmd_recovery_fix(args: argparse.Namespace, out: Output) -> int:
             if exc.reason == "unknown":
                 raise CliError(str(exc), EXIT_USAGE) from None
             raise
-        label = finding.label if finding is not None and finding.label else result.entry_id
+        name = sanitize(entry_name(result.entry_id, _labels(store, policy),
+                                   fallback=finding.label if finding is not None else None))
     out.line(f"Recorded {result.seconds} s ({format_duration(result.seconds)}) of "
-             f"{sanitize(label)}'s interrupted session {session_id} on {format_day(result.day)}: "
-             f"usage of {sanitize(result.entry_id)} that day {result.usage_before} s → "
-             f"{result.usage_after} s.")
+             f"{name}'s interrupted session {session_id} on {format_day(result.day)}: "
+             f"its usage that day {result.usage_before} s → {result.usage_after} s.")
     if args.cooldown:
         if result.cooldown_until is not None:
-            out.line(f"Cooldown of {sanitize(result.entry_id)} set until "
-                     f"{format_local(result.cooldown_until)} (was "
-                     f"{sanitize(result.cooldown_previous or 'none')}).")
+            out.line(f"Cooldown of {name} set until {format_local(result.cooldown_until)} "
+                     f"(was {sanitize(format_stored_time(result.cooldown_previous))}).")
         else:
             out.line(f"Cooldown not changed: {sanitize(result.cooldown_note or '')}.")
     out.line("The change is recorded as a manual change; `shepherd-store recovery` now shows "

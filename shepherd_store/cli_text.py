@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from .describe import short_id, summarize
-from .events import ConfigReloaded, Event, UnknownEvent
+from .events import EVENT_TYPES, ConfigReloaded, Event, UnknownEvent
 
 __all__ = [
-    "Column", "Style", "clip", "display_width", "event_colour", "event_summary",
-    "parse_day_arg", "parse_duration_arg", "parse_when", "render_row", "render_table",
+    "NEGATIVE_COOLDOWN", "NEGATIVE_DURATION", "Column", "Style", "clip", "display_width",
+    "event_colour", "event_summary", "parse_day_arg", "parse_duration_arg",
+    "parse_event_types", "parse_when", "render_row", "render_table",
     "sanitize", "wrap",
 ]
 
@@ -47,6 +48,25 @@ def parse_duration_arg(text: str) -> timedelta:
     if secs > _MAX_SECONDS:
         raise ValueError(f"{text!r} is too long a duration")
     return timedelta(seconds=secs)
+
+
+NEGATIVE_DURATION = re.compile(r"-(?:\d+[smhdw])+", re.IGNORECASE)
+NEGATIVE_COOLDOWN = ("a cooldown cannot be negative ({text!r}); to end one, use "
+                     "`shepherd-store cooldown clear ENTRY`")
+
+
+def parse_event_types(text: str) -> str:
+    """`--type`: one or more event types separated by commas, each one the library knows
+    (`EVENT_TYPES`: the Rust service's and `manual_override`); ValueError naming them else.
+    Returns the types, stripped, joined by commas."""
+    types = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [t for t in types if t not in EVENT_TYPES]
+    if not types or unknown:
+        what = f"unknown event type {sanitize(unknown[0])!r}" if unknown else "no event type"
+        raise ValueError(f"{what}; the types are {', '.join(EVENT_TYPES)}. (Rows of a type "
+                         "a newer service added are shown by `audit` without --type, and "
+                         "found with --grep TYPE.)")
+    return ",".join(types)
 
 
 def _local_midnight(day: date) -> datetime:
@@ -145,9 +165,10 @@ def wrap(text: str, width: int | None, indent: str = "") -> list[str]:
                          subsequent_indent=indent, break_on_hyphens=False) or [indent]
 
 
-def event_summary(event: Event) -> str:
-    """One line about an event (the inspector's sentence), with its short session id."""
-    text = summarize(event, {})
+def event_summary(event: Event, labels: dict[str, str] | None = None) -> str:
+    """One line about an event (the inspector's sentence, entries named by `entry_name`
+    from `labels`), with its short session id."""
+    text = summarize(event, labels or {})
     if isinstance(event, UnknownEvent) and event.malformed:
         text = f"{text}: {event.raw}"  # support staff need the stored text itself
     ref = getattr(event, "session_id", None) or getattr(event, "client_id", None)

@@ -308,7 +308,8 @@ def test_audit_table_shows_every_event_in_local_time(run: Any, name: str) -> Non
     assert row[21].split()[1:4] == ["2026-07-04", "14:00:00", "session_started"]
     # the inspector's own sentences (shepherd_store.describe), with the short session id
     assert "Minecraft started, allowed until 15:00 [33333333]" in row[21]
-    assert "tuxmath ended: time limit reached after 45 min [11111111]" in row[9]
+    # entries by label (the log's) in every sentence, not only where the event carries it
+    assert "Tux Math ended: time limit reached after 45 min [11111111]" in row[9]
     assert "Configuration reload FAILED" in row[20]
     # a pipe gets whole lines, nothing clipped
     assert row[18].endswith("daily time used up; resting after the last session")
@@ -458,7 +459,8 @@ def test_audit_filter_not_utf8_prints_only_the_error(run: Any, rust_v0: Path, op
     result = run("--db", rust_v0, "audit", *fmt, option, "\udcff")
     assert result.status == 2, result.err
     assert result.out == ""
-    assert "not valid UTF-8" in result.err
+    # (--type takes only the known event types, so it never reaches the search)
+    assert ("unknown event type" if option == "--type" else "not valid UTF-8") in result.err
 
 
 def test_audit_filter_not_utf8_bytes_from_a_shell(rust_v0: Path) -> None:
@@ -643,11 +645,11 @@ def test_usage_table_per_day_with_totals(run: Any, rust_v0: Path) -> None:
     day_rows = days.splitlines()
     assert day_rows[0].split() == ["DAY", "ENTRY", "TIME"]
     assert len(day_rows) == 14  # 13 recorded (entry, day) pairs
-    assert day_rows[1].split() == ["2026-01-01", "tuxmath", "(Tux", "Math)", "1", "min"]
-    assert "2026-01-07  minecraft (Minecraft)" in days and "2 h 00 min" in days
+    assert day_rows[1].split() == ["2026-01-01", "Tux", "Math", "(tuxmath)", "1", "min"]
+    assert "2026-01-07  Minecraft (minecraft)" in days and "2 h 00 min" in days
     total_rows = totals.splitlines()
     assert total_rows[0] == "Totals, 2026-01-01 to 2026-01-10 (10 days):"
-    tux = next(r for r in total_rows if r.startswith("tuxmath"))
+    tux = next(r for r in total_rows if r.startswith("Tux Math (tuxmath)"))
     assert "2 h 17 min" in tux and "2026-01-04 (1 h 00 min)" in tux
     assert total_rows[-1].split()[:6] == ["all", "entries", "5", "h", "13", "min"]
 
@@ -683,8 +685,8 @@ def test_usage_options(run: Any, rust_v0: Path, tmp_path: Path) -> None:
                       '[entries.limits]\ndaily_quota_seconds = 1800\n')
     quota = run("--db", rust_v0, "--config", policy, "usage", "--from", "2026-01-01", "--to",
                 "2026-01-10")
-    assert "QUOTA REACHED" in quota.out and "tuxmath (Maths!)" in quota.out
-    tux = next(r for r in quota.out.splitlines()[::-1] if r.startswith("tuxmath"))
+    assert "QUOTA REACHED" in quota.out and "Maths! (tuxmath)" in quota.out
+    tux = next(r for r in quota.out.splitlines()[::-1] if r.startswith("Maths! (tuxmath)"))
     assert tux.split()[-1] == "3"  # 1800, 3600 and 2700 s reached 1800
     doc = json.loads(run("--db", rust_v0, "--config", policy, "usage", "--from", "2026-01-01",
                          "--to", "2026-01-10", "--json").out)
@@ -722,12 +724,13 @@ def test_usage_defaults_to_the_last_seven_days(run: Any, tmp_path: Path) -> None
 def test_cooldowns_table_and_json(run: Any, rust_v0: Path) -> None:
     table = run("--db", rust_v0, "cooldowns").out.splitlines()
     assert table[0].split() == ["ENTRY", "UNTIL", "(LOCAL)", "STATE"]
-    assert table[1].startswith("minecraft  2030-07-04 15:45:30  active, ")
-    assert table[2].startswith("tuxmath    2026-01-09 17:30:00  over ")
+    assert table[1].startswith("Minecraft (minecraft)  2030-07-04 15:45:30  active, ")
+    assert table[2].startswith("Tux Math (tuxmath)     2026-01-09 17:30:00  over ")
     records = run("--db", rust_v0, "cooldowns", "--json").json_lines()
-    assert [(r["entry_id"], r["until"], r["active"], r["readable"]) for r in records] == [
-        ("minecraft", "2030-07-04T15:45:30.250-04:00", True, True),
-        ("tuxmath", "2026-01-09T17:30:00-05:00", False, True)]
+    assert [(r["entry_id"], r["label"], r["until"], r["active"], r["readable"])
+            for r in records] == [
+        ("minecraft", "Minecraft", "2030-07-04T15:45:30.250-04:00", True, True),
+        ("tuxmath", "Tux Math", "2026-01-09T17:30:00-05:00", False, True)]  # RFC 3339
     assert records[0]["remaining_seconds"] > 3 * 365 * 86400 and \
         records[1]["remaining_seconds"] == 0
 
@@ -743,8 +746,8 @@ def test_cooldowns_marks_unreadable_rows(run: Any, tmp_path: Path) -> None:
     row = next(r for r in run("--db", db, "cooldowns").out.splitlines() if r.startswith("krita"))
     assert "2026-11-26 12:00:00" in row and "unreadable" in row
     record = run("--db", db, "cooldowns", "--json").json_lines()[0]
-    assert record == {"entry_id": "krita", "until": "2026-11-26 12:00:00", "readable": False,
-                      "active": None, "remaining_seconds": None}
+    assert record == {"entry_id": "krita", "label": "krita", "until": "2026-11-26 12:00:00",
+                      "readable": False, "active": None, "remaining_seconds": None}
 
 
 @pytest.mark.parametrize("layout", ["rust", "seed"])
@@ -759,8 +762,10 @@ def test_cooldown_set_and_clear_leave_the_inspectors_trace(run: Any, tmp_path: P
     before = datetime.now(UTC).replace(microsecond=0)
     result = run("--db", db, "cooldown", "set", "tuxmath", "+30m")
     assert result.status == 0, result.err
-    assert result.out.startswith("Cooldown of tuxmath set until ")
+    assert result.out.startswith("Cooldown of Tux Math set until ")
     assert "(30 min from now;" in result.out
+    if layout == "rust":  # the value it replaced in local time too, not as stored
+        assert result.out.endswith("; it was until 2026-01-09 17:30:00).\n")
     with SqliteStore.open(db, read_only=True) as store:
         until = store.get_cooldown_until("tuxmath")
         assert until is not None
@@ -781,7 +786,7 @@ def test_cooldown_set_and_clear_leave_the_inspectors_trace(run: Any, tmp_path: P
         assert store.get_cooldown_until("minecraft") == datetime(2031, 2, 3, 4, 5,
                                                                  tzinfo=NEW_YORK)
     cleared = run("--db", db, "cooldown", "clear", "tuxmath")
-    assert cleared.status == 0 and cleared.out.startswith("Cooldown of tuxmath cleared")
+    assert cleared.status == 0 and cleared.out.startswith("Cooldown of Tux Math cleared")
     again = run("--db", db, "cooldown", "clear", "tuxmath")
     assert again.status == 0 and "has no cooldown; nothing changed" in again.out
     with SqliteStore.open(db, read_only=True) as store:
@@ -791,10 +796,9 @@ def test_cooldown_set_and_clear_leave_the_inspectors_trace(run: Any, tmp_path: P
 
 
 def test_cooldown_set_forms_and_refusals(run: Any, rust_copy: Path) -> None:
-    clock = run("--db", rust_copy, "cooldown", "set", "krita", "23:59:59")
+    clock = run("--db", rust_copy, "cooldown", "set", "tuxmath", "23:59:59")
     if datetime.now(NEW_YORK).time() < datetime(2000, 1, 1, 23, 59, 58).time():
-        assert clock.status == 0 and "krita" in clock.out
-    assert "note: 'krita' has never appeared" in clock.err
+        assert clock.status == 0 and "until 20" in clock.out and "23:59:59" in clock.out
     for value, message in (("2h", "write +2h"), ("yesterday", "not in the future"),
                            ("+soon", "not a duration"), ("2000-01-01", "not in the future"),
                            ("someday", "not a time")):
@@ -811,7 +815,7 @@ def test_a_changed_value_refuses_the_edit(run: Any, rust_copy: Path,
     result = run("--db", rust_copy, "cooldown", "clear", "tuxmath")
     assert result.status == 1
     assert "changed since it was shown" in result.err
-    assert "Its value now: 2026-01-09T17:30:00-05:00." in result.err
+    assert "Its value now: 2026-01-09 17:30:00." in result.err  # local, not as stored
     with SqliteStore.open(rust_copy, read_only=True) as store:
         assert store.list_overrides() == [] and len(store.all_cooldowns()) == 2
 
@@ -840,7 +844,7 @@ def test_snapshot_show(run: Any, rust_v0: Path, rust_v0_nosession: Path) -> None
     shown = run("--db", rust_v0, "snapshot", "show").out.splitlines()
     assert shown == [
         "Saved:     2026-07-04 14:10:30",
-        "Session:   minecraft (Minecraft) [33333333-3333-4333-8333-333333333333]",
+        "Session:   Minecraft (minecraft) [33333333-3333-4333-8333-333333333333]",
         "Started:   2026-07-04 14:00:00",
         "Deadline:  2026-07-04 15:00:00 (1 h 00 min allowed)",
         "Warned:    5 min, 1 min before the deadline"]
@@ -910,7 +914,7 @@ def test_snapshot_clear_session(run: Any, tmp_path: Path, layout: str) -> None:
         assert before is not None and before.active_session is not None
     result = run("--db", db, "snapshot", "clear-session")
     assert result.status == 0
-    assert result.out.startswith(f"Cleared the session of minecraft "
+    assert result.out.startswith(f"Cleared the session of Minecraft "
                                  f"[{before.active_session.session_id}]")
     with SqliteStore.open(db, read_only=True) as store:
         after = store.load_snapshot()
@@ -1203,3 +1207,252 @@ def test_text_helpers() -> None:
     assert len(wrapped) > 1 and all(len(w) <= 30 and w.startswith("    ") for w in wrapped)
     assert wrap("a b", None, "  ") == ["  a b"]
     assert cli_module.write_refusal(Path("/nonexistent/x.db")) is not None
+
+
+# --- one voice: entries, --config, --type, negative durations, times ------------------------
+
+CRASHED = "0f8ce7eb-fd2a-45f7-8af2-1d479169906c"  # minecraft's session in rust-crash-restarted
+
+
+def policy_file(tmp_path: Path, text: str = '[[entries]]\nid = "minecraft"\nlabel = "Blocks"\n'
+                '[entries.limits]\ncooldown_seconds = 1800\n[[entries]]\nid = "tuxmath"\n'
+                'label = "Maths!"\n[[entries]]\nid = "krita"\nlabel = "Krita"\n') -> Path:
+    path = tmp_path / "policy.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_cooldown_set_refuses_an_unknown_entry_and_writes_nothing(run: Any,
+                                                                  rust_copy: Path) -> None:
+    before = sha256(rust_copy)
+    typo = run("--db", rust_copy, "cooldown", "set", "tuxmaht", "+5m")
+    assert (typo.status, typo.out) == (1, "")
+    assert typo.err.startswith("shepherd-store: unknown entry 'tuxmaht': this database has no "
+                               "session, usage or cooldown of it; nothing was written.")
+    assert "Did you mean Tux Math (tuxmath)?" in typo.err  # difflib's close matches
+    assert "give --new to set its cooldown anyway" in typo.err
+    by_label = run("--db", rust_copy, "cooldown", "set", "tux maths", "+5m")
+    assert by_label.status == 1 and "Did you mean Tux Math (tuxmath)?" in by_label.err
+    far = run("--db", rust_copy, "cooldown", "set", "nosuchentry", "+5m")
+    assert far.status == 1 and "No close match; the known entries are Minecraft (minecraft), " \
+        "Putt-Putt (scummvm-puttputt), Tux Math (tuxmath)." in far.err
+    assert sha256(rust_copy) == before  # no cooldown, no trace
+    with SqliteStore.open(rust_copy, read_only=True) as store:
+        assert store.list_overrides() == [] and len(store.all_cooldowns()) == 2
+    new = run("--db", rust_copy, "cooldown", "set", "nosuchentry", "+5m", "--new")
+    assert new.status == 0 and new.out.startswith("Cooldown of nosuchentry set until ")
+    with SqliteStore.open(rust_copy, read_only=True) as store:
+        assert store.get_cooldown_until("nosuchentry") is not None
+        assert [o.change.entry_id for o in store.list_overrides()] == ["nosuchentry"]
+
+
+def test_cooldown_set_knows_the_policys_entries(run: Any, rust_copy: Path,
+                                                tmp_path: Path) -> None:
+    policy = policy_file(tmp_path)
+    result = run("--db", rust_copy, "--config", policy, "cooldown", "set", "krita", "+5m")
+    assert result.status == 0, result.err
+    assert result.out.startswith("Cooldown of Krita set until ")
+    refused = run("--db", rust_copy, "--config", policy, "cooldown", "set", "kirta", "+5m")
+    assert refused.status == 1
+    assert f"and the policy {policy} does not list it; nothing was written" in refused.err
+    assert "Did you mean Krita (krita)?" in refused.err
+
+
+CONFIG_COMMANDS = [["audit"], ["audit", "--json"], ["usage"], ["cooldowns"],
+                   ["cooldown", "set", "tuxmath", "+5m"], ["cooldown", "clear", "tuxmath"],
+                   ["snapshot", "show"], ["snapshot", "diagnose"], ["snapshot", "clear-session"],
+                   ["recovery"], ["recovery", "fix", CRASHED], ["check"]]
+
+
+@pytest.mark.parametrize("bad", ["missing", "not toml", "no id"])
+def test_a_bad_config_is_the_same_usage_error_for_every_command(run: Any, tmp_path: Path,
+                                                                bad: str) -> None:
+    db = copy_of(fixture_path("rust-crash-restarted.db"), tmp_path / "db.db")
+    config = tmp_path / "policy.toml"
+    if bad == "not toml":
+        config.write_text("[[entries]\n", encoding="utf-8")
+    elif bad == "no id":
+        config.write_text("[[entries]]\nid = 5\n", encoding="utf-8")
+    before = sha256(db)
+    demo = tmp_path / "demo.db"
+    messages = set()
+    for argv in [*CONFIG_COMMANDS, ["demo", str(demo)]]:
+        result = run("--db", db, "--config", config, *argv)
+        assert (result.status, result.out) == (2, ""), (argv, result.err)
+        messages.add(result.err)
+    assert len(messages) == 1  # word for word the same for every command
+    (message,) = messages
+    assert message.startswith(f"shepherd-store: --config: Policy file {config}")
+    assert {"missing": "does not exist.", "not toml": "is not valid TOML",
+            "no id": "every [[entries]] needs a string id"}[bad] in message
+    assert sha256(db) == before and not demo.exists()
+
+
+def test_the_config_names_entries_in_every_command(run: Any, tmp_path: Path,
+                                                   rust_v0: Path) -> None:
+    policy = policy_file(tmp_path)
+    q = ("--db", rust_v0, "--config", policy)
+    audit = run(*q, "audit").out
+    assert "Blocks started, allowed until 15:00" in audit
+    assert "Maths! started" in audit and "Maths! ended" in audit and "tuxmath" not in audit
+    assert "Blocks (minecraft)  2030-07-04 15:45:30" in run(*q, "cooldowns").out
+    assert [r["label"] for r in run(*q, "cooldowns", "--json").json_lines()] == [
+        "Blocks", "Maths!"]
+    assert "Session:   Blocks (minecraft) [" in run(*q, "snapshot", "show").out
+    assert "Maths! (tuxmath)" in run(*q, "usage", "--from", "2026-01-01", "--to",
+                                     "2026-01-10").out
+    assert "Blocks's time was never counted" in run(*q, "snapshot", "diagnose").out
+    crashed = ("--db", fixture_path("rust-crash-restarted.db"), "--config", policy)
+    assert "PROBLEM  Blocks's interrupted play was never counted" in run(*crashed,
+                                                                         "recovery").out
+
+
+def test_one_name_per_entry_in_every_sentence(run: Any, rust_v0: Path) -> None:
+    # The log's labels: the session_started rows carry them, session_ended rows do not.
+    lines = run("--db", rust_v0, "audit", "--type", "session_started,session_ended").out
+    names: dict[str, set[str]] = {}
+    for line in lines.splitlines()[1:]:
+        summary = line.split(None, 4)[4]
+        name = re.split(r" (?:started|ended)", summary)[0]
+        names.setdefault(summary.rsplit("[", 1)[1], set()).add(name)
+    assert names == {"33333333]": {"Minecraft"}, "22222222]": {"Putt-Putt"},
+                     "11111111]": {"Tux Math"}}
+
+
+def test_audit_type_takes_only_the_known_types(run: Any, rust_v0: Path, tmp_path: Path) -> None:
+    from shepherd_store.events import EVENT_TYPES
+
+    for value in ("nosuchtype", "session_started,nosuchtype", ","):
+        result = run("--db", rust_v0, "audit", "--type", value)
+        assert (result.status, result.out) == (2, ""), value
+        assert "usage: shepherd-store audit" in result.err
+    bad = run("--db", rust_v0, "audit", "--type", "nosuchtype").err
+    assert "argument --type: unknown event type 'nosuchtype'; the types are " in bad
+    assert all(t in bad for t in EVENT_TYPES) and "manual_override" in bad
+    assert "--grep TYPE" in bad  # the way to rows of a type a newer service added
+    assert run("--db", rust_v0, "audit", "--type", " manual_override , session_ended").status == 0
+    db = bad_database(tmp_path)
+    newer = ids(run("--db", db, "audit", "--json", "--grep", "tokens_adjusted"))
+    assert len(newer) == 1
+    assert "Event of a newer service version" in run("--db", db, "audit", "--grep",
+                                                     "tokens_adjusted").out
+
+
+@pytest.mark.parametrize("argv", [["tuxmath", "-5m"], ["tuxmath", "-1h30m"],
+                                  ["tuxmath", "--", "-5m"], ["--new", "tuxmath", "-5M"]])
+def test_a_negative_cooldown_has_its_own_message(run: Any, rust_copy: Path,
+                                                 argv: list[str]) -> None:
+    before = sha256(rust_copy)
+    result = run("--db", rust_copy, "cooldown", "set", *argv)
+    assert (result.status, result.out) == (2, "")
+    negative = next(a for a in argv if a[1:2].isdigit())
+    assert result.err == (f"shepherd-store: a cooldown cannot be negative ({negative!r}); to end "
+                          "one, use `shepherd-store cooldown clear ENTRY`\n")
+    assert sha256(rust_copy) == before
+    # an option that merely looks like one is still argparse's
+    assert run("--db", rust_copy, "cooldown", "set", "tuxmath", "-x").status == 2
+    assert "cannot be negative" not in run("--db", rust_copy, "audit", "--since", "-5m").err
+
+
+def local_text(stored: str, zone: str) -> str:
+    return datetime.fromisoformat(stored).astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@pytest.mark.parametrize(("zone", "day"), [("Pacific/Kiritimati", "2026-07-05"),  # UTC+14
+                                           ("Pacific/Honolulu", "2026-07-04")])  # UTC-10
+def test_times_follow_the_viewers_time_zone(tmp_path: Path, zone: str, day: str) -> None:
+    env = {"TZ": zone}
+    rust = fixture_path("rust-v0.db")
+    audit = run_entry("--db", rust, "audit", "--limit", "3", env=env).stdout.splitlines()
+    assert audit[1].split()[:3] == ["23", day, "08:11:00"]  # stored 14:11:00-04:00
+    assert "Minecraft started, allowed until 09:00 [33333333]" in audit[3]
+    cooldowns = run_entry("--db", rust, "cooldowns", env=env).stdout
+    assert f"Minecraft (minecraft)  2030{day[4:]} 09:45:30" in cooldowns
+    assert f"Tux Math (tuxmath)     {local_text('2026-01-09T17:30:00-05:00', zone)}" in cooldowns
+    shown = run_entry("--db", rust, "snapshot", "show", env=env).stdout.splitlines()
+    assert shown[0] == f"Saved:     {day} 08:10:30"
+    # JSON keeps the stored RFC 3339 text
+    record = json.loads(run_entry("--db", rust, "audit", "--json", "--limit", "1",
+                                  env=env).stdout)
+    assert record["timestamp"] == "2026-07-04T14:11:00-04:00"
+    db = copy_of(rust, tmp_path / "edit.db")
+    set_ = run_entry("--db", db, "cooldown", "set", "tuxmath", "2031-02-03 04:05", env=env)
+    assert set_.returncode == 0, set_.stderr
+    assert set_.stdout == ("Cooldown of Tux Math set until 2031-02-03 04:05:00 ("
+                           + set_.stdout.split(" (", 1)[1].split(";")[0] + "; it was until "
+                           f"{local_text('2026-01-09T17:30:00-05:00', zone)}).\n")
+    with SqliteStore.open(db, read_only=True) as store:
+        assert store.get_cooldown_until("tuxmath") == datetime(2031, 2, 3, 4, 5,
+                                                               tzinfo=ZoneInfo(zone))
+    cleared = run_entry("--db", db, "cooldown", "clear", "tuxmath", env=env)
+    assert cleared.stdout == "Cooldown of Tux Math cleared (it was until 2031-02-03 04:05:00).\n"
+
+
+def test_manual_changes_show_local_times(run: Any, tmp_path: Path, seed_db: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    db = copy_of(seed_db, tmp_path / "trace.db")
+    with SqliteStore.open(db, read_only=True) as store:
+        was = {c.entry_id: c.raw for c in store.all_cooldowns()}["minecraft"]
+    assert run("--db", db, "cooldown", "set", "minecraft", "2031-02-03 04:05").status == 0
+    assert run("--db", db, "cooldown", "clear", "minecraft").status == 0
+    with SqliteStore.open(db) as store:
+        sid = Simulator(store, seed=5, tz=NEW_YORK).crash_mid_session("minecraft")
+    assert run("--db", db, "snapshot", "clear-session").status == 0
+    with SqliteStore.open(db, read_only=True) as store:
+        snap_change = store.list_overrides()[0].change
+    assert snap_change.previous is not None
+    started = json.loads(snap_change.previous)["active_session"]["started_at"]
+    saved = json.loads(snap_change.previous)["timestamp"]
+    for zone in ("America/New_York", "Pacific/Kiritimati"):
+        monkeypatch.setenv("TZ", zone)
+        time.tzset()
+        lines = run("--db", db, "audit", "--type", "manual_override").out.splitlines()
+        assert len(lines) == 4
+        at = local_text("2031-02-03T04:05:00-05:00", zone)
+        assert lines[3].endswith(f"changed the cooldown of Minecraft: "
+                                 f"{local_text(was, zone)} → {at}")
+        assert lines[2].endswith(f"changed the cooldown of Minecraft: {at} → none")
+        assert (f"changed the snapshot of Minecraft: saved {local_text(saved, zone)}, Minecraft "
+                f"running since {local_text(started, zone)} → saved ") in lines[1]
+        assert lines[1].endswith(", no session")
+        assert sid not in lines[1] and not re.search(r"\d{2}T\d{2}:", "\n".join(lines))
+
+
+def test_an_offset_is_shown_only_where_the_local_clock_is_ambiguous(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from shepherd_store.describe import format_local, format_local_time
+
+    # New York, 2026-11-01: the clocks go back at 02:00 EDT, so 01:00-02:00 happens twice.
+    before, first, second, after = (datetime(2026, 11, 1, h, 30, tzinfo=UTC) for h in (4, 5, 6, 7))
+    assert format_local(before) == "2026-11-01 00:30:00"
+    assert format_local(first) == "2026-11-01 01:30:00 -04:00"
+    assert format_local(second) == "2026-11-01 01:30:00 -05:00"
+    assert format_local_time(second) == "01:30 -05:00"
+    assert format_local(after) == "2026-11-01 02:30:00"
+    # a time that cannot be moved to local time keeps (and shows) its own offset
+    late = datetime(9999, 12, 31, 23, 0, tzinfo=timezone(timedelta(hours=-12)))
+    assert format_local(late) == "9999-12-31 23:00:00 -12:00"
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")  # no daylight saving time: never ambiguous
+    time.tzset()
+    assert format_local(first) == "2026-11-01 19:30:00"
+    assert format_local(second) == "2026-11-01 20:30:00"
+
+
+def test_manual_change_values_in_words() -> None:
+    from shepherd_store.describe import override_value
+
+    labels = {"minecraft": "Blocks"}
+    assert override_value("cooldown", "2026-07-04T18:10:30Z", labels) == "2026-07-04 14:10:30"
+    assert override_value("cooldown", "2026-07-04 14:10", labels) == "2026-07-04 14:10"  # as is
+    assert override_value("cooldown", None, labels) == "none"
+    assert override_value("usage", '{"day":"2026-03-07","duration_secs":60}', labels) == \
+        "1 min on 2026-03-07"
+    assert override_value("usage", '{"day":"2026-03-07","duration_secs":3300,"added_secs":3240,'
+                                   '"reason":"crash"}', labels) == \
+        "55 min on 2026-03-07 (added 54 min: crash)"
+    snap = ('{"timestamp":"2026-07-04T18:10:30Z","active_session":{"session_id":'
+            '"33333333-3333-4333-8333-333333333333","entry_id":"minecraft","started_at":'
+            '"2026-07-04T18:00:00Z","deadline":"2026-07-04T19:00:00Z","warnings_issued":[]}}')
+    assert override_value("snapshot", snap, labels) == \
+        "saved 2026-07-04 14:10:30, Blocks running since 2026-07-04 14:00:00"
+    assert override_value("snapshot", '{"broken', labels) == '{"broken'
