@@ -58,7 +58,14 @@ from .errors import (
     SerializationError,
     StoreError,
 )
-from .events import EVENT_TYPES, AuditEvent, UnknownEvent, event_session_id, is_uuid
+from .events import (
+    EVENT_TYPES,
+    AuditEvent,
+    SessionStarted,
+    UnknownEvent,
+    event_session_id,
+    is_uuid,
+)
 from .export import iter_events, write_json
 from .paths import candidate_paths, default_database
 from .query import AuditFilter
@@ -608,10 +615,18 @@ class _TableEmitter:
             if isinstance(event.event, UnknownEvent) and event.event.malformed \
                     and (event.event.error or "").startswith("bad timestamp"):
                 when = event.raw_timestamp or "?"  # unreadable: shown as stored
+            if isinstance(event.event, SessionStarted) and event.event.label:
+                # (--follow: an entry first seen live is named as its later rows will be)
+                self.labels.setdefault(event.event.entry_id, event.event.label)
             cells: list[Cell] = [str(event.id), when,
                      (event.type or "(none)", event_colour(event.event)),
                      event_summary(event.event, self.labels)]
-            out.line(render_row(cells, self.columns, self.widths, out.style, clip_cells=clip))
+            widths = self.widths
+            wider = len(when) - widths[1]  # a time with its offset (see `format_local`)
+            if wider > 0 and event.raw_timestamp != when:  # is shown whole; the summary
+                widths = [widths[0], widths[1] + wider, widths[2],  # gives up the room
+                          max(widths[3] - wider, 1) if clip else widths[3]]
+            out.line(render_row(cells, self.columns, widths, out.style, clip_cells=clip))
             n += 1
             out.row_written(n)
         return n

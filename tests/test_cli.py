@@ -1456,3 +1456,34 @@ def test_manual_change_values_in_words() -> None:
     assert override_value("snapshot", snap, labels) == \
         "saved 2026-07-04 14:10:30, Blocks running since 2026-07-04 14:00:00"
     assert override_value("snapshot", '{"broken', labels) == '{"broken'
+
+
+def test_an_ambiguous_time_keeps_its_offset_in_a_fitted_table(tmp_path: Path) -> None:
+    db = copy_of(fixture_path("rust-v0.db"), tmp_path / "fold.db")
+    with sqlite3.connect(db) as conn:  # 01:30 twice: EDT, then EST an hour later
+        conn.executemany("INSERT INTO audit_log (timestamp, event_json) VALUES (?, ?)",
+                         [("2026-11-01T01:30:00-04:00", '{"type":"service_started"}'),
+                          ("2026-11-01T01:30:00-05:00", '{"type":"service_stopped"}')])
+    conn.close()
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", run_in_terminal(
+        "--db", db, "audit", "--limit", "3", columns=72)).splitlines()
+    assert shown[1].split()[:5] == ["25", "2026-11-01", "01:30:00", "-05:00", "service_stopped"]
+    assert shown[2].split()[:5] == ["24", "2026-11-01", "01:30:00", "-04:00", "service_started"]
+    assert shown[3].split()[1:3] == ["2026-07-04", "14:11:00"]  # not ambiguous: no offset
+    assert all(display_width(line) <= 72 for line in shown)
+
+
+def test_follow_names_an_entry_first_seen_live_as_its_later_rows(tmp_path: Path) -> None:
+    import io
+
+    from shepherd_store.events import AuditEvent, Expired, SessionEnded, SessionStarted
+
+    sid = "44444444-4444-4444-8444-444444444444"
+    at = datetime(2026, 7, 4, 18, 0, tzinfo=UTC)
+    out = cli_module.Output(io.StringIO(), None, Style(), False)
+    emit = cli_module._TableEmitter(out, 2, {})  # oldest first, as --follow writes
+    emit.write([AuditEvent(1, at, SessionStarted(sid, "newgame", "New Game", None))])
+    emit.write([AuditEvent(2, at, SessionEnded(sid, "newgame", Expired(), timedelta(minutes=5)))])
+    lines = out.stream.getvalue().splitlines()
+    assert "New Game started, no time limit" in lines[1]
+    assert "New Game ended: time limit reached after 5 min" in lines[2]
