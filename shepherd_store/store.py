@@ -597,6 +597,25 @@ class SqliteStore:
         """The newest `limit` events, newest first."""
         return self.find_audits(AuditFilter(), limit=limit).events
 
+    def read_id_ranges(self, sql: str, low: int, top: int, *, columns: int,
+                       params: tuple[Any, ...] = (), action: str = "read the audit log of",
+                       scanning: bool = True) -> Iterator[tuple[int, list[Any]]]:
+        """The rows of `sql` for ids in (low, top], oldest range first, as a series of short
+        statements: yields (hi, rows) for consecutive ranges (lo, hi]. `sql` is a SELECT of
+        `columns` columns whose first two parameters are the range's bounds (`id > ? AND
+        id <= ?`), then `params`. Each range is sized so its statement runs about
+        `STATEMENT_TARGET_S` (at most `SCAN_CHUNK` ids with `scanning`, for SQL that looks
+        at every row), and its rows are staged (see `_statement`). Stop early by not asking
+        for the next range: nothing is held between them."""
+        sizes = _id_chunks(scanning=scanning)
+        lo = low
+        while lo < top:
+            hi = min(lo + sizes.size, top)
+            rows, held = self._statement(sql, (lo, hi, *params), action, columns=columns)
+            sizes.record(hi - lo, held)
+            yield hi, rows
+            lo = hi
+
     def _row_to_event(self, row: tuple[Any, ...]) -> AuditEvent:
         row_id, stamp, text = row
         event = decode_event(text)

@@ -547,6 +547,24 @@ def test_small_reads_are_staged_and_a_walk_that_fits_is_one_statement(rust_v0: P
         assert len(watch.seen) == 1  # all of them in the first statement: nothing more
 
 
+def test_read_id_ranges_covers_each_id_once_in_short_statements(
+        monkeypatch: pytest.MonkeyPatch, medium: dict[str, Path]) -> None:
+    monkeypatch.setattr(store_module, "SCAN_CHUNK", 40)
+    sql = ("SELECT id, timestamp, event_json FROM audit_log WHERE id > ? AND id <= ? "
+           "AND event_json LIKE ? ORDER BY id")
+    with SqliteStore.open(medium["rust"], read_only=True) as store:
+        low, high = store.audit_id_range() or (0, 0)
+        watch = Statements(store)
+        got = list(store.read_id_ranges(sql, low - 1, high, columns=3, params=("%quota%",)))
+        spans = [p[:2] for s_, p in watch.seen if s_ == sql]
+        whole = store._read(sql.replace("id > ? AND id <= ?", "1"), ("%quota%",))
+    assert [row for _hi, rows in got for row in rows] == whole
+    assert [hi for hi, _rows in got] == [hi for _lo, hi in spans]
+    assert spans[0][0] == low - 1 and spans[-1][1] == high
+    assert all(0 < hi - lo <= 40 for lo, hi in spans)
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))
+
+
 def test_chunk_sizer() -> None:
     sizes = ChunkSizer(100, 10, 1000, growth=2.0, target_s=0.01)
     sizes.record(100, 0.001)  # 10 times faster than the target: at most doubles
