@@ -305,7 +305,10 @@ class SessionReader:
              progress: Progress | None = None) -> SessionPage:
         """Up to `limit` sessions matching `flt`, newest first, started before `before_id`
         (and after `after_id`), each with its story as the log tells it up to its newest row
-        (read at the start of the call)."""
+        (read at the start of the call).
+
+        `progress(done, total)` is called between statements (ids searched, then sessions
+        told); returning False cancels: the page then holds what was done (`cancelled`)."""
         flt = flt or SessionFilter()
         bounds = self.store.audit_id_range()
         if bounds is None or limit <= 0:
@@ -316,7 +319,11 @@ class SessionReader:
         starts, next_before, unreadable, cancelled = self._starts(flt, upper, floor, limit,
                                                                   progress)
         now = now or local_now()
-        sessions = [self._summarize(s, top, now) for s in starts]
+        sessions: list[Session] = []
+        for i, start in enumerate(starts):
+            if progress is not None and progress(i, len(starts)) is False:
+                return SessionPage(sessions, start.id + 1, top, unreadable, True)
+            sessions.append(self._summarize(start, top, now))
         return SessionPage(sessions, next_before, top, unreadable, cancelled)
 
     def refresh(self, flt: SessionFilter | None, after_id: int, unfinished: Iterable[Session],
@@ -657,10 +664,11 @@ def how_text(s: Session) -> str:
     return f"running, allowed until {format_local_time(s.deadline)}"
 
 
-def length_text(s: Session, now: datetime | None = None) -> str:
+def length_text(s: Session, now: datetime | None = None, *, so_far: bool = True) -> str:
     """How long it lasted: `45 min`; for an interrupted session what the log proves,
     `≥ 55 min` (or `≤ 23 min` when nothing proves it ran at all, but its deadline or the
-    service's restart bound it); `12 min so far` while running; `—` when unknown."""
+    service's restart bound it); `12 min so far` while running (`12 min` without
+    `so_far`: where the running state is said beside it); `—` when unknown."""
     if s.status == "ended":
         return format_duration(s.duration) if s.duration is not None else "—"
     if s.status == "interrupted":
@@ -672,10 +680,10 @@ def length_text(s: Session, now: datetime | None = None) -> str:
     if s.started_at is None:
         return "—"
     try:
-        so_far = (now or local_now()) - s.started_at
+        played = (now or local_now()) - s.started_at
     except (OverflowError, ValueError):
         return "—"
-    return f"{format_duration(max(so_far, timedelta(0)))} so far"
+    return format_duration(max(played, timedelta(0))) + (" so far" if so_far else "")
 
 
 def ended_text(s: Session) -> str:

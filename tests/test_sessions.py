@@ -553,3 +553,28 @@ def test_end_reason_words_cover_every_reason_type() -> None:
     for tag in REASON_TYPES:
         assert end_words(tag) != "ended", tag
     assert end_words(None) == "ended"
+
+
+def test_a_cancelled_page_keeps_what_it_told_and_continues_where_it_stopped(
+        generated: dict[str, Path]) -> None:
+    now = HISTORY_END + timedelta(hours=3)
+    with SqliteStore.open(generated["rust"], read_only=True) as store:
+        reader = SessionReader(store)
+        whole = reader.page(limit=10, now=now).sessions
+        told: list[int] = []
+
+        def stop_after_three(done: int, total: int) -> bool:
+            if total == 10:  # (the sessions being told, after the search)
+                told.append(done)
+            return len(told) <= 3
+
+        cut = reader.page(limit=10, now=now, progress=stop_after_three)
+        assert cut.cancelled and not cut.complete and cut.sessions == whole[:3]
+        rest = reader.page(before_id=cut.next_before_id, limit=7, now=now)
+        assert cut.sessions + rest.sessions == whole
+
+
+def test_a_running_length_without_so_far() -> None:
+    start = datetime(2026, 3, 7, 15, 0, tzinfo=NY)
+    s = Session("x", "e", "E", 1, start, None, None, "running")
+    assert length_text(s, start + timedelta(minutes=41), so_far=False) == "41 min"
