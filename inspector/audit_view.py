@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QProgressDialog,
     QPushButton,
     QSplitter,
+    QStackedWidget,
     QTableView,
     QTableWidget,
     QTableWidgetItem,
@@ -37,11 +38,22 @@ from PySide6.QtWidgets import (
 
 from shepherd_store import AuditEvent, AuditFilter, UnknownEvent
 from shepherd_store.export_job import export_in_child
+from shepherd_store.sessions import SessionFilter
 
 from . import workers
 from .audit_model import AuditModel, EventRole, SessionRole
 from .database import Database
 from .formatting import EVENT_NAMES, event_fields, pretty_json
+from .sessions_model import SessionObjectRole, SessionsModel
+from .sessions_view import (
+    EVENTS,
+    SESSIONS,
+    SWITCH_KEY,
+    SessionDetail,
+    ViewSwitch,
+    make_sessions_table,
+    session_count_text,
+)
 from .widgets import set_control
 
 TIME_RANGES = ("All time", "Today", "Last 7 days", "Last 30 days", "Custom…")
@@ -78,16 +90,37 @@ class AuditTab(QWidget):
         self.setObjectName("auditTab")
         self._db = db
         self.model = AuditModel(db, self)
+        # The Sessions view (the default) beside the event log: sessions_model/_view.py.
+        self.sessions = SessionsModel(db, self)
         self._new_count = 0
+        self._new_sessions = 0
+        # The rows selected by the tab itself (at open) rather than by the person: they
+        # follow the newest row while "Follow" is on; a person's choice stays put.
+        self._auto_select = {SESSIONS: False, EVENTS: False}
+        self._selecting = False
+        # The count waits for the end of the model's update (its paging state is set after
+        # the rows are inserted: counted at once, a complete result read "2+").
+        self._count_timer = QTimer(self)
+        self._count_timer.setSingleShot(True)
+        self._count_timer.setInterval(0)
+        self._count_timer.timeout.connect(self._update_count)
         self._build()
         self.model.loadingChanged.connect(self._on_loading)
         self.model.progress.connect(self._on_progress)
         self.model.error.connect(self._show_error)
         self.model.newRows.connect(self._on_new_rows)
-        self.model.modelReset.connect(self._update_count)
-        self.model.rowsInserted.connect(self._update_count)
+        self.model.modelReset.connect(self._count_later)
+        self.model.rowsInserted.connect(self._count_later)
+        self.sessions.loadingChanged.connect(self._on_loading)
+        self.sessions.error.connect(self._show_error)
+        self.sessions.newRows.connect(self._on_new_sessions)
+        self.sessions.pageLoaded.connect(self._on_sessions_page)
+        self.sessions.modelReset.connect(self._count_later)
+        self.sessions.rowsInserted.connect(self._count_later)
+        self.sessions.dataChanged.connect(self._on_sessions_changed)
         db.opened.connect(self._on_opened)
         db.changed.connect(self.model.refresh)
+        db.changed.connect(self.sessions.refresh)
         db.failed.connect(self._on_failed)
         db.stateChanged.connect(self._refresh_entries)
 
@@ -96,7 +129,7 @@ class AuditTab(QWidget):
     def _build(self) -> None:
         bar = QHBoxLayout()
         self.type_button = QToolButton(self)
-        self.type_button.setText("All events")
+        self.type_button.setText("All types")  # (not "All events": the switch's words)
         self.type_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         set_control(self.type_button, "auditTypeFilter",
                     "Event types to show. None ticked shows all.")
@@ -105,7 +138,7 @@ class AuditTab(QWidget):
         for tag, name in EVENT_NAMES.items():
             action = menu.addAction(name)
             action.setCheckable(True)
-            action.toggled.connect(self._apply_filter)
+            action.toggled.connect(self._on_type_toggled)
             self.type_actions[tag] = action
         self.type_button.setMenu(menu)
 
@@ -153,6 +186,10 @@ class AuditTab(QWidget):
         set_control(self.clear_button, "auditClearFilters", "Show every event again.")
         self.clear_button.clicked.connect(self.clear_filters)
 
+        self.view_switch = ViewSwitch(self)
+        self.view_switch.changed.connect(self.set_view)
+        bar.addWidget(self.view_switch)
+        bar.addSpacing(8)
         for w in (self.type_button, self.entry_combo, self.session_edit, self.time_combo,
                   self.since_edit, self.until_edit):
             bar.addWidget(w)
@@ -222,6 +259,16 @@ class AuditTab(QWidget):
         copy = QShortcut(QKeySequence(QKeySequence.StandardKey.Copy), self.table)
         copy.activated.connect(self.copy_selection)
 
+        self.sessions_table = make_sessions_table(self, self.sessions)
+        self.sessions_table.activated.connect(self._on_session_activated)  # double-click, Enter
+        self.sessions_table.selectionModel().currentRowChanged.connect(self._on_session_current)
+        self.sessions_table.verticalScrollBar().valueChanged.connect(self._on_scroll)
+        self.session_detail = SessionDetail(self)
+        self.session_detail.showEvents.connect(self.show_session_events)
+        switch = QShortcut(QKeySequence(SWITCH_KEY), self)
+        switch.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        switch.activated.connect(self.toggle_view)
+
         self.detail_marker = QLabel(self)
         self.detail_marker.setObjectName("auditDetailMarker")
         self.detail_marker.setTextFormat(Qt.TextFormat.PlainText)
@@ -258,10 +305,19 @@ class AuditTab(QWidget):
         dl.addWidget(raw_title)
         dl.addWidget(self.detail_raw, 2)
 
+        # Left the table, right its details: the session's or the event's, as switched.
+        self.left_stack = QStackedWidget(self)
+        self.left_stack.setObjectName("auditViews")
+        self.left_stack.addWidget(self.sessions_table)
+        self.left_stack.addWidget(self.table)
+        self.right_stack = QStackedWidget(self)
+        self.right_stack.setObjectName("auditDetails")
+        self.right_stack.addWidget(self.session_detail)
+        self.right_stack.addWidget(detail)
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.setObjectName("auditSplitter")
-        self.splitter.addWidget(self.table)
-        self.splitter.addWidget(detail)
+        self.splitter.addWidget(self.left_stack)
+        self.splitter.addWidget(self.right_stack)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([960, 320])
@@ -281,12 +337,15 @@ class AuditTab(QWidget):
         layout.addWidget(self.splitter, 1)
         self._show_details(None)
         self._update_count()
-        chain = [self.type_button, self.entry_combo, self.session_edit, self.time_combo,
-                 self.since_edit, self.until_edit, self.search, self.clear_button, self.table,
+        chain = [*self.view_switch.buttons.values(), self.type_button, self.entry_combo,
+                 self.session_edit, self.time_combo, self.since_edit, self.until_edit,
+                 self.search, self.clear_button, self.sessions_table, self.table,
+                 self.session_detail.fields, self.session_detail.events_button,
                  self.detail_fields, self.detail_raw, self.new_chip, self.follow,
                  self.export_button]
         for first, second in itertools.pairwise(chain):
             QWidget.setTabOrder(first, second)
+        self.set_view(SESSIONS)
 
     # --- filters -------------------------------------------------------------------------
 
@@ -316,14 +375,20 @@ class AuditTab(QWidget):
         self._search_timer.stop()
         types = [EVENT_NAMES[t] for t, a in self.type_actions.items() if a.isChecked()]
         self.type_button.setText(
-            "All events" if not types else types[0] if len(types) == 1 else f"{len(types)} types")
+            "All types" if not types else types[0] if len(types) == 1 else f"{len(types)} types")
         flt = self.current_filter()
+        self.sessions.set_filter(SessionFilter.from_audit(flt))  # (types: events only)
         if flt == self.model.filter:
             return
         self.model.set_filter(flt)
         self._new_count = 0
         self.new_chip.setVisible(False)
         self.filterApplied.emit()
+
+    def _on_type_toggled(self, checked: bool) -> None:
+        if checked and self.view == SESSIONS:
+            self.set_view(EVENTS)  # event types are a filter of the event log
+        self._apply_filter()
 
     def _session_cleared(self, text: str) -> None:
         if not text and self.model.filter.session_id:
@@ -386,34 +451,46 @@ class AuditTab(QWidget):
     def _on_opened(self) -> None:
         self.message.setVisible(False)
         self.model.reload()
+        self.sessions.reload()  # its first page comes from a worker: `_on_sessions_page`
         self._refresh_entries()
         if self.model.rowCount() and not self.table.currentIndex().isValid():
-            self.table.selectRow(0)
+            self._select(EVENTS, 0)  # the newest event (it follows the newest, see there)
 
     def _on_failed(self, _message: str) -> None:
         # The window says what is wrong with the file; the tab just empties itself.
         self.message.setVisible(False)
         self.model.reload()
+        self.sessions.reload()
 
     def _show_error(self, message: str) -> None:
         self.message.setText(message)
         self.message.setVisible(True)
 
-    def _on_loading(self, loading: bool) -> None:
-        if loading:
-            self.progress.setRange(0, 0)
-            self.progress.setVisible(True)
+    def _on_loading(self, *_args: Any) -> None:
+        # The progress of the view shown (both models report theirs).
+        if (self.sessions if self.view == SESSIONS else self.model).loading:
+            if not self.progress.isVisible():
+                self.progress.setRange(0, 0)
+                self.progress.setVisible(True)
         else:
             self.progress.setVisible(False)
-        self._update_count()
+        self._count_later()
 
     def _on_progress(self, done: int, total: int) -> None:
-        if self.model.loading and total > 0:
+        if self.view == EVENTS and self.model.loading and total > 0:
             self.progress.setRange(0, 1000)
             self.progress.setValue(min(1000, int(1000 * done / total)))
             self.progress.setFormat(f"Searching… {100 * done // total}%")
 
+    def _count_later(self, *_args: Any) -> None:
+        self._count_timer.start()
+
     def _update_count(self, *_args: Any) -> None:
+        if self.view == SESSIONS:
+            self.count_label.setText(session_count_text(
+                self.sessions, filtered=not self.sessions.filter.is_empty,
+                has_store=self._db.store is not None))
+            return
         n = self.model.rowCount()
         if self._db.store is None:
             text = "No database open"
@@ -435,23 +512,131 @@ class AuditTab(QWidget):
         bar = self.table.verticalScrollBar()
         if self.follow.isChecked() and bar.value() <= added:
             bar.setValue(0)
+            if self._auto_select[EVENTS]:
+                self._select(EVENTS, 0)  # still the tab's own choice: the newest again
             return
         # Rows were inserted above what the user is looking at: keep the same rows in view.
         bar.setValue(bar.value() + added)
-        self._new_count += added
-        plural = "s" if self._new_count > 1 else ""
-        self.new_chip.setText(f"↑ {self._new_count:,} new event{plural}")
-        self.new_chip.setVisible(True)
+        if self.view == EVENTS:
+            self._new_count += added
+            plural = "s" if self._new_count > 1 else ""
+            self.new_chip.setText(f"↑ {self._new_count:,} new event{plural}")
+            self.new_chip.setVisible(True)
 
     def _on_scroll(self, value: int) -> None:
-        if value == 0 and self.new_chip.isVisible():
-            self._new_count = 0
+        if value == 0 and self.new_chip.isVisible() and self.sender() is \
+                self._current_table().verticalScrollBar():
+            self._new_count = self._new_sessions = 0
             self.new_chip.setVisible(False)
 
     def scroll_to_newest(self) -> None:
-        self.table.scrollToTop()
-        self._new_count = 0
+        self._current_table().scrollToTop()
+        self._new_count = self._new_sessions = 0
         self.new_chip.setVisible(False)
+
+    # --- the Sessions view ------------------------------------------------------------------
+
+    @property
+    def view(self) -> str:
+        """The view shown: `sessions` (one row per session) or `events` (the log)."""
+        return self.view_switch.current
+
+    def set_view(self, view: str) -> None:
+        """Show the Sessions view (`sessions`) or the event log (`events`)."""
+        sessions = view == SESSIONS
+        self.view_switch.set_current(view)
+        self.sessions.set_active(sessions)
+        focused = self.left_stack.currentWidget().hasFocus()
+        self.left_stack.setCurrentWidget(self.sessions_table if sessions else self.table)
+        self.right_stack.setCurrentIndex(0 if sessions else 1)
+        if focused:
+            self._current_table().setFocus(Qt.FocusReason.OtherFocusReason)
+        self.export_button.setVisible(not sessions)
+        self.follow.setText("Follow new sessions" if sessions else "Follow new events")
+        self.type_button.setToolTip(
+            "Event types to show in All events (choosing one switches there)." if sessions
+            else "Event types to show. None ticked shows all.")
+        self.search.setToolTip(
+            "Find sessions whose application, label or session id contains this text."
+            if sessions else "Find events containing this text (any field).")
+        self._new_count = self._new_sessions = 0
+        self.new_chip.setVisible(False)
+        self._on_loading()
+        self._update_count()
+
+    def show_sessions(self) -> None:
+        self.set_view(SESSIONS)
+
+    def show_events(self) -> None:
+        self.set_view(EVENTS)
+
+    def toggle_view(self) -> None:
+        """Sessions ⇄ All events (Ctrl+E)."""
+        self.set_view(EVENTS if self.view == SESSIONS else SESSIONS)
+
+    def show_session_events(self, session_id: str) -> None:
+        """The event log with the whole story of one session."""
+        self.set_view(EVENTS)
+        if session_id != self.model.filter.session_id:
+            self.set_session_filter(session_id)
+
+    def _current_table(self) -> QTableView:
+        return self.sessions_table if self.view == SESSIONS else self.table
+
+    def _on_session_activated(self, index: QModelIndex) -> None:
+        session = index.data(SessionObjectRole)
+        if session is not None:
+            self.show_session_events(session.session_id)
+
+    def _on_session_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if not self._selecting:
+            self._auto_select[SESSIONS] = False
+        self.session_detail.show_session(
+            current.data(SessionObjectRole) if current.isValid() else None)
+
+    def _on_sessions_changed(self, top_left: QModelIndex, bottom_right: QModelIndex,
+                             *_args: Any) -> None:
+        current = self.sessions_table.currentIndex()
+        if current.isValid() and top_left.row() <= current.row() <= bottom_right.row():
+            self.session_detail.show_session(current.data(SessionObjectRole))
+
+    def _on_sessions_page(self) -> None:
+        """A page of sessions arrived: at open, select the newest (or nothing)."""
+        self._count_later()
+        if self.sessions.rowCount() and not self.sessions_table.currentIndex().isValid():
+            self._select(SESSIONS, 0)
+
+    def _on_new_sessions(self, added: int) -> None:
+        bar = self.sessions_table.verticalScrollBar()
+        if self.follow.isChecked() and bar.value() <= added:
+            bar.setValue(0)
+            if self._auto_select[SESSIONS]:
+                self._select(SESSIONS, 0)
+            return
+        bar.setValue(bar.value() + added)  # keep the same sessions in view
+        if self.view == SESSIONS:
+            self._new_sessions += added
+            plural = "s" if self._new_sessions > 1 else ""
+            self.new_chip.setText(f"↑ {self._new_sessions:,} new session{plural}")
+            self.new_chip.setVisible(True)
+
+    def _select(self, view: str, row: int) -> None:
+        """Select `row` of a view's table as the tab's own choice (not the person's)."""
+        table = self.sessions_table if view == SESSIONS else self.table
+        self._selecting = True
+        try:
+            table.selectRow(row)
+        finally:
+            self._selecting = False
+        self._auto_select[view] = True
+
+    def save_settings(self, settings: Any) -> None:
+        """Remember the view (the main window calls this when it closes)."""
+        settings.setValue("audit/view", self.view)
+
+    def restore_settings(self, settings: Any) -> None:
+        view = settings.value("audit/view", SESSIONS)
+        self.set_view(EVENTS if view == EVENTS else SESSIONS)
 
     # --- selection and details -------------------------------------------------------------
 
@@ -461,6 +646,8 @@ class AuditTab(QWidget):
             self.set_session_filter(session)
 
     def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if not self._selecting:
+            self._auto_select[EVENTS] = False
         self._show_details(current.data(EventRole) if current.isValid() else None)
 
     def selected_event(self) -> AuditEvent | None:
