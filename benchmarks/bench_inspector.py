@@ -79,6 +79,7 @@ def child(path: str) -> None:
     window = open_window(path)
     # The page measured is the audit log's, whatever tab was current when a window closed.
     window.tabs.setCurrentWidget(window.audit)
+    window.audit.show_events()  # the event log (Sessions, the default: bench_sessions.py)
     spy = FirstPaint()
     window.audit.table.viewport().installEventFilter(spy)
     window.resize(1280, 800)

@@ -35,6 +35,7 @@ def make_window(qtbot, path, **kwargs) -> MainWindow:  # type: ignore[no-untyped
     window = open_window(path, **kwargs)
     qtbot.addWidget(window)
     window.show()
+    window.audit.show_events()  # these tests are about the event log (Sessions is the default)
     return window
 
 

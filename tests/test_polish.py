@@ -96,6 +96,7 @@ def test_keyboard_alone_reaches_the_filters_and_the_table(qtbot, rust_v0: Path) 
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow, timeout=2000)
     tab = window.audit
+    tab.show_events()  # the event log (the Sessions view: tests/test_sessions_view.py)
     tab.type_button.setFocus()
     order = [QApplication.focusWidget()]
     for _ in range(8):
