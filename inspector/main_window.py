@@ -226,11 +226,19 @@ class MainWindow(QMainWindow):
         self.status_layout = plain_label(bar, "statusLayout")
         self.status_access = plain_label(bar, "statusAccess")
         self.status_changed = plain_label(bar, "statusChanged")
+        # The demo's simulated clock (inspector.demo), shown only while a demo writes the file.
+        self.status_demo_clock = plain_label(bar, "statusDemoClock")
+        self.status_demo_clock.setAccessibleName("Demo clock")
         bar.addWidget(self.status_path, 1)
-        for w in (self.status_layout, self.status_access, self.status_changed):
+        for w in (self.status_demo_clock, self.status_layout, self.status_access,
+                  self.status_changed):
             w.setContentsMargins(8, 0, 8, 0)
             w.setStyleSheet("QLabel { border-left: 1px solid palette(mid); padding-left: 8px; }")
             bar.addPermanentWidget(w)
+        self.status_demo_clock.hide()
+        self._demo_tick = QTimer(self)  # the demo clock moves a minute a second at 60x
+        self._demo_tick.setInterval(1000)
+        self._demo_tick.timeout.connect(self._update_demo_clock)
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -356,7 +364,24 @@ class MainWindow(QMainWindow):
 
     # --- status ----------------------------------------------------------------------------
 
+    def _update_demo_clock(self) -> None:
+        """The demo clock in the status bar while a demo in this process writes the file."""
+        from .demo import demo_clock_for, demo_clock_text
+
+        clock = demo_clock_for(self.db.path)
+        if clock is None:
+            self._demo_tick.stop()
+            self.status_demo_clock.hide()
+            return
+        text, tip = demo_clock_text(clock)
+        self.status_demo_clock.setText(text)
+        self.status_demo_clock.setToolTip(tip)
+        self.status_demo_clock.show()
+        if not self._demo_tick.isActive():
+            self._demo_tick.start()
+
     def _update_status(self) -> None:
+        self._update_demo_clock()
         db = self.db
         store = db.store
         title = "Shepherd Inspector"

@@ -407,15 +407,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = command(sub, "demo", "write a demo database with the service simulator",
                    "Write a realistic simulated history into PATH (created in the seed "
-                   "layout if missing) and, with --live, keep writing sessions until Ctrl-C.",
-                   cmd_demo)
+                   "layout if missing), as the shipped service writes and crashes, the "
+                   "database the inspector's --demo opens: afternoons of sessions, "
+                   "cooldowns, denied launches, and a crash during a game yesterday "
+                   "afternoon followed by a reboot. With --live, keep writing sessions until "
+                   "Ctrl-C on a demo clock: the history ends 3 hours back (with --live; at "
+                   "night, the evening before), and the clock runs --speed times faster than "
+                   "real time until it catches up with this computer's clock, then at real "
+                   "time. Every row is written when the demo clock reaches its time: never "
+                   "a time in the future.", cmd_demo)
     demo.add_argument("path", metavar="PATH", help="the demo database file")
-    demo.add_argument("--days", metavar="N", type=_arg(_count), default=30,
-                      help="days of history (default 30; 0 for none)")
+    demo.add_argument("--days", metavar="N", type=_arg(_count), default=60,
+                      help="days of history (default 60; 0 for none)")
+    demo.add_argument("--crashes", metavar="K", type=_arg(_count), default=1,
+                      help="crashes of the service in the history (default 1): the first "
+                           "yesterday afternoon, the others at random; 0 for none")
     demo.add_argument("--live", action="store_true",
                       help="keep writing live sessions until Ctrl-C")
-    demo.add_argument("--interval", metavar="SECONDS", type=_arg(_seconds), default=2.0,
-                      help="with --live: real seconds between sessions (default 2)")
+    demo.add_argument("--speed", metavar="X", type=_arg(_demo_speed), default=60.0,
+                      help="with --live: how much faster than real time the demo clock runs "
+                           "until it catches up (default 60: a simulated minute a second)")
+    demo.add_argument("--interval", metavar="SECONDS", type=_arg(_seconds), default=None,
+                      help="with --live: no demo clock, a session every SECONDS real seconds, "
+                           "shortened to keep up (for load tests: sessions of seconds, times "
+                           "up to 2 hours ahead of the wall clock)")
     demo.add_argument("--seed", metavar="N", type=int, default=0,
                       help="random seed of the simulated child (default 0)")
     return parser
@@ -1078,11 +1093,23 @@ def _size(n: int) -> str:
 # --- demo -----------------------------------------------------------------------------------
 
 
+def _demo_speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number") from None
+    if not 1 <= value <= 100_000:
+        raise ValueError(f"{text!r} must be from 1 to 100000")
+    return value
+
+
 def cmd_demo(args: argparse.Namespace, out: Output) -> int:
-    """`demo PATH`: simulated history (and live sessions) written by `simulate.Simulator`."""
+    """`demo PATH`: the inspector's demo database (`simulate_crash.write_demo_history`) and,
+    with --live, sessions paced by a demo clock (`Simulator.run_paced`)."""
     import signal
 
-    from .simulate import SimulationStopped, Simulator
+    from .simulate import DemoClock, SimulationStopped, demo_history_end
+    from .simulate_crash import CrashingSimulator, write_demo_history
 
     path = Path(args.path).expanduser()
     for service_db in candidate_paths():
@@ -1094,22 +1121,43 @@ def cmd_demo(args: argparse.Namespace, out: Output) -> int:
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
+    paced = args.live and args.interval is None
     handlers = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with SqliteStore.open(path) as store:
-            sim = Simulator(store, seed=args.seed)
-            sim.stop = stop
-            sim.on_error = lambda exc: _note(f"error (skipped): {exc}")
+            now = datetime.now(UTC).astimezone()
+            end = demo_history_end(now) if paced else now
+            sim = CrashingSimulator(store, seed=args.seed)
             try:
                 if sim.clock is not None:
                     out.line(f"{path} already holds a history; adding none.")
                 elif args.days > 0:
-                    n = sim.write_history(args.days, end=datetime.now(UTC))
-                    out.line(f"Wrote {n} events ({args.days} days of history) to {path}.")
+                    sim = write_demo_history(store, args.days, end=end, seed=args.seed,
+                                             crashes=args.crashes, stop=stop)
+                    n = sim.events_written
+                    crashes = len(sim.crashes)
+                    told = (f", with {crashes} crash{'es' if crashes != 1 else ''} of the "
+                            f"service (`shepherd-store --db {path} recovery` finds "
+                            f"{'them' if crashes != 1 else 'it'})") if crashes else ""
+                    out.line(f"Wrote {n} events ({args.days} days of history) to {path}{told}.")
+                sim.stop = stop
+                sim.on_error = lambda exc: _note(f"error (skipped): {exc}")
                 if args.live and not stop.is_set():
-                    out.line(f"Writing a session every {args.interval:g} s; Ctrl-C to stop.")
-                    out.stream.flush()
-                    steps = sim.run_live(interval=args.interval, stop=stop)
+                    if paced:
+                        clock = DemoClock(max(sim.clock or end, end), args.speed)
+                        lag = clock.lag.total_seconds()
+                        out.line(f"Writing live on a demo clock from "
+                                 f"{format_local(clock.now(), seconds=False)}: {args.speed:g}× "
+                                 f"real time until it catches up (about "
+                                 f"{lag / max(args.speed - 1, 1e-9) / 60:.0f} min), then real "
+                                 "time. Ctrl-C to stop.")
+                        out.stream.flush()
+                        steps = sim.run_paced(clock, stop=stop)
+                    else:
+                        out.line(f"Writing a session every {args.interval:g} s; Ctrl-C to "
+                                 "stop.")
+                        out.stream.flush()
+                        steps = sim.run_live(interval=args.interval, stop=stop)
                     sim.shutdown()
                     out.line(f"Stopped after {steps} live steps.")
             except SimulationStopped:

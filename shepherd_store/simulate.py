@@ -12,6 +12,12 @@ its `end` argument and live mode by the wall clock.
 
 With a crash option the history is written as the shipped service writes it and crashes it
 (`simulate_crash.CrashingSimulator`: no snapshots; the crashes' ground truth in `--truth`).
+
+Paced live mode (`run_paced`, the demo's): every row is written when a `DemoClock` reaches
+its time. The demo clock starts where the history ends (a few hours back), runs `speed` times
+faster than real time until it catches up with the wall clock, then at real time, so nothing
+is ever written with a time in the future, while a watcher sees sessions of tens of simulated
+minutes start, warn and end in seconds.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from pathlib import Path
 from types import FrameType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .diagnose import DEADLINE_GRACE
 from .errors import StoreError
 from .events import (
     AdminStop,
@@ -62,8 +69,8 @@ from .store import SqliteStore, Store
 from .timefmt import format_timestamp, whole_seconds
 
 __all__ = [
-    "DEFAULT_ENTRIES", "LIVE_MAX_AHEAD", "SimEntry", "SimulationStopped", "Simulator",
-    "create_rust_database", "main",
+    "DEFAULT_ENTRIES", "DEMO_LEAD", "DEMO_SPEED", "LIVE_MAX_AHEAD", "DemoClock", "SimEntry",
+    "SimulationStopped", "Simulator", "create_rust_database", "demo_history_end", "main",
 ]
 
 
@@ -99,6 +106,8 @@ LIVE_MAX_AHEAD = timedelta(hours=2)
 #: Live mode jumps forward to the wall clock when it falls further behind than this.
 LIVE_MAX_BEHIND = timedelta(minutes=30)
 EVENING_END = time(21, 30)
+#: Paced live mode: the child's first launch of a day comes at this time or within the hour.
+PLAY_START = time(7)
 LAUNCH_ERRORS = (
     "spawn failed: No such file or directory (os error 2)",
     "spawn failed: Permission denied (os error 13)",
@@ -145,6 +154,104 @@ def create_rust_database(path: str | Path, journal_mode: str = "delete") -> None
 
 class SimulationStopped(Exception):
     """Raised inside the simulator when its `stop` event was set (caught by its own loops)."""
+
+
+#: How far back the demo's history ends: the demo clock starts there and catches up.
+DEMO_LEAD = timedelta(hours=3)
+#: How much faster than real time the demo clock runs until it catches up (one simulated
+#: minute per real second).
+DEMO_SPEED = 60.0
+#: The longest a paced write waits without looking at its stop event (quitting is prompt).
+_PACE_POLL = 0.2
+#: Opened at night, the demo's history ends in the evening before, so that the demo clock
+#: catching up shows the end of a day's play rather than a sleeping household.
+DEMO_EVENING = time(18, 30)
+
+
+def demo_history_end(now: datetime, lead: timedelta = DEMO_LEAD,
+                     tz: tzinfo | None = None) -> datetime:
+    """Where the demo's history ends for a demo opened at `now` (aware): `lead` before it,
+    or, at night (after `EVENING_END`, before 07:00), at the last `DEMO_EVENING` at the
+    latest. The demo clock starts there and catches up with the wall clock."""
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be an aware datetime")
+    local = now.astimezone(tz)
+    end = now - lead
+    if local.time() >= EVENING_END or local.time() < time(7):
+        day = local.date() if local.time() >= EVENING_END else local.date() - timedelta(days=1)
+        naive = datetime.combine(day, DEMO_EVENING)
+        evening = naive.replace(tzinfo=tz) if tz is not None else naive.astimezone()
+        end = min(end, evening)
+    return end.astimezone(tz)
+
+
+class DemoClock:
+    """The demo's simulated time: from `start` it runs `speed` times faster than real time
+    until it reaches the wall clock, then with it (1x). It is never later than the wall
+    clock, so rows written at its time are never in the future.
+
+    `wall` returns the aware real "now" and `monotonic` real seconds (both injectable for
+    tests). Thread-safe: it only reads its own fixed fields and the two clocks.
+    """
+
+    def __init__(self, start: datetime, speed: float = DEMO_SPEED, *,
+                 wall: Callable[[], datetime] | None = None,
+                 monotonic: Callable[[], float] = time_module.monotonic) -> None:
+        if start.tzinfo is None or start.utcoffset() is None:
+            raise ValueError("start must be an aware datetime")
+        if speed < 1.0:
+            raise ValueError("speed must be at least 1 (the demo clock never falls behind)")
+        self._wall = wall or (lambda: datetime.now(UTC))
+        self._monotonic = monotonic
+        self._real0 = self._wall().astimezone(UTC)
+        self._mono0 = monotonic()
+        self.start = min(start.astimezone(UTC), self._real0)
+        self.speed = float(speed)
+
+    def now(self) -> datetime:
+        """The simulated time now (aware, UTC)."""
+        fast = self.start + timedelta(seconds=(self._monotonic() - self._mono0) * self.speed)
+        return min(fast, self._wall().astimezone(UTC))
+
+    @property
+    def caught_up(self) -> bool:
+        """Whether the demo clock has reached the wall clock (it runs at real time since)."""
+        return self.now() >= self._wall().astimezone(UTC) - timedelta(milliseconds=1)
+
+    @property
+    def current_speed(self) -> float:
+        return 1.0 if self.caught_up else self.speed
+
+    @property
+    def lag(self) -> timedelta:
+        """How far the demo clock is behind the wall clock."""
+        return max(self._wall().astimezone(UTC) - self.now(), timedelta(0))
+
+    def real_time_at(self, instant: datetime) -> datetime:
+        """The wall-clock time at which the demo clock will show `instant` (as foreseen now)."""
+        t = instant.astimezone(UTC)
+        if self.speed == 1.0 or self.start >= self._real0:
+            return t
+        catch_up = self._real0 + (self._real0 - self.start) / (self.speed - 1.0)
+        if t >= catch_up:
+            return t
+        return self._real0 + (t - self.start) / self.speed
+
+    def wait_until(self, instant: datetime, stop: threading.Event | None = None) -> None:
+        """Return once the demo clock has reached `instant`; raise `SimulationStopped` as
+        soon as `stop` is set (it is looked at every fraction of a second)."""
+        t = instant.astimezone(UTC)
+        while True:
+            if stop is not None and stop.is_set():
+                raise SimulationStopped
+            left = (t - self.now()).total_seconds()
+            if left <= 0:
+                return
+            pause = min(left / self.current_speed, _PACE_POLL)
+            if stop is not None:
+                stop.wait(pause)
+            else:
+                time_module.sleep(pause)
 
 
 class _ReachedEnd(Exception):
@@ -197,6 +304,10 @@ class Simulator:
         self.on_audit: Callable[[AuditEvent], None] | None = None
         self.on_error: Callable[[StoreError], None] | None = None
         self.stop: threading.Event | None = None
+        #: Paced live mode: each row waits until this clock reaches its time.
+        self.pace: DemoClock | None = None
+        self._last_played: SimEntry | None = None
+        self._appetite: dict[date, float] = {}  # paced: seconds of play the child wants a day
         self.max_ahead = LIVE_MAX_AHEAD
         self.errors = 0
         self.events_written = 0
@@ -321,17 +432,65 @@ class Simulator:
         headroom = (self._wall().astimezone(UTC) + self.max_ahead - self._clock).total_seconds()
         factor = min(1.0, max(headroom, 1.0) / (self._speed * 3600.0))
         scale = max(self._speed * factor, 1e-4)
-        at = self._clock + self._secs(60 * scale, 600 * scale)
+        at = self._clock + self._live_gap(scale)
+        morning = self._play_resumes(at) if forced is None else None
+        if morning is not None:  # paced: the child's day is over (or not begun)
+            if (self._running and self._day is not None
+                    and self._local(morning).date() != self._day):
+                evening = self._at(self._day, time(21)) + self._secs(0, 3600)
+                self._stop_service(max(self._clock + self._secs(60, 1800), evening))
+            self._clock = max(self._clock, morning)
+            self._prepare_live()
+            at = self._clock + self._live_gap(scale)
+        retried = 0 if forced is not None else self._retry_last(at)
+        if retried:
+            at = max(at, self._clock + self._secs(8, 90))
         latest = self._at(self._local(self._clock).date() + timedelta(days=1), time(0))
         plan = self._plan(at, latest=latest - timedelta(seconds=30), scale=scale, live=True,
                           force_entry=forced)
         self._write_denials(plan)
-        self._last_denials = len(plan.denials)
+        self._last_denials = len(plan.denials) + retried
         if plan.session is None:
             self._clock = plan.end
             return None
+        self._last_played = plan.session.entry
         self._write_start(plan.session)
         return plan.session.session_id
+
+    def _play_resumes(self, at: datetime) -> datetime | None:
+        """Paced live mode: None when the child may launch a game at `at`, else when play
+        resumes: the same day's `PLAY_START` before it, the next day's after `EVENING_END`
+        or once the day's appetite is met (2 to 3.5 hours of play; none on the day live
+        play began, which a demo's watcher is looking at)."""
+        if self.pace is None:
+            return None
+        local = self._local(at)
+        day = local.date()
+        if local.time() < PLAY_START:
+            return self._at(day, PLAY_START) + self._secs(0, 3600)
+        played = sum(self._used.values()) if self._day == day else 0
+        if day not in self._appetite:  # the day live play began: until the evening
+            first = not self._appetite
+            self._appetite[day] = float("inf") if first else self._rng.uniform(7200, 12600)
+        if local.time() >= EVENING_END or played >= self._appetite[day]:
+            return self._at(day + timedelta(days=1), PLAY_START) + self._secs(0, 3600)
+        return None
+
+    def _retry_last(self, at: datetime) -> int:
+        """Paced live mode: now and then the child tries the game just played again soon
+        after, and is denied (its cooldown runs, or its daily time is used up). Returns the
+        denials written (0 or 1)."""
+        last = self._last_played
+        if self.pace is None or last is None or self._clock is None:
+            return 0
+        if self._rng.random() >= 0.4:
+            return 0
+        t = min(self._clock + self._secs(20, 240), at)
+        reasons = self._denial_reasons(last, t)
+        if not reasons:
+            return 0
+        self._append(t, LaunchDenied(entry_id=last.id, reasons=reasons))
+        return 1
 
     def finish_session(self) -> str:
         """Write the rest of the session `start_session` began; return a short description."""
@@ -385,6 +544,65 @@ class Simulator:
         finally:
             self.stop = saved_stop
         return done
+
+    def run_paced(self, clock: DemoClock, *, stop: threading.Event | None = None,
+                  max_sessions: int | None = None) -> int:
+        """Live sessions as a watcher would see them: every row is written when `clock`
+        reaches its time; return the steps run (launch attempts) once `stop` is set.
+
+        The clock is the planner's "now": sessions of 10-60 simulated minutes, often to
+        their deadline, gaps of 2-15 minutes, now and then 20-45; the evening ends at
+        `EVENING_END` with a clean stop and the service starts again the next morning.
+        Nothing is written later than the clock (the planner plans ahead, the writes wait),
+        so nothing is in the future. While the clock catches up, a session that would stay
+        open in the log past its deadline by the wall clock (recovery would rightly call it
+        interrupted) is written in one go when it ends: recovery can see it open only for
+        the milliseconds between its first and last row. When stopped, the service is left
+        as it is (a running session stays open): call `shutdown` to stop it cleanly.
+        """
+        saved = (self._wall, self.max_ahead, self.stop, self._speed)
+        self._wall, self.max_ahead, self._speed = clock.now, timedelta(days=1), 1.0
+        if stop is not None:
+            self.stop = stop
+        self.pace = clock
+        done = 0
+        try:
+            while max_sessions is None or done < max_sessions:
+                self.step()
+                done += 1
+                if self._clock is not None:  # a step that wrote nothing moved the clock
+                    clock.wait_until(self._clock, self.stop)
+        except SimulationStopped:
+            pass
+        finally:
+            self.pace = None
+            self._wall, self.max_ahead, self.stop, self._speed = saved
+            if self._clock is not None:  # a shutdown afterwards is stamped about now
+                self._clock = max(self._clock, clock.now() - timedelta(seconds=2))
+        return done
+
+    def _live_gap(self, scale: float) -> timedelta:
+        """The pause before the next live launch: 1-10 minutes (scaled); paced, as in a
+        child's afternoon: mostly 2-15 minutes, one time in five a longer break."""
+        if self.pace is None:
+            return self._secs(60 * scale, 600 * scale)
+        if self._rng.random() < 0.2:
+            return self._secs(1200, 2700)
+        return self._secs(120, 900)
+
+    def _pace_to(self, at: datetime) -> None:
+        """Paced live mode: wait until the demo clock reaches `at` (or stop)."""
+        if self.pace is not None:
+            self.pace.wait_until(at, self.stop)
+
+    def _pace_session(self, s: _Session) -> None:
+        """Before a session's first row in paced mode: a session the wall clock would see
+        open past its deadline waits for its end, to be written in one go."""
+        if self.pace is None or s.deadline is None:
+            return
+        margin = DEADLINE_GRACE / 2
+        if self.pace.real_time_at(s.end) > s.deadline + margin:
+            self._pace_to(s.end)
 
     # --- crashes and restarts --------------------------------------------------------------
 
@@ -456,7 +674,8 @@ class Simulator:
         sid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         limit = self._limit_seconds(chosen)
         deadline = t + timedelta(seconds=limit) if limit is not None else None
-        desired = rng.uniform(600, 2700) * scale if live else rng.triangular(90, 5400, 1200)
+        longest = 3600 if self.pace is not None else 2700  # paced: often to the limit
+        desired = rng.uniform(600, longest) * scale if live else rng.triangular(90, 5400, 1200)
         day = self._local(t).date()
         if force_reason is None and force_entry is None and rng.random() < 0.03:
             end = t + self._secs(0.02, 0.4)
@@ -543,6 +762,7 @@ class Simulator:
             self._append(t, LaunchDenied(entry_id=entry.id, reasons=reasons))
 
     def _write_start(self, s: _Session) -> None:
+        self._pace_session(s)
         deadline = self._local(s.deadline) if s.deadline is not None else None
         self._append(s.start, SessionStarted(session_id=s.session_id, entry_id=s.entry.id,
                                              label=s.entry.label, deadline=deadline))
@@ -645,6 +865,7 @@ class Simulator:
         """Append one audit event stamped `at` (UTC, shown in the simulator's zone)."""
         if self._until is not None and at > self._until:
             raise _ReachedEnd
+        self._pace_to(at)
         audit = AuditEvent(0, self._local(at), event)
         self._clock = at
         if self._store_call(self.store.append_audit, audit):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
@@ -52,7 +53,7 @@ from .snapshot import StateSnapshot
 from .store import Store
 from .timefmt import format_timestamp, whole_seconds
 
-__all__ = ["CrashRecord", "CrashingSimulator", "crashes_json"]
+__all__ = ["CrashRecord", "CrashingSimulator", "crashes_json", "write_demo_history"]
 
 #: How long the game takes to exit after the deadline killed it (the shipped service).
 EXIT_AFTER_DEADLINE = (0.3, 1.3)
@@ -139,6 +140,10 @@ class CrashingSimulator(Simulator):
         self.stop_in_session_rate = stop_in_session_rate
         self.late_night_rate = late_night_rate
         self.snapshots = snapshots
+        #: A crash point always cuts a game short when one can run then (the session begun
+        #: before it is moved later or made longer so that the point falls inside it), and
+        #: the computer is rebooted within minutes (40 s to 15 min).
+        self.crash_in_session = False
         self.crashes: list[CrashRecord] = []
         self._down: list[int] = []  # crashes waiting for the next service_started
         self._planned: dict[date, int] = {}
@@ -318,6 +323,8 @@ class CrashingSimulator(Simulator):
                 cursor = max(cursor, point - self._secs(120, 2700))
                 plan = None if cursor >= point else self._plan(self._refreshed(cursor),
                                                                latest=latest)
+                if plan is not None and self.crash_in_session:
+                    plan = self._reaching(plan, point)
                 s = None if plan is None else plan.session
                 if (s is not None and s.start < point < s.end
                         and not isinstance(s.reason, LaunchFailed)):
@@ -351,12 +358,37 @@ class CrashingSimulator(Simulator):
                             None)
             if crash:
                 assert self._clock is not None
-                back = self._clock + self._downtime()
+                reboot = point is not None and self.crash_in_session
+                back = self._clock + (self._secs(40, 900) if reboot else self._downtime())
                 if back > window_end and self._due_point(latest) is None:
                     return  # down for the rest of the day
                 self._start_service(back)
             gap = self._secs(60, 480) if rng.random() < 0.3 else self._secs(600, 6000)
             cursor = self._later(self._clock_or(day)) + gap
+
+    def _reaching(self, plan: _Plan, point: datetime) -> _Plan:
+        """`plan`'s session moved later (a limit that ends before `point`: `point` falls
+        30-90 % into it) and made longer if need be, so that `point` falls inside it."""
+        s = plan.session
+        if s is None or isinstance(s.reason, LaunchFailed) or s.start >= point:
+            return plan
+        if s.deadline is not None and s.deadline <= point + timedelta(minutes=1):
+            shift = point - (s.deadline - s.start) * self._rng_crash.uniform(0.3, 0.9) - s.start
+            if shift > timedelta(0):
+                start = s.start + shift
+                s = replace(s, start=start, deadline=s.deadline + shift, end=s.end + shift,
+                            day=self._local(start).date())
+        if s.deadline is not None and s.deadline <= point:
+            return plan  # too short a limit: the crash comes between two games
+        if s.end <= point:
+            end = point + self._secs(60, 1200)
+            if s.deadline is not None:
+                end = min(end, s.deadline - timedelta(seconds=30))
+            s = replace(s, end=end, reason=ProcessExited(exit_code=0))
+        limit = None if s.deadline is None else whole_seconds(s.deadline - s.start) or 1
+        s = replace(s, extension=None, duration=s.end - s.start, issued=[],
+                    warnings=self._warnings(s.start, s.deadline, limit, s.end))
+        return _Plan(plan.denials, s, s.end)
 
     def _stop_in_session(self, cursor: datetime, latest: datetime) -> None:
         """The evening's shutdown comes while a game runs (the session is left open)."""
@@ -470,6 +502,8 @@ class CrashingSimulator(Simulator):
         for t, th in sorted(steps):
             if crash_at is not None and t >= crash_at:
                 break
+            if self._last_row is not None and s.start < t <= self._last_row:
+                continue  # written before paced live mode was stopped (see `shutdown`)
             if th == -2:
                 client = self._uuid()
                 self._append(t, ClientConnected(client_id=client, role="Admin", uid=1000))
@@ -488,6 +522,7 @@ class CrashingSimulator(Simulator):
         if crash_at is not None:
             self._crash(crash_at, s, how)
             return
+        self._pace_to(s.end)  # paced live mode: the usage is written when the session ends
         if not isinstance(s.reason, LaunchFailed):  # usage first, on the day it ended
             self._store_call(self.store.add_usage, s.entry.id, self._local(s.end).date(),
                              s.duration)
@@ -596,3 +631,34 @@ def crashes_json(records: Sequence[CrashRecord]) -> str:
     """The ground truth of `records` as JSON (one object per crash, times as stored)."""
     return json.dumps([r.to_json() for r in records], indent=1)
 
+
+
+def write_demo_history(store: Store, days: int, *, end: datetime, seed: int = 0,
+                       crashes: int = 1, tz: tzinfo | None = None,
+                       stop: threading.Event | None = None) -> CrashingSimulator:
+    """The demo's history (the inspector's `--demo` and `shepherd-store demo`): `days` days
+    ending at `end`, written as the shipped service writes, with `crashes` crashes. The
+    first is recent, so that a recovery has something to show: the day before `end`'s (or
+    `end`'s own day when it is the only one), in a session begun shortly before a moment
+    between 16:30 and 18:00; the others fall at random over the history. No late nights
+    and no clean stop during a game: a child's afternoons, and one story of a crash.
+
+    Returns the simulator, to continue live (`run_paced`) and with the crashes' truth.
+    Stops early when `stop` is set.
+    """
+    sim = CrashingSimulator(store, seed=seed, tz=tz, late_night_rate=0.0,
+                            stop_in_session_rate=0.0)
+    sim.stop = stop
+    sim.crash_in_session = True
+    points: list[datetime] = []
+    if crashes > 0 and days > 0:
+        rng = random.Random(f"demo-crash:{seed}")
+        local_end = end.astimezone(tz)
+        day = local_end.date() - timedelta(days=1 if days >= 2 else 0)
+        naive = datetime.combine(day, time(16, 30)) + timedelta(seconds=rng.uniform(0, 5400))
+        point = naive.replace(tzinfo=tz) if tz is not None else naive.astimezone()
+        if point + timedelta(hours=1) <= end:
+            points.append(point)
+    sim.write_history(days, end=end, crashes=max(crashes - len(points), 0),
+                      crash_points=points)
+    return sim
