@@ -363,10 +363,12 @@ class SqliteStore:
                     rows, held = _polling(conn, self._timeout(conn),
                                           lambda: _timed_fetch(conn, sql, params))
                 else:
-                    table = _staging_table(conn, columns)
-                    held = _polling(conn, self._timeout(conn),
-                                    lambda: _stage(conn, table, sql, params))
-                    rows = _unstage(conn, table, columns)
+                    # Every step polls: on a connection's first statements even the
+                    # temporary table's need the database's schema, so its lock.
+                    timeout = self._timeout(conn)
+                    table = _polling(conn, timeout, lambda: _staging_table(conn, columns))
+                    held = _polling(conn, timeout, lambda: _stage(conn, table, sql, params))
+                    rows = _polling(conn, timeout, lambda: _unstage(conn, table, columns))
             except sqlite3.OperationalError as exc:
                 if malformed_json and "malformed JSON" in str(exc):
                     raise _MalformedJson from None
@@ -1068,10 +1070,10 @@ def _stage(conn: sqlite3.Connection, table: str, sql: str, params: tuple[Any, ..
 def _unstage(conn: sqlite3.Connection, table: str, columns: int) -> list[Any]:
     """The rows `_stage` copied, in order, and `table` emptied (no lock on the database)."""
     cols = ", ".join(f"c{i}" for i in range(columns))
-    try:
-        return _fetch(conn, f"SELECT {cols} FROM {table} ORDER BY rowid", ())
-    finally:
+    rows = _fetch(conn, f"SELECT {cols} FROM {table} ORDER BY rowid", ())
+    with contextlib.suppress(sqlite3.Error):  # only frees memory: the next use empties it
         conn.execute(f"DELETE FROM {table}")
+    return rows
 
 
 def _after_keys(keys: tuple[str, ...],
