@@ -394,3 +394,24 @@ def test_the_event_log_selects_the_newest_at_open_and_keeps_following_it(
     window.db.check_now()
     qtbot.waitUntil(lambda: tab.model.rowCount() == 111, timeout=5000)
     assert tab.selected_event() == chosen
+
+
+def test_new_sessions_above_keep_the_rows_in_view_and_say_how_many_came(
+        qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "many.db"
+    bulk_sessions(path, 150)
+    window = make_window(qtbot, path)
+    tab, model, table = window.audit, window.audit.sessions, window.audit.sessions_table
+    loaded(qtbot, window, 100)
+    table.scrollTo(model.index(60, 0))
+    qtbot.waitUntil(lambda: table.verticalScrollBar().value() > 10)
+    top = model.session_at(table.rowAt(0))
+    assert top is not None
+    append(path, SessionStarted(str(uuid.uuid4()), "e1", "Entry 1", None),
+           SessionStarted(str(uuid.uuid4()), "e2", "Entry 2", None))
+    window.db.check_now()
+    qtbot.waitUntil(lambda: model.rowCount() == 102, timeout=5000)
+    qtbot.waitUntil(lambda: model.session_at(table.rowAt(0)) == top)
+    assert tab.new_chip.isVisible() and tab.new_chip.text() == "↑ 2 new sessions"
+    qtbot.mouseClick(tab.new_chip, Qt.MouseButton.LeftButton)
+    assert table.verticalScrollBar().value() == 0 and not tab.new_chip.isVisible()
