@@ -51,6 +51,7 @@ SHORTCUTS = (
     ("Ctrl+O", "Open a database"),
     ("F5", "Reload the database from disk"),
     ("Ctrl+F", "Search the audit log"),
+    ("Ctrl+E", "Audit log: sessions ⇄ all events; Cooldowns: extend the selected"),
     ("Ctrl+C", "Copy the selected rows"),
     ("Ctrl+1 … Ctrl+4", "Switch tabs"),
     ("Ctrl+Shift+R", "Toggle read-only mode"),

@@ -66,6 +66,8 @@ def main() -> None:
             window.tabs.setCurrentIndex(0)
             window.show()
             settle(app)
+            window.audit.show_events()  # the audit*.png pictures are of the event log
+            settle(app)
             window.audit.table.selectRow(1)
             shoot(window, app, f"audit{suffix}")
             tab = window.audit
@@ -81,6 +83,8 @@ def main() -> None:
             window.tabs.setCurrentIndex(0)
             window.resize(1920, 1080)
             shoot(window, app, f"audit-1920{suffix}")
+            window.audit.show_sessions()
+            shoot(window, app, f"sessions-1920{suffix}")
             window.tabs.setCurrentIndex(1)
             shoot(window, app, f"usage-1920{suffix}")
             window.close()
