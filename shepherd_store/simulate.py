@@ -191,12 +191,14 @@ class DemoClock:
     clock, so rows written at its time are never in the future.
 
     `wall` returns the aware real "now" and `monotonic` real seconds (both injectable for
-    tests). Thread-safe: it only reads its own fixed fields and the two clocks.
+    tests; `monotonic_rate` is how many of its seconds pass in one of the machine's, for a
+    test's fast reality). Thread-safe: it only reads its own fixed fields and the clocks.
     """
 
     def __init__(self, start: datetime, speed: float = DEMO_SPEED, *,
                  wall: Callable[[], datetime] | None = None,
-                 monotonic: Callable[[], float] = time_module.monotonic) -> None:
+                 monotonic: Callable[[], float] = time_module.monotonic,
+                 monotonic_rate: float = 1.0) -> None:
         if start.tzinfo is None or start.utcoffset() is None:
             raise ValueError("start must be an aware datetime")
         if speed < 1.0:
@@ -207,6 +209,7 @@ class DemoClock:
         self._mono0 = monotonic()
         self.start = min(start.astimezone(UTC), self._real0)
         self.speed = float(speed)
+        self._rate = monotonic_rate
 
     def now(self) -> datetime:
         """The simulated time now (aware, UTC)."""
@@ -247,7 +250,7 @@ class DemoClock:
             left = (t - self.now()).total_seconds()
             if left <= 0:
                 return
-            pause = min(left / self.current_speed, _PACE_POLL)
+            pause = min(left / self.current_speed / self._rate, _PACE_POLL)
             if stop is not None:
                 stop.wait(pause)
             else:
@@ -662,6 +665,8 @@ class Simulator:
             pool = self.entries
             if scale < 0.2:  # time is compressed: cooldowns would deny nearly every launch
                 pool = tuple(e for e in pool if not self._denial_reasons(e, t)) or pool
+            if self.pace is not None:  # paced: nobody starts a game with seconds left
+                pool = tuple(e for e in pool if not 0 < self._quota_left(e) < 300) or pool
             entry = force_entry or rng.choices(pool, weights=[e.weight for e in pool])[0]
             reasons = () if force_entry else self._denial_reasons(entry, t)
             if not reasons:
@@ -726,6 +731,12 @@ class Simulator:
             UserStop(), ProcessExited(exit_code=0), ProcessExited(exit_code=None), AdminStop(),
             PolicyStop())
         return reasons[kind]
+
+    def _quota_left(self, entry: SimEntry) -> float:
+        """Seconds of `entry`'s daily quota left today (infinite when unlimited)."""
+        if not entry.daily_quota_seconds:
+            return float("inf")
+        return entry.daily_quota_seconds - self._used.get(entry.id, 0)
 
     def _limit_seconds(self, entry: SimEntry) -> int | None:
         caps = []

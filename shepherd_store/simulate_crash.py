@@ -141,8 +141,8 @@ class CrashingSimulator(Simulator):
         self.late_night_rate = late_night_rate
         self.snapshots = snapshots
         #: A crash point always cuts a game short when one can run then (the session begun
-        #: before it is moved later or made longer so that the point falls inside it), and
-        #: the computer is rebooted within minutes (40 s to 15 min).
+        #: before it is moved later or made longer so that the point falls inside it), the
+        #: computer is rebooted within minutes (40 s to 15 min) and the child plays on.
         self.crash_in_session = False
         self.crashes: list[CrashRecord] = []
         self._down: list[int] = []  # crashes waiting for the next service_started
@@ -325,6 +325,7 @@ class CrashingSimulator(Simulator):
                                                                latest=latest)
                 if plan is not None and self.crash_in_session:
                     plan = self._reaching(plan, point)
+                    n = max(n, i + 1)  # after the reboot the child plays on
                 s = None if plan is None else plan.session
                 if (s is not None and s.start < point < s.end
                         and not isinstance(s.reason, LaunchFailed)):

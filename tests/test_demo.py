@@ -35,6 +35,7 @@ from shepherd_store.simulate import (
     demo_history_end,
 )
 from shepherd_store.simulate_crash import write_demo_history
+from shepherd_store.timefmt import whole_seconds
 
 REPO = Path(__file__).resolve().parent.parent
 COOLDOWN = {e.id: e.cooldown_seconds for e in DEFAULT_ENTRIES}
@@ -89,6 +90,8 @@ def test_demo_history_is_a_childs_afternoons_with_one_recent_crash(tmp_path: Pat
     assert crash.crashed_at.date() == demo.history_end.date() - timedelta(days=1)
     assert timedelta(seconds=40) <= crash.restarted_at - crash.crashed_at <= timedelta(minutes=15)
     assert [(f.kind, f.session_id) for f in found] == [("interrupted_session", crash.session_id)]
+    assert any(e.type == "session_started" and crash.restarted_at < e.timestamp
+               and e.timestamp.date() == crash.crashed_at.date() for e in events)  # plays on
     # Afternoons: sessions of minutes, daytime only.
     ended = [e.event.duration for e in events if e.type == "session_ended"
              and e.event.duration > timedelta(0)]  # type: ignore[attr-defined]
@@ -144,10 +147,21 @@ def test_demo_clock_catches_up_then_runs_at_real_time() -> None:
 def test_a_stopped_wait_returns_at_once() -> None:
     clock = DemoClock(datetime.now(UTC) - timedelta(hours=1), 60)
     stop = threading.Event()
-    threading.Timer(0.3, stop.set).start()
+    raised: list[bool] = []
+
+    def wait() -> None:
+        try:
+            clock.wait_until(datetime.now(UTC) + timedelta(hours=1), stop)
+        except SimulationStopped:
+            raised.append(True)
+
+    waiter = threading.Thread(target=wait, daemon=True)
+    waiter.start()
+    time_module.sleep(0.3)
     began = time_module.monotonic()
-    with pytest.raises(SimulationStopped):
-        clock.wait_until(datetime.now(UTC) + timedelta(hours=1), stop)
+    stop.set()
+    waiter.join(2)
+    assert not waiter.is_alive() and raised == [True]
     assert time_module.monotonic() - began < 1.0
 
 
@@ -167,15 +181,19 @@ def test_live_play_is_paced_coherent_with_the_real_clock_and_never_ahead(tmp_pat
         sim = write_demo_history(store, 10, end=end, seed=7)
         [crash] = sim.crashes
         history_last = store.change_token().last_audit_id
-        clock = DemoClock(end, 60, wall=real.wall, monotonic=real.monotonic)
+        clock = DemoClock(end, 60, wall=real.wall, monotonic=real.monotonic,
+                          monotonic_rate=real.speed)
         scanner = RecoveryScanner(store)
         scanner.scan(now=real.wall())
         late: list[str] = []
         problems: list[str] = []
         cooldowns: list[tuple[datetime, datetime, datetime, int]] = []
-        opened: dict[str, float] = {}  # real time of each live session's first row
-        open_for: dict[str, float] = {}  # real seconds from its first row to its last
+        opened: dict[str, datetime] = {}  # the demo clock at each live session's first row
+        in_one_go: dict[str, bool] = {}  # whether the clock had passed its end by then
         seen_interrupted: dict[str, int] = {}  # live sessions recovery called interrupted
+        # The usage the log accounts for: the history's, plus each live session_ended's.
+        expected = {(r.entry_id, r.day): r.seconds for r in store.usage_between()}
+        usage_ahead: list[str] = []
 
         def check(event: AuditEvent) -> None:
             wall = real.wall()
@@ -189,9 +207,11 @@ def test_live_play_is_paced_coherent_with_the_real_clock_and_never_ahead(tmp_pat
                 problems.append(f"after row {event.id}: the crash is no longer found")
             sid = getattr(event.event, "session_id", "")
             if event.type == "session_started":
-                opened[sid] = time_module.monotonic()
+                opened[sid] = clock.now()
             elif event.type == "session_ended":
-                open_for[sid] = time_module.monotonic() - opened[sid]
+                in_one_go[sid] = opened[sid] >= event.timestamp
+                key = (event.event.entry_id, event.timestamp.date())  # type: ignore[attr-defined]
+                expected[key] = expected.get(key, 0) + whole_seconds(event.event.duration)  # type: ignore[attr-defined]
                 if seen_interrupted.get(sid) == event.id:
                     problems.append(f"session {sid} ended, still called interrupted")
                 entry = event.event.entry_id  # type: ignore[attr-defined]
@@ -208,10 +228,19 @@ def test_live_play_is_paced_coherent_with_the_real_clock_and_never_ahead(tmp_pat
         worker.start()
         try:
             deadline = time_module.monotonic() + 90
+            before: tuple[int, dict[tuple[str, object], int]] | None = None
             # until a cooldown was set at real time (4 hours at most: 29 s)
             while real.wall() < real.start + timedelta(hours=1) or (
                     not cooldowns and real.wall() < real.start + timedelta(hours=4)):
                 assert time_module.monotonic() < deadline, "the fast reality fell behind"
+                # Usage is written as a session ends, never ahead of its session_ended row:
+                # more usage than the log accounts for, twice with no row between, is early.
+                rows = store.change_token().last_audit_id
+                extra = {k: v for r in store.usage_between()
+                         if (v := r.seconds - expected.get(k := (r.entry_id, r.day), 0)) > 0}
+                if extra and before is not None and before == (rows, extra):
+                    usage_ahead.append(f"after row {rows}: {extra}")
+                before = (rows, extra)
                 time_module.sleep(0.05)
         finally:
             stop.set()
@@ -220,8 +249,8 @@ def test_live_play_is_paced_coherent_with_the_real_clock_and_never_ahead(tmp_pat
         live = [e for e in all_events(store) if e.id > history_last]
     assert late == [], late[:3]
     assert problems == [], problems[:3]
-    assert {sid: open_for.get(sid) for sid in seen_interrupted
-            if open_for.get(sid, 1.0) >= 0.5} == {}
+    assert usage_ahead == [], usage_ahead[:3]
+    assert seen_interrupted and all(in_one_go.get(sid) for sid in seen_interrupted)
     assert [e.type for e in live].count("session_started") >= 3
     assert cooldowns and [c for c in cooldowns if c[0] <= c[1]] == []
     # Paced: the rows came over the hours of demo time, not in one burst at the start.
@@ -236,7 +265,7 @@ def test_live_play_looks_like_a_childs_afternoons(tmp_path: Path) -> None:
     with SqliteStore.open(tmp_path / "days.db") as store:
         local = datetime.now().astimezone().tzinfo
         end = datetime(2026, 3, 9, 15, 0, tzinfo=local)
-        sim = write_demo_history(store, 5, end=end, seed=3)
+        sim = write_demo_history(store, 5, end=end, seed=1)
         history_last = store.change_token().last_audit_id
         clock = DemoClock(end, 100_000, wall=lambda: end + timedelta(days=5))
         stop = threading.Event()
@@ -251,7 +280,8 @@ def test_live_play_looks_like_a_childs_afternoons(tmp_path: Path) -> None:
     assert all(time(7) <= e.timestamp.astimezone().time() <= time(21, 35) for e in started)
     played = [e.duration for e in ended.values() if e.duration > timedelta(0)]
     assert timedelta(minutes=15) <= statistics.median(played) <= timedelta(minutes=50)
-    assert min(played) >= timedelta(minutes=1) and max(played) <= timedelta(hours=1, minutes=16)
+    # Never a game of seconds: nobody starts one with its daily time nearly used up.
+    assert min(played) >= timedelta(minutes=4) and max(played) <= timedelta(hours=1, minutes=16)
     expired = [e for e in ended.values() if e.reason.TYPE == "expired"]
     warned = {e.event.session_id for e in live if e.type == "warning_issued"}  # type: ignore[attr-defined]
     assert len(expired) >= len(ended) // 5 and {e.session_id for e in expired} <= warned
