@@ -460,8 +460,19 @@ def test_locked_database_says_so_and_recovers(qtbot, rust_copy: Path) -> None:
 
 def test_own_reads_do_not_look_like_changes(qtbot, rust_v0: Path) -> None:
     window = make_window(qtbot, rust_v0, read_only=True)
-    changes: list[int] = []
-    window.db.changed.connect(lambda: changes.append(1))
+    changes: list[str] = []
+    watcher = window.db._watcher
+    assert watcher is not None
+    watcher.changed.connect(lambda: changes.append("watcher"))
+    window.db.changed.connect(lambda: changes.append("db"))
+    looks: list[int] = []  # the watcher's reads of the change token
+    real_token = watcher._token_fn
+
+    def token():  # type: ignore[no-untyped-def]
+        looks.append(1)
+        return real_token()
+
+    watcher._token_fn = token
     tab = window.audit
     for _ in range(3):
         tab.table.scrollToBottom()
@@ -469,6 +480,10 @@ def test_own_reads_do_not_look_like_changes(qtbot, rust_v0: Path) -> None:
         tab._apply_filter()
         qtbot.waitUntil(lambda: not tab.model.loading, timeout=3000)
         tab.clear_filters()
-    qtbot.wait(700)  # more than two polls of the watcher
+    after = len(looks)
+    # The watcher looked again (its poll, at least twice) after every read of ours...
+    qtbot.waitUntil(lambda: len(looks) >= after + 2, timeout=3000)
+    # ...and saw no change: nothing emitted, nothing held back to emit later.
     assert changes == []
+    assert not window.db._change_timer.isActive()
     assert window.status_changed.text() == "no changes since opened"

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import QCoreApplication
 
 from inspector import workers
 from inspector.cooldown_tab import CooldownTab
@@ -91,15 +92,20 @@ def test_a_hidden_tab_reads_once_when_shown(qtbot: Any, db: Database, seed_path:
         pass
     loads: list[int] = []
     tab.loaded.connect(lambda: loads.append(1))
+    told: list[int] = []
+    db.changed.connect(lambda: told.append(1))  # runs after the tab's own slot
     for minutes in (1, 2, 3):
         with SqliteStore.open(seed_path) as writer:
             writer.add_usage("tuxmath", date(2026, 1, 1), timedelta(minutes=minutes))
-        db.check_now()
-    workers.wait_all()
-    qtbot.wait(20)
+        db.check_now()  # (or the 50 ms poll saw it first)
+        qtbot.waitUntil(lambda n=minutes: len(told) >= n, timeout=5000)  # type: ignore[misc]
+    assert tab._when_shown is not None  # told of each commit, the tab kept a read for later
+    assert workers.wait_all()
+    QCoreApplication.processEvents()  # deliver what a read started meanwhile would report
     assert loads == []
     with qtbot.waitSignal(tab.loaded, timeout=5000):
         tab.show()
-    workers.wait_all()
-    qtbot.wait(20)
+    assert tab._when_shown is None
+    assert workers.wait_all()
+    QCoreApplication.processEvents()
     assert loads == [1]  # one read catches up with every commit missed

@@ -168,13 +168,13 @@ def test_command_line_as_installed(corpus: dict[str, Case], name: str) -> None:
 
 def settle(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
     """Wait until every tab has read what it reads at open."""
-    usage = getattr(window, "usage", None)
+    usage = window.usage
 
     def loaded() -> bool:
         workers.wait_all(MAX_SECONDS * 1000)
         return (window.db.store is None or (
             window.snapshot.state is not None and not window.audit.model.loading
-            and (usage is None or not usage._loading)))
+            and not usage._loading))
 
     qtbot.waitUntil(loaded, timeout=MAX_SECONDS * 1000)
     qtbot.wait(50)
@@ -244,12 +244,11 @@ def shows_literally(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyp
     row = cooldowns.row_of(MARKUP_ENTRY)
     assert row is not None
     assert MARKUP_ENTRY in cooldowns.index(row, COOLDOWN_ENTRY).data()
-    usage = getattr(window, "usage", None)
-    if usage is not None:
-        window.tabs.setCurrentWidget(usage)
-        qtbot.waitUntil(lambda: bool(usage.summary_row(MARKUP_ENTRY)), timeout=10_000)
-        assert usage.summary_row(MARKUP_ENTRY)[0] == MARKUP_LABEL  # the entry's label
-        assert usage.summary_row("<b>usage</b>")[0] == "<b>usage</b>"
+    usage = window.usage
+    window.tabs.setCurrentWidget(usage)
+    qtbot.waitUntil(lambda: bool(usage.summary_row(MARKUP_ENTRY)), timeout=10_000)
+    assert usage.summary_row(MARKUP_ENTRY)[0] == MARKUP_LABEL  # the entry's label
+    assert usage.summary_row("<b>usage</b>")[0] == "<b>usage</b>"
     snap = window.snapshot
     assert MARKUP_ENTRY in snap.fields["entry"].text()
     assert MARKUP_ENTRY in snap.headline.text() or MARKUP_LABEL in snap.headline.text()

@@ -442,7 +442,7 @@ def test_no_task_outlives_its_run_when_the_pool_is_quick(qtbot) -> None:
     finally:
         stop.set()
         busy.join()
-    qtbot.wait(50)
+    qtbot.waitUntil(lambda: not workers._live, timeout=5000)  # every report released
     gc.collect()
     left = [o for o in gc.get_objects() if isinstance(o, workers.Task)]
     assert left == [], f"{len(left)} of 800 tasks were never freed"
@@ -465,6 +465,6 @@ def test_an_edit_that_fails_leaves_nothing_behind(qtbot) -> None:
     for _ in range(5):
         with pytest.raises(_EditFailed):
             workers.run_waiting(fail)
-    qtbot.wait(20)
+    qtbot.waitUntil(lambda: not workers._live, timeout=5000)  # every report released
     gc.collect()
     assert [o for o in gc.get_objects() if isinstance(o, _EditFailed)] == []

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, QSettings, Qt
+from PySide6.QtCore import QCoreApplication, QPointF, QSettings, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
+from inspector import workers
 from inspector.database import Database
 from inspector.formatting import format_duration
 from inspector.usage_chart import (
@@ -560,10 +561,15 @@ def test_a_hidden_tab_catches_up_when_shown_instead_of_on_every_commit(
 
     tab._apply = counted  # type: ignore[method-assign]
     tab.hide()
+    told: list[int] = []
+    env.db.changed.connect(lambda: told.append(1))  # runs after the tab's own slot
     for secs in (100, 200, 300):
         env.write("a", TODAY, secs)
         env.db.check_now()
-    env.qtbot.wait(50)
+    assert told == [1, 1, 1]  # told of each commit, the tab kept one read for when shown
+    assert tab._when_shown is not None and not tab._loading
+    assert workers.wait_all()
+    QCoreApplication.processEvents()  # deliver what a read started meanwhile would report
     assert applied == [] and not tab._reconcile.isActive()
     assert env.heights("a")[-1] == 60  # what was shown when it was hidden
     with env.qtbot.waitSignal(tab.dataApplied, timeout=5000):
