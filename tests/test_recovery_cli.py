@@ -181,14 +181,15 @@ def test_fix_options(run: Any, tmp_path: Path) -> None:
     assert usage(db, "minecraft", "2026-03-07") == 3600
 
 
-def test_fix_refuses_a_read_only_file(run: Any) -> None:
-    fixture = fixture_path("rust-crash-restarted.db")
-    before = sha256(fixture)
-    if os.access(fixture, os.W_OK) and os.stat(fixture).st_mode & 0o222:
-        pytest.skip("the fixture is writable here")
-    result = run("--db", fixture, "recovery", "fix", CRASHED)
+def test_fix_refuses_a_read_only_file(run: Any, tmp_path: Path) -> None:
+    # A 0444 copy (read-only even for root: the store honours the mode bits); never the
+    # fixture itself, which a clone has writable.
+    protected = copy("rust-crash-restarted.db", tmp_path)
+    protected.chmod(0o444)
+    before = sha256(protected)
+    result = run("--db", protected, "recovery", "fix", CRASHED)
     assert result.status == 3 and "Nothing was written" in result.err
-    assert sha256(fixture) == before
+    assert sha256(protected) == before
 
 
 def test_snapshot_diagnose_includes_recovery(run: Any) -> None:
