@@ -5,7 +5,8 @@ For each layout (seed and Rust), on `_gen`'s database and on the same mix with c
 service leaves them):
 
 - full scan: `recover(store)` over the whole log, read-only (goal <= 2 s, median of runs;
-  the first run is in the note);
+  the first run is in the note), and the longest of its statements (no goal here: what a
+  statement holds is service_latency.py's goal);
 - incremental update: one new session's rows appended by a separate writer as the service
   writes them (session_started, two warnings, usage, cooldown, session_ended), then
   `RecoveryScanner.update` of the previous report (goal <= 20 ms, median; p95 in the note);
@@ -237,10 +238,13 @@ def bench(layout: str, n: int, crashes: bool, runs: int, updates: int, work: Pat
         now = newest + timedelta(days=1)
         times: list[float] = []
         report = None
+        held: list[float] = []  # how long each statement held the lock (staged reads)
+        store.statement_observer = lambda _sql, _params, seconds: held.append(seconds * 1000)
         for _ in range(runs):
             t0 = time.perf_counter()
             report = recover(store, now=now)
             times.append((time.perf_counter() - t0) * 1000)
+        store.statement_observer = None
         assert report is not None
         kinds = {k: sum(f.kind == k for f in report.findings)
                  for k in ("interrupted_session", "unclean_shutdown")}
@@ -249,6 +253,9 @@ def bench(layout: str, n: int, crashes: bool, runs: int, updates: int, work: Pat
                      note=f"median of {runs}, first {times[0]:.0f} ms; {len(report.runs):,} runs,"
                           f" {kinds['interrupted_session']} interrupted, "
                           f"{kinds['unclean_shutdown']} unclean")
+        REPORT.info(f"longest statement, full scan, {section}", max(held, default=None), "ms",
+                    note=f"{len(held) // runs:,} statements a scan (statement_observer; "
+                         "benchmarks/service_latency.py measures what the service waits)")
         REPORT.check(f"wrong findings, {section}", wrong_findings(report, truth), "",
                      at_most=0, note="against the injected crashes" if crashes else
                      "a history without crashes")

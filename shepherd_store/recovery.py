@@ -7,10 +7,17 @@ loss or a forced kill during a session therefore leaves a `session_started` (per
 clean shutdown stops a running game without ending its session (upstream `main.rs`): the log
 then shows `service_stopped` with the session still open.
 
-`RecoveryScanner` reads the log once, in short keyset statements (`SCAN_CHUNK` ids each, the
-lock released between them), keeps what it learnt, and afterwards reads only the rows added
-since (`update`). `recover(store)` is the one-shot form; `repair(store, session_id)` records
-the missing play the way the service would have, once.
+`RecoveryScanner` reads the log once, keeps what it learnt, and afterwards reads only the
+rows added since (`update`). `recover(store)` is the one-shot form; `repair(store,
+session_id)` records the missing play the way the service would have, once.
+
+Every read is a series of short statements (DESIGN.md, "Short reads"): ranges of the log go
+through `SqliteStore.read_id_ranges` (each statement sized to about 10 ms, its rows staged,
+the lock released between them), the usage table is read in keyset statements of a bounded
+number of rows, and the lookups a scan needs by the hundred (the last row before each
+restart, the warnings of old runs' interrupted sessions) are batched, one seek or one short
+range per item. `tests/test_recovery.py` checks the structure;
+`benchmarks/service_latency.py` measures what the service's writes wait.
 
 Rules (what the report means):
 
@@ -50,17 +57,23 @@ Rules (what the report means):
   one made by `snapshot diagnose`'s fix (which names it in the reason) counts too.
 * Rows are read as the service wrote them (serde's compact JSON, parsed by a fast path; any
   other form goes through `json.loads`). Rows recovery does not need (clients, denials,
-  policy loads) are only checked for a known type and valid JSON, in SQL; their timestamps
-  are not read. Timestamps are parsed where they are used; clock jumps are looked for between
-  consecutive rows that recovery reads.
+  policy loads, warnings) are left out in SQL when they begin exactly as the service writes
+  them; their timestamps are not read (warnings are read for the newest runs, and for an
+  older run's interrupted session). Timestamps are parsed where they are used; clock jumps
+  are looked for between consecutive rows that recovery reads.
+* In a run that the rest of the log pushes out of the report's detail (`DETAIL_RUNS`), an
+  ordinary session whose end is the next row read is only counted (its play, its id):
+  nothing can ask for it later, and `RecoveryScanner.run_sessions` reads such a run again.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import gc
+import itertools
 import json
 import math
+import operator
 import re
 import sqlite3
 import threading
@@ -69,6 +82,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
+from . import store as store_module
 from .describe import format_duration, format_local, reason_text
 from .diagnose import CLOCK_TOLERANCE, DEADLINE_GRACE, Severity
 from .errors import ConflictError, SerializationError
@@ -127,8 +141,17 @@ Fix = Literal["repair", "add_lost_usage", "set_cooldown"]
 
 #: The newest runs whose sessions a report lists (older ones: `RecoveryScanner.run_sessions`).
 DETAIL_RUNS = 100
-#: Ids per read statement (each is short; the lock is released between them).
-CHUNK = SCAN_CHUNK
+#: Ids `since` looks back at a time for the run's start (at most 10 times).
+_LOOK_BACK = SCAN_CHUNK
+#: Restarts whose last sign of life one statement looks up (one seek each), and sessions
+#: whose warnings it reads.
+_ALIVE_BATCH = 500
+#: At most this many ids are read by one statement reading many sessions' warnings.
+_WARN_BATCH_IDS = 5_000
+_CUT, _ALIVE, _LAST_AND_ALIVE = 0, 1, 2
+#: Reads of more ids than this first look for the runs they will push out of the detail
+#: window (`RecoveryScanner._detail_from`): their sessions need not be kept.
+_DETAIL_GUESS_MIN = SCAN_CHUNK
 #: At most this many ids are checked for new rows of a session inside a repair's transaction.
 _MAX_RECHECK = 200_000
 _SEVERITY_ORDER = {"problem": 0, "warning": 1, "info": 2}
@@ -343,6 +366,14 @@ _FAST_END_TAIL = re.compile(
     + r',"reason":\{"type":"(expired|user_stop|admin_stop|policy_stop|service_shutdown|'
     r'process_exited|launch_failed)"(?:,"exit_code":(null|-?(?:0|[1-9][0-9]{0,9}))|,"error":'
     + _S + r')?\},"duration":\{"secs":' + _N + r',"nanos":' + _N + r'\}\}')
+#: The usual forms of that tail, for a session ended at the next row (`_ingest`'s pairs): a
+#: subset of what `_FAST_END_TAIL` takes, nanos already below 1e9; the entry, the exit
+#: code and the seconds.
+_PAIR_END_TAIL = re.compile(
+    r'","entry_id":' + _S + r',"reason":\{"type":"(?:(?:expired|user_stop|admin_stop|'
+    r'policy_stop|service_shutdown)"|process_exited"(?:,"exit_code":(null|-?(?:0|[1-9]'
+    r'[0-9]{0,9})))?|launch_failed","error":"[^"\\\x00-\x1f]*")\},"duration":\{"secs":'
+    + _N + r',"nanos":(?:0|[1-9][0-9]{0,8})\}\}')
 _FAST_EXT = re.compile(r'\{"type":"session_extended","session_id":"' + _U
                        + r'","extended_by":\{"secs":' + _N + r',"nanos":' + _N
                        + r'\},"new_deadline":' + _S + r'\}')
@@ -363,20 +394,65 @@ _SKIPPED_HEADS = tuple(h[:_HEAD] for h in (
 _I32 = (-(2**31), 2**31 - 1)
 
 
-def _select(col: str) -> str:
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _after_prefix(head: str) -> str:
+    """The least text after every text that begins with `head` (ASCII, not ending in DEL),
+    in SQLite's BINARY order: `head` with its last character's successor."""
+    return head[:-1] + chr(ord(head[-1]) + 1)
+
+
+def _select(col: str, *, utf8: bool = True) -> str:
     """The rows recovery reads in an id range: every row except those that begin exactly as
     the service writes the types recovery skips (`_SKIPPED_HEADS`: the tag and the next key,
-    so a newer type sharing a prefix is still read). One fixed-length `substr` per row:
-    `instr` or `json_valid` on every row cost up to a third of the scan."""
-    heads = ",".join("'" + h.replace("'", "''") + "'" for h in _SKIPPED_HEADS)
+    so a newer type sharing a prefix is still read). `instr` or `json_valid` on every row
+    cost up to a third of the scan. In a UTF-8 database "begins with" is asked as
+    comparisons of the stored bytes: the text lies in one of the gaps between the heads and
+    their `_after_prefix`es (the usual rows' gap asked first). No substring is made per
+    row: a fifth of the statement's time. (Other values compare as `substr` does: NULL is
+    never read, a number is below every text and a BLOB above.) Otherwise one fixed-length
+    `substr` per row."""
+    if utf8:
+        value = f"{col} COLLATE BINARY"
+        heads = sorted(_SKIPPED_HEADS)  # (ASCII: as SQLite orders them)
+        edges: list[tuple[str | None, str | None]] = list(zip(
+            [None, *map(_after_prefix, heads)], [*heads, None], strict=True))
+        usual = '{"type":"session_started"'
+        edges.sort(key=lambda e: not ((e[0] or "") <= usual and (e[1] is None or usual < e[1])))
+        gaps = [" AND ".join(([f"{value} >= {_quote(lo)}"] if lo is not None else [])
+                             + ([f"{value} < {_quote(hi)}"] if hi is not None else []))
+                for lo, hi in edges]
+        cond = "(" + " OR ".join(f"({gap})" for gap in gaps) + ")"
+    else:
+        cond = f"substr({col}, 1, {_HEAD}) NOT IN ({','.join(map(_quote, _SKIPPED_HEADS))})"
     return (f"SELECT id, timestamp, {col} FROM audit_log WHERE id > ? AND id <= ? AND "
-            f"substr({col}, 1, {_HEAD}) NOT IN ({heads}) ORDER BY id")
+            f"{cond} ORDER BY id")
 
 
-def _warnings_sql(col: str) -> str:
+#: Usage rows from a rowid on: how many, how many with a key, the last rowid, the keys
+#: (`entry + _SEP + day`) joined by `_USAGE_SEP` and the seconds joined by commas.
+_USAGE_SEP = "\x1e"
+_USAGE_SQL = (
+    "SELECT count(*), count(k), max(r), group_concat(k, char(30)), group_concat(d) FROM "
+    "(SELECT rowid AS r, entry_id || char(31) || day AS k, duration_secs AS d FROM usage "
+    "WHERE rowid >= ? AND typeof(duration_secs) = 'integer' ORDER BY rowid LIMIT ?)")
+_USAGE_ROWS_SQL = ("SELECT entry_id || char(31) || day, duration_secs FROM usage WHERE "
+                   "rowid >= ? AND rowid <= ? AND typeof(duration_secs) = 'integer' "
+                   "ORDER BY rowid")
+_ROWID_MIN, _ROWID_MAX = -(2**63), 2**63 - 1
+_FIRST_ID = operator.attrgetter("first_id")
+
+
+def _warnings_sql(col: str, *, utf8: bool = True) -> str:
+    """The rows in an id range that begin as a warning (see `_select` for the UTF-8 form)."""
     head = f'{{"type":"{_WARNING}"'
-    return (f"SELECT id, {col} FROM audit_log WHERE id > ? AND id <= ? AND "
-            f"substr({col}, 1, {len(head)}) = '{head}' ORDER BY id")
+    cond = (f"{col} COLLATE BINARY >= {_quote(head)} AND {col} COLLATE BINARY < "
+            f"{_quote(_after_prefix(head))}" if utf8 else
+            f"substr({col}, 1, {len(head)}) = {_quote(head)}")
+    return (f"SELECT id, {col} FROM audit_log WHERE id > ? AND id <= ? AND {cond} "
+            "ORDER BY id")
 
 
 def _parse_warning(text: object) -> tuple[str, int] | None:
@@ -389,13 +465,29 @@ def _parse_warning(text: object) -> tuple[str, int] | None:
     return (parsed[1], parsed[2]) if parsed[0] == "warn" else None
 
 
+def _not_mine(layout: Layout, col: str) -> str:
+    """A condition on `col` (the audit JSON) leaving out this library's own rows (seed)."""
+    head = '{"type":"manual_override"'
+    return f" AND substr({col}, 1, {len(head)}) <> '{head}'" if layout is Layout.SEED else ""
+
+
 def _alive_sql(layout: Layout) -> str:
     """The last rows before an id: signs of life (this library's own rows excluded)."""
-    col = layout.audit_json
-    head = '{"type":"manual_override"'
-    mine = f" AND substr({col}, 1, {len(head)}) <> '{head}'" if layout is Layout.SEED else ""
+    mine = _not_mine(layout, layout.audit_json)
     return (f"SELECT id, timestamp FROM audit_log WHERE id < ? AND id >= ?{mine} "
             "ORDER BY id DESC LIMIT 16")
+
+
+def _alive_batch_sql(layout: Layout) -> str:
+    """For each [before, first] of a JSON array: `before`, and the id and time (as `id
+    time`) of the last row before it, not before `first`, when its time is text; NULL
+    otherwise (then `_last_alive` asks the usual way). One seek each."""
+    mine = _not_mine(layout, "b." + layout.audit_json)
+    before, first = "json_extract(j.value, '$[0]')", "json_extract(j.value, '$[1]')"
+    return (f"SELECT {before}, (SELECT CASE WHEN typeof(b.timestamp) = 'text' THEN "
+            f"b.id || ' ' || b.timestamp END FROM audit_log AS b WHERE b.id < {before} AND "
+            f"b.id >= {first}{mine} ORDER BY b.id DESC LIMIT 1) FROM json_each(?) AS j "
+            "ORDER BY j.key")
 
 
 # Parsed rows: ("start", sid, entry, label, deadline_raw) / ("warn", sid, threshold) /
@@ -496,14 +588,18 @@ def _uint(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-_DIGITS = frozenset("0123456789")
+#: The service's own timestamp form (ASCII digits; hours, minutes and seconds in range;
+#: 0-9 fraction digits; a numeric offset), which `datetime.fromisoformat` reads as
+#: `parse_timestamp` does.
+_CANONICAL_TS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:"
+                           r"[0-5][0-9](?:\.[0-9]{1,9})?[+-](?:[01][0-9]|2[0-3]):[0-5][0-9]")
 
 
 def _parse_ts(text: object) -> datetime | None:
     """`parse_timestamp`, or None. The service's own form (`2026-03-07T15:00:00.137386072
     -05:00`: 0-9 fraction digits, a numeric offset) goes through `datetime.fromisoformat`,
     ten times faster and the same result (tests/test_recovery.py compares them)."""
-    if isinstance(text, str) and _canonical(text):
+    if isinstance(text, str) and _CANONICAL_TS.fullmatch(text) is not None:
         try:
             return datetime.fromisoformat(text)
         except ValueError:
@@ -512,16 +608,6 @@ def _parse_ts(text: object) -> datetime | None:
         return parse_timestamp(text)
     except ValueError:
         return None
-
-
-def _canonical(t: str) -> bool:
-    return (25 <= len(t) <= 35 and t[10] == "T" and t[4] == t[7] == "-"
-            and t[13] == t[16] == t[-3] == ":" and t[-6] in "+-"
-            and (len(t) == 25 or (t[19] == "." and len(t) > 26))
-            and t[11:13] < "24" and t[14:16] < "60" and t[17:19] < "60"
-            and t[-5:-3] < "24" and t[-2:] < "60"
-            and _DIGITS.issuperset(t[:4] + t[5:7] + t[8:10] + t[11:13] + t[14:16] + t[17:19]
-                                   + t[20:-6] + t[-5:-3] + t[-2:]))
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -585,6 +671,22 @@ class _Run:
         self.index = 0  # in `_State.runs`
 
 
+class _UsagePart:
+    """What one statement of `RecoveryScanner._usage` read: from rowid `lo` on, its `texts`
+    (None when read row by row), its rows, and (when each key is there once) the keys and
+    seconds as split from the texts."""
+
+    __slots__ = ("keys", "lo", "nums", "rows", "texts")
+
+    def __init__(self, lo: int, texts: tuple[Any, ...] | None, rows: dict[str, int],
+                 keys: list[str] | None, nums: list[str]) -> None:
+        self.lo = lo
+        self.texts = texts
+        self.rows = rows
+        self.keys = keys
+        self.nums = nums
+
+
 class _Notes:
     """Counters for the notes (count, first id, detail)."""
 
@@ -625,6 +727,13 @@ class _State:
         self.warn_last = floor  # warnings are attached up to this id
         self.changed: set[_Run] = set()  # runs to describe anew (not the current one)
         self.dirty_sums: set[str] = set()  # usage keys whose ended sessions changed
+        self.track = False  # whether `dirty_sums` is kept (after the first report)
+        self.broken = False  # a chunk was read in part (an error): not to be continued
+        #: Runs that start before this id are not kept in detail (see `_detail_from`).
+        self.detail_from: int | None = None
+        #: Signs of life to look up at the end of the chunk being read: (what to set (`_CUT`,
+        #: `_ALIVE`, `_LAST_AND_ALIVE`), its session or run, before which id, from which id).
+        self.pending: list[tuple[int, Any, int, int]] = []
 
 
 # --- the scanner ----------------------------------------------------------------------------
@@ -652,17 +761,21 @@ class RecoveryScanner:
         self._frozen: list[Run | None] = []
         self._resolved_seen: dict[str, int] = {}
         self._lost_for: _State | None = None
-        #: Per run index: its findings, its unclean_shutdown, and the usage keys they show.
+        #: Per run index: its findings, its unclean_shutdown, the usage keys they show, and
+        #: (when none depends on the cooldowns) all of them in order, with `_order` keys.
         self._by_run: dict[int, tuple[list[tuple[RecoveryFinding, tuple[datetime, int, int]
                                                  | None]], RecoveryFinding | None,
-                                      set[str]]] = {}
+                                      set[str], list[_Ordered] | None]] = {}
         self._lost: dict[str, RecoveryFinding] = {}
         self._usage_seen: dict[str, int] = {}
+        #: What `_usage` read last, per statement, and all of it as one dict.
+        self._usage_parts: list[_UsagePart] = []
+        self._usage_dict: dict[str, int] = {}
         self._adjust_seen: dict[str, int] = {}
-        col = store.layout.audit_json
-        self._sql = _select(col)
-        self._warnings_sql = _warnings_sql(col)
+        self._sql = self._warnings_sql = self._session_warnings_sql = ""  # (`_prepare`)
+        self._batch_warnings_sql = ""
         self._alive_sql = _alive_sql(store.layout)
+        self._alive_batch_sql = _alive_batch_sql(store.layout)
 
     @property
     def report(self) -> RecoveryReport | None:
@@ -733,22 +846,74 @@ class RecoveryScanner:
 
     # --- reading ----------------------------------------------------------------------------
 
+    def _prepare(self) -> None:
+        """The statements of a scan, for this database's text encoding (once)."""
+        if self._sql:
+            return
+        col = self.store.layout.audit_json
+        rows = self.store._read("PRAGMA encoding")
+        utf8 = bool(rows) and str(rows[0][0]).upper() == "UTF-8"
+        self._sql = _select(col, utf8=utf8)
+        self._warnings_sql = _warnings_sql(col, utf8=utf8)
+        self._session_warnings_sql = self._warnings_sql.replace(
+            "ORDER BY", f"AND instr({col}, ?) > 0 ORDER BY")
+        # ... and for many sessions at once: [after id, up to id, session id] each
+        part = "json_extract(j.value, '$[{}]')"
+        where = self._warnings_sql.split(" WHERE ", 1)[1].split(" ORDER BY")[0]
+        where = where.replace("id > ? AND id <= ?", f"a.id > {part.format(0)} AND a.id <= "
+                              f"{part.format(1)}").replace(col, "a." + col)
+        self._batch_warnings_sql = (
+            f"SELECT j.key, a.id, a.{col} FROM json_each(?) AS j JOIN audit_log AS a ON {where} "
+            f"AND instr(a.{col}, {part.format(2)}) > 0 ORDER BY j.key, a.id")
+
     def _advance(self, progress: Progress | None, cancel: Callable[[], bool] | None,
                  now: datetime | None) -> RecoveryReport:
         store = self.store
+        self._prepare()
         bounds = store.audit_id_range()
         top = bounds[1] if bounds is not None else 0
         state = self._state
-        if state is None or top < state.last_id:
+        if state is None or top < state.last_id or state.broken:
             state = self._state = _State(self._floor(bounds))
             self._findings.clear()
             self._old_warnings.clear()
-        complete = self._read_range(state, state.last_id, top, progress, cancel)
-        if complete:
-            self._read_warnings(state, top)
-        report = self._build(state, now or local_now(), complete)
+        if top - state.last_id > _DETAIL_GUESS_MIN:
+            state.detail_from = self._detail_from(state.floor, top)
+        # A long read allocates many objects and keeps most: the cyclic collector's passes
+        # over them (as they age) cost a twentieth of a full scan. Paused meanwhile.
+        collecting = gc.isenabled() and top - state.last_id > SCAN_CHUNK
+        if collecting:
+            gc.disable()
+        try:
+            complete = self._read_range(state, state.last_id, top, progress, cancel)
+            if complete:
+                self._read_warnings(state, top)
+            report = self._build(state, now or local_now(), complete)
+        finally:
+            if collecting:
+                gc.enable()
         self._report = report
         return report
+
+    def _detail_from(self, floor: int, top: int) -> int | None:
+        """An id before which no run is among the newest `DETAIL_RUNS` once the log is read
+        up to `top`: the `DETAIL_RUNS`-th newest service start (each starts a run), looked
+        for in at most 10 windows of ids back from `top`; None when not found there."""
+        sql = (f"SELECT id FROM audit_log WHERE id > ? AND id <= ? AND "
+               f"{self.store.layout.audit_json} = ?")
+        found: list[int] = []
+        upper = top
+        for _ in range(10):
+            lower = max(upper - _LOOK_BACK, floor)
+            if lower >= upper:
+                return None
+            found += [v for _hi, rows in self.store.read_id_ranges(
+                sql, lower, upper, columns=1, params=(_SVC_START,)) for (v,) in rows
+                if isinstance(v, int)]
+            if len(found) >= DETAIL_RUNS:
+                return sorted(found)[-DETAIL_RUNS]
+            upper = lower
+        return None
 
     def _floor(self, bounds: tuple[int, int] | None) -> int:
         """The id before which nothing is read: 0, or for `since` the last service start
@@ -766,43 +931,48 @@ class RecoveryScanner:
         if not rows:
             return bounds[1]
         first = int(rows[0][0])
-        hi = first + 1
-        for _ in range(10):  # look back for the run's start, at most 10 chunks
-            lo = max(hi - CHUNK, bounds[0])
-            found = self.store._read(
-                f"SELECT max(id) FROM audit_log WHERE id < ? AND id >= ? AND {col} = ?",
-                (hi, lo, _SVC_START))[0][0]
-            if isinstance(found, int):
-                return found - 1
-            if lo <= bounds[0]:
+        upper = first
+        sql = f"SELECT max(id) FROM audit_log WHERE id > ? AND id <= ? AND {col} = ?"
+        for _ in range(10):  # look back for the run's start, at most 10 windows of ids
+            lower = max(upper - _LOOK_BACK, bounds[0] - 1)
+            found = [v for _hi, rows in self.store.read_id_ranges(
+                sql, lower, upper, columns=1, params=(_SVC_START,)) for (v,) in rows
+                if isinstance(v, int)]
+            if found:
+                return max(found) - 1
+            if lower < bounds[0]:
                 return bounds[0] - 1
-            hi = lo
+            upper = lower
         return first - 1
 
     def _read_range(self, state: _State, low: int, top: int, progress: Progress | None,
                     cancel: Callable[[], bool] | None) -> bool:
-        """Read ids in (low, top] chunk by chunk into `state`; False when cancelled."""
+        """Read ids in (low, top] into `state`, in the store's short, staged statements
+        (`SqliteStore.read_id_ranges`: each sized to about 10 ms, the lock released between
+        them); False when cancelled."""
         store = self.store
         if not store._has("audit_log"):
             return True
         total = max(top - low, 1)
-        lo = low
         # The scan allocates a few objects per row and keeps few: the cyclic collector's
         # passes over them cost a tenth of a full scan. Paused meanwhile (as it was).
-        collecting = gc.isenabled() and top - low > CHUNK
+        collecting = gc.isenabled() and top - low > SCAN_CHUNK
         if collecting:
             gc.disable()
         try:
-            while lo < top:
-                if cancel is not None and cancel():
-                    return False
-                hi = min(lo + CHUNK, top)
-                rows = store._read(self._sql, (lo, hi), "read the audit log of")
-                self._ingest(state, rows)
+            if low < top and cancel is not None and cancel():
+                return False
+            for hi, rows in store.read_id_ranges(self._sql, low, top, columns=3):
+                try:
+                    self._ingest(state, rows)
+                except BaseException:  # (a lookup failed half-way: read it all again)
+                    state.broken = True
+                    raise
                 state.last_id = hi
-                lo = hi
                 if progress is not None and progress(hi - low, total) is False:
-                    return lo >= top
+                    return hi >= top
+                if hi < top and cancel is not None and cancel():
+                    return False
         finally:
             if collecting:
                 gc.enable()
@@ -815,59 +985,78 @@ class RecoveryScanner:
         The usual rows (a session starting in the current run, a running session ending)
         take an inlined fast path; anything else goes through `_slow_parse` and the general
         handlers, which give the same results. The clock is checked at every row but the
-        fast-path ends (a jump shows at the next start or service row).
+        fast-path ends (a jump shows at the next start or service row). The last rows
+        before a restart (signs of life) are looked up for the whole chunk at its end.
         """
         fast_start, fast_end, fast_ext = (_FAST_START.fullmatch, _FAST_END.fullmatch,
                                           _FAST_EXT.fullmatch)
         fast_tail = _FAST_END_TAIL.fullmatch
+        pair_tail = _PAIR_END_TAIL.fullmatch
         notes = state.notes
         open_ = state.open
+        open_get = open_.get
         started = state.started
         sums = state.sums
-        dirty_sums = state.dirty_sums
-        days = state.days
+        sums_get = sums.get
+        # (a fresh state's first report compares every sum: no need to track changes yet)
+        dirty_add = state.dirty_sums.add if state.track else None
+        days_get = state.days.get
+        max_secs = MAX_DURATION_SECS
+        i32_lo, i32_hi = _I32
         cur = state.current
         prev_ts: Any = state.prev_ts
         prev_suffix, prev_id = state.prev_suffix, state.prev_id
-        if rows and state.first_seen is None:
+        if not rows:
+            return
+        if state.first_seen is None:
             state.first_seen = rows[0][0]
-        for rid, ts, text in rows:
+        following: list[Any] = rows[1:]
+        following.append(None)  # (each row with the one after it, for the pairs below)
+        skip: Any = None
+        for row, after in zip(rows, following, strict=True):
+            if row is skip:
+                continue
+            rid, ts, text = row
             parsed: _Parsed | None = None
             if text.__class__ is str and ts.__class__ is str:
                 key = text[9:20]
                 if key == "session_end":
                     # the usual end: of a session running in the current run (its id was
                     # checked at its start), on a day already seen
-                    s = open_.get(text[38:74])
+                    s = open_get(text[38:74])
                     if s is not None and s.run is cur and text[:38] == _END_HEAD:
                         m = fast_tail(text, 74)
-                        day = ts[:10]
-                        if m is not None and days.get(day) and len(m[6]) <= 9:  # nanos < 1e9
-                            secs = int(m[5])
-                            rtag = m[2]
-                            extra: object = None
-                            if rtag == "process_exited":
-                                code = m[3]
-                                extra = None if code is None or code == "null" else int(code)
-                            elif rtag == "launch_failed":
-                                extra = m[4]
-                            if (secs <= MAX_DURATION_SECS
-                                    and (rtag != "launch_failed" or extra is not None)
-                                    and (extra.__class__ is not int
-                                         or _I32[0] <= extra <= _I32[1])):
-                                del open_[s.sid]
-                                s.end = (rid, ts, secs, int(m[6]) // 1000, rtag, extra)
-                                cur.never_ended.remove(s)
-                                sum_key = m[1] + _SEP + day
-                                dirty_sums.add(sum_key)
-                                item = sums.get(sum_key)
-                                if item is None:
-                                    sums[sum_key] = [secs, [rid]]
-                                else:
-                                    item[0] += secs
-                                    if len(item[1]) < 50:
-                                        item[1].append(rid)
-                                continue
+                        if m is not None:
+                            entry, rtag, code, error, secs_text, nanos_text = m.groups()
+                            day = ts[:10]
+                            if len(nanos_text) <= 9 and days_get(day):  # nanos < 1e9
+                                secs = int(secs_text)
+                                extra: object = None
+                                ok = True
+                                if rtag == "process_exited":
+                                    if code is not None and code != "null":
+                                        exit_code = int(code)
+                                        extra = exit_code
+                                        ok = i32_lo <= exit_code <= i32_hi
+                                elif rtag == "launch_failed":
+                                    extra = error
+                                    ok = error is not None
+                                if ok and secs <= max_secs:
+                                    del open_[s.sid]
+                                    s.end = (rid, ts, secs, int(nanos_text) // 1000, rtag, extra)
+                                    s.run.never_ended.remove(s)
+                                    sum_key = entry + _SEP + day
+                                    if dirty_add is not None:
+                                        dirty_add(sum_key)
+                                    item = sums_get(sum_key)
+                                    if item is None:
+                                        sums[sum_key] = [secs, [rid]]
+                                    else:
+                                        item[0] += secs
+                                        ids = item[1]
+                                        if len(ids) < 50:
+                                            ids.append(rid)
+                                    continue
                     m = fast_end(text)
                     if m is not None:
                         secs = int(m[6])
@@ -879,10 +1068,10 @@ class RecoveryScanner:
                             extra = None if code is None or code == "null" else int(code)
                         elif rtag == "launch_failed":
                             extra = m[5]
-                        if (nanos < 1_000_000_000 and secs <= MAX_DURATION_SECS
+                        if (nanos < 1_000_000_000 and secs <= max_secs
                                 and (rtag != "launch_failed" or extra is not None)
-                                and (extra.__class__ is not int
-                                     or _I32[0] <= extra <= _I32[1])):
+                                and (not isinstance(extra, int)
+                                     or i32_lo <= extra <= i32_hi)):
                             parsed = ("end", m[1], m[2], rtag, extra, secs, nanos // 1000)
                 # Clock: text comparison is exact for the same offset suffix; else parse.
                 suffix = ts[-6:]
@@ -892,9 +1081,41 @@ class RecoveryScanner:
                 if key == "session_sta":
                     m = fast_start(text)
                     if m is not None:
-                        sid = m[1]
+                        sid = text[40:76]  # (m[1])
                         if cur is not None and not cur.never_ended and sid not in started:
-                            s = _Sess(sid, m[2], m[3], cur, rid, ts, m[4])
+                            if cur.sessions is None and after is not None:
+                                # In a run not kept in detail, a session whose end is the
+                                # next row read (in a form the fast path below takes) is
+                                # only counted: nothing can ever ask for it again.
+                                e_ts, e_text = after[1], after[2]
+                                if (e_text.__class__ is str and e_ts.__class__ is str
+                                        and e_text.startswith(sid, 38)
+                                        and e_text.startswith(_END_HEAD)):
+                                    e_m = pair_tail(e_text, 74)
+                                    day = e_ts[:10]
+                                    if e_m is not None and days_get(day):
+                                        e_entry, code, secs_text = e_m.groups()
+                                        secs = int(secs_text)
+                                        if secs <= max_secs and (
+                                                code is None or code == "null"
+                                                or i32_lo <= int(code) <= i32_hi):
+                                            started.add(sid)
+                                            cur.count += 1
+                                            sum_key = e_entry + _SEP + day
+                                            if dirty_add is not None:
+                                                dirty_add(sum_key)
+                                            item = sums_get(sum_key)
+                                            if item is None:
+                                                sums[sum_key] = [secs, [after[0]]]
+                                            else:
+                                                item[0] += secs
+                                                ids = item[1]
+                                                if len(ids) < 50:
+                                                    ids.append(after[0])
+                                            skip = after
+                                            continue
+                            sid, entry, label, deadline = m.groups()
+                            s = _Sess(sid, entry, label, cur, rid, ts, deadline)
                             started.add(sid)
                             open_[sid] = s
                             cur.never_ended.append(s)
@@ -902,16 +1123,20 @@ class RecoveryScanner:
                             if cur.sessions is not None:
                                 cur.sessions.append(s)
                             continue  # (the current run's report is always made anew)
-                        parsed = ("start", sid, m[2], m[3], m[4])
+                        parsed = ("start", *m.groups())
                 elif key == "session_ext":
                     m = fast_ext(text)
                     if m is not None and int(m[3]) < 1_000_000_000 \
-                            and int(m[2]) <= MAX_DURATION_SECS:
+                            and int(m[2]) <= max_secs:
                         parsed = ("ext", m[1], m[4])
                 elif text == _SVC_START:
-                    parsed = ("svc_start",)
+                    self._service_started(state, rid, ts)
+                    cur = state.current
+                    continue
                 elif text == _SVC_STOP:
-                    parsed = ("svc_stop",)
+                    self._service_stopped(state, rid, ts)
+                    cur = state.current
+                    continue
             elif ts.__class__ is str:
                 suffix = ts[-6:]
                 if prev_ts is not None and (suffix != prev_suffix or ts < prev_ts):
@@ -929,7 +1154,7 @@ class RecoveryScanner:
                 self._start(state, rid, ts, parsed)
                 cur = state.current
             elif kind == "ext":
-                s = open_.get(parsed[1])
+                s = open_get(parsed[1])
                 if s is None:
                     notes.add("stray", rid)
                 else:
@@ -950,6 +1175,8 @@ class RecoveryScanner:
             elif kind == "unknown":
                 notes.add("unknown", rid, parsed[1])
         state.prev_ts, state.prev_suffix, state.prev_id = prev_ts, prev_suffix, prev_id
+        if state.pending:
+            self._resolve_alive(state)
 
     def _read_warnings(self, state: _State, top: int) -> None:
         """Attach the warnings of the runs kept in detail (ids up to `top`) to their sessions:
@@ -963,11 +1190,8 @@ class RecoveryScanner:
         for run in window:
             for s in run.sessions or ():
                 by_sid.setdefault(s.sid, []).append(s)
-        lo = low
-        while lo < top:
-            hi = min(lo + CHUNK, top)
-            for rid, text in self.store._read(self._warnings_sql, (lo, hi),
-                                              "read the audit log of"):
+        for _hi, rows in self.store.read_id_ranges(self._warnings_sql, low, top, columns=2):
+            for rid, text in rows:
                 found = _parse_warning(text)
                 if found is None:
                     continue
@@ -982,7 +1206,6 @@ class RecoveryScanner:
                         owner.warn = []
                     owner.warn.append((rid, found[1]))
                     state.changed.add(owner.run)
-            lo = hi
         state.warn_last = top
 
     def _warnings(self, s: _Sess) -> list[tuple[int, int]]:
@@ -993,27 +1216,62 @@ class RecoveryScanner:
         key = (s.sid, s.started_id)
         found = self._old_warnings.get(key)
         if found is None:
-            run = s.run
-            hi = run.ended_id or (self._state.last_id if self._state else s.started_id)
-            if s.end is not None:
-                hi = min(hi, s.end[0])
-            if s.cut is not None:
-                hi = min(hi, s.cut[0])
             found = []
-            col = self.store.layout.audit_json
-            lo = s.started_id
-            while lo < hi:
-                top = min(lo + CHUNK, hi)
-                for rid, text in self.store._read(
-                        self._warnings_sql.replace("ORDER BY", f"AND instr({col}, ?) > 0 "
-                                                               "ORDER BY"),
-                        (lo, top, s.sid), "read the audit log of"):
+            for _hi, rows in self.store.read_id_ranges(self._session_warnings_sql,
+                                                       s.started_id, self._warned_until(s),
+                                                       columns=2, params=(s.sid,)):
+                for rid, text in rows:
                     parsed = _parse_warning(text)
                     if parsed is not None and parsed[0] == s.sid:
                         found.append((int(rid), parsed[1]))
-                lo = top
             self._old_warnings[key] = found
         return found
+
+    def _warned_until(self, s: _Sess) -> int:
+        """The last id that can hold a warning of `s` (of a run not kept in detail)."""
+        hi = s.run.ended_id or (self._state.last_id if self._state else s.started_id)
+        if s.end is not None:
+            hi = min(hi, s.end[0])
+        if s.cut is not None:
+            hi = min(hi, s.cut[0])
+        return hi
+
+    def _prefetch_warnings(self, sessions: Iterable[_Sess]) -> None:
+        """Read ahead what `_warnings` will ask for these sessions (of runs not kept in
+        detail), many at once: one statement per batch of sessions whose id ranges add up
+        to at most `_WARN_BATCH_IDS` (a session with a longer range is left to
+        `_warnings`), instead of one statement per session."""
+        todo: list[tuple[int, int, str]] = []
+        keys: list[tuple[str, int]] = []
+        size = 0
+        for s in sessions:
+            key = (s.sid, s.started_id)
+            if s.run.sessions is not None or key in self._old_warnings:
+                continue
+            hi = self._warned_until(s)
+            if hi <= s.started_id:
+                self._old_warnings[key] = []
+                continue
+            if hi - s.started_id > _WARN_BATCH_IDS:
+                continue
+            if size + hi - s.started_id > _WARN_BATCH_IDS or len(todo) >= _ALIVE_BATCH:
+                self._read_warning_batch(todo, keys)
+                todo, keys, size = [], [], 0
+            todo.append((s.started_id, hi, s.sid))
+            keys.append(key)
+            size += hi - s.started_id
+        if todo:
+            self._read_warning_batch(todo, keys)
+
+    def _read_warning_batch(self, todo: list[tuple[int, int, str]],
+                            keys: list[tuple[str, int]]) -> None:
+        found: list[list[tuple[int, int]]] = [[] for _ in todo]
+        for index, rid, text in self.store._read(self._batch_warnings_sql, (json.dumps(todo),),
+                                                 "read the audit log of"):
+            parsed = _parse_warning(text)
+            if parsed is not None and parsed[0] == todo[index][2]:
+                found[index].append((int(rid), parsed[1]))
+        self._old_warnings.update(zip(keys, found, strict=True))
 
     def _clock(self, state: _State, prev_id: int, prev_ts: object, rid: int,
                ts: str) -> None:
@@ -1036,6 +1294,8 @@ class RecoveryScanner:
     def _append_run(self, state: _State, run: _Run) -> None:
         run.index = len(state.runs)
         state.runs.append(run)
+        if state.detail_from is not None and run.first_id < state.detail_from:
+            run.sessions = None  # (the runs read after it push it out of the detail window)
         if len(state.runs) > DETAIL_RUNS:
             old = state.runs[-DETAIL_RUNS - 1]
             if old.sessions is not None:
@@ -1052,7 +1312,8 @@ class RecoveryScanner:
                 state.orphans.append(earlier)
         for other in run.never_ended:
             if other.cut is None:
-                other.cut = (rid, ts, *self._last_alive(rid, run.first_id))
+                other.cut = (rid, ts, None, None)  # its last sign of life: at the chunk's end
+                state.pending.append((_CUT, other, rid, run.first_id))
                 state.notes.add("overlap", rid)
         s = _Sess(sid, entry, label, run, rid, ts, deadline)
         state.started.add(sid)
@@ -1102,12 +1363,12 @@ class RecoveryScanner:
 
     def _service_started(self, state: _State, rid: int, ts: object) -> None:
         run = state.current
+        at = _parse_ts(ts)
         if run is not None:  # it never stopped: unclean
-            run.end, run.ended_id, run.ended_at = "unclean", rid, _parse_ts(ts)
-            run.last = run.alive = self._last_alive(rid, run.first_id)
+            run.end, run.ended_id, run.ended_at = "unclean", rid, at
+            state.pending.append((_LAST_AND_ALIVE, run, rid, run.first_id))
             state.changed.add(run)
             state.unclean.append(run)
-        at = _parse_ts(ts)
         if at is None:
             state.notes.add("bad_time", rid)
         new = _Run(rid, at, rid)
@@ -1122,8 +1383,9 @@ class RecoveryScanner:
             state.notes.add("stop_alone", rid)
             return
         run.end, run.ended_id, run.ended_at = "clean", rid, at
-        run.last = (rid, at)
-        run.alive = self._last_alive(rid, run.first_id) if run.never_ended else (rid, at)
+        run.last = run.alive = (rid, at)
+        if run.never_ended:
+            state.pending.append((_ALIVE, run, rid, run.first_id))
         state.changed.add(run)
         state.current = None
 
@@ -1135,6 +1397,35 @@ class RecoveryScanner:
                 return int(rid), at
         return None, None
 
+    def _resolve_alive(self, state: _State) -> None:
+        """Fill in the signs of life a chunk asked for (`_State.pending`): `_last_alive` of
+        each, in one statement per `_ALIVE_BATCH` (the row just before, when its time is
+        readable; the usual lookup otherwise) instead of one per restart."""
+        pending, state.pending = state.pending, []
+        wanted = list(dict.fromkeys((rid, first) for _kind, _obj, rid, first in pending))
+        found: dict[tuple[int, int], tuple[int | None, datetime | None]] = {}
+        for i in range(0, len(wanted), _ALIVE_BATCH):
+            part = wanted[i:i + _ALIVE_BATCH]
+            rows = self.store._read(self._alive_batch_sql, (json.dumps(part),))
+            hits = [row[1] for row in rows] if len(rows) == len(part) else [None] * len(part)
+            for (rid, first), hit in zip(part, hits, strict=True):
+                alive: tuple[int | None, datetime | None] | None = None
+                if isinstance(hit, str):
+                    prev_id, _sp, stamp = hit.partition(" ")
+                    at = _parse_ts(stamp)
+                    if at is not None:
+                        alive = (int(prev_id), at)
+                found[(rid, first)] = alive if alive is not None else \
+                    self._last_alive(rid, first)
+        for kind, obj, rid, first in pending:
+            seen = found[(rid, first)]
+            if kind == _CUT:
+                obj.cut = (obj.cut[0], obj.cut[1], *seen)
+            else:
+                obj.alive = seen
+                if kind == _LAST_AND_ALIVE:
+                    obj.last = seen
+
     # --- the report -------------------------------------------------------------------------
 
     def _build(self, state: _State, now: datetime, complete: bool) -> RecoveryReport:
@@ -1143,7 +1434,8 @@ class RecoveryScanner:
         store = self.store
         self._read_side_overrides(state)
         resolved = self._resolved(state)
-        usage = self._usage()
+        seen_before = self._usage_dict
+        usage, changed = self._usage()
         cooldowns = {c.entry_id: c.until for c in store.all_cooldowns()}
         open_run = state.current if state.current is not None and state.current.end == "open" \
             else None
@@ -1177,25 +1469,33 @@ class RecoveryScanner:
             while first > 0 and (state.runs[first - 1] is open_run
                                  or _after(state.runs[first - 1], since)):
                 first -= 1
-        runs = tuple(r for r in reversed(frozen[first:]) if r is not None)
-        changed_usage: set[str] = set()
-        if usage != self._usage_seen:
+        runs = tuple(filter(None, reversed(frozen[first:])))
+        # The usage keys that changed since the previous report (a superset: they are only
+        # compared again).
+        if usage is self._usage_seen:
+            changed_usage: set[str] = set()
+        elif seen_before is self._usage_seen:
+            changed_usage = changed
+        else:
             changed_usage = {k for k, _v in usage.items() ^ self._usage_seen.items()}
-        findings: list[RecoveryFinding] = []
-        for run in sorted(flagged, key=lambda r: r.first_id):
-            if since is not None and run is not open_run and not _after(run, since):
-                continue
-            findings.extend(self._run_findings(
+        findings: list[_Ordered] = []
+        shown = [run for run in sorted(flagged, key=_FIRST_ID)
+                 if since is None or run is open_run or _after(run, since)]
+        self._prefetch_warnings(s for run in shown if run.sessions is None
+                                for s in run.never_ended)
+        for run in shown:
+            findings += self._run_findings(
                 run, now, resolved, usage, cooldowns, changed_usage=changed_usage,
-                fresh=run is open_run or run.index in dirty))
-        findings.extend(self._usage_findings(state, usage, since, changed_usage))
-        findings.sort(key=lambda f: (f.resolved, _SEVERITY_ORDER[f.severity],
-                                     _KIND_ORDER[f.kind], -(f.evidence[0] if f.evidence else 0)))
+                fresh=run is open_run or run.index in dirty)
+        findings += [(_order(f), f) for f in self._usage_findings(state, usage, since,
+                                                                   changed_usage)]
+        findings.sort(key=_ORDER_KEY)  # (stable: as listed when the order is the same)
         notes = self._notes(state)
         if open_run is not None:
             notes += tuple(self._running_note(s, open_run) for s in open_run.never_ended
                            if self._status(s, open_run, now) == "running")
-        return RecoveryReport(runs, tuple(findings), notes, state.last_id, complete, now)
+        return RecoveryReport(runs, tuple(f for _key, f in findings), notes, state.last_id,
+                              complete, now)
 
     def _running_note(self, s: _Sess, run: _Run) -> str:
         deadline = _deadline(s)
@@ -1217,13 +1517,18 @@ class RecoveryScanner:
                              "AND name = 'inspector_overrides'")
         if not exists:
             return
-        for rid, _ts, text in store._read("SELECT id, timestamp, event_json FROM "
-                                          "inspector_overrides WHERE id > ? ORDER BY id",
-                                          (state.side_last,)):
-            state.side_last = int(rid)
-            event = decode_event(text)
-            if isinstance(event, ManualOverride):
-                state.overrides.append((-int(rid), event))  # negative: not a log id
+        top = store._read("SELECT max(id) FROM inspector_overrides")[0][0]
+        if not isinstance(top, int) or top <= state.side_last:
+            return
+        for _hi, rows in store.read_id_ranges(
+                "SELECT id, timestamp, event_json FROM inspector_overrides "
+                "WHERE id > ? AND id <= ? ORDER BY id", state.side_last, top, columns=3,
+                action="read the manual changes of"):
+            for rid, _ts, text in rows:
+                state.side_last = int(rid)
+                event = decode_event(text)
+                if isinstance(event, ManualOverride):
+                    state.overrides.append((-int(rid), event))  # negative: not a log id
 
     def _resolved(self, state: _State) -> dict[str, int]:
         """Sessions a repair was recorded for -> the seconds it credited."""
@@ -1256,13 +1561,81 @@ class RecoveryScanner:
                 out[key] = out.get(key, 0) + added
         return out
 
-    def _usage(self) -> dict[str, int]:
-        """Stored usage by key (`entry + _SEP + day`), rows the service can read."""
-        if not self.store._has("usage"):
-            return {}
-        return dict(self.store._read(
-            "SELECT entry_id || char(31) || day, duration_secs FROM usage "
-            "WHERE typeof(duration_secs) = 'integer'"))
+    def _usage(self) -> tuple[dict[str, int], set[str]]:
+        """Stored usage by key (`entry + _SEP + day`), rows the service can read, and the
+        keys whose value may differ from the previous call's (a superset).
+
+        Read in rowid order as keyset statements of a bounded number of rows, each
+        returning its rows as two texts joined in SQLite (two Python objects per statement
+        instead of three per row: an update reads the whole table). Texts the same as at
+        the previous call are not split again, and when only the seconds changed (the
+        service adds to a day), only the changed ones are looked at. Texts that cannot be
+        split back exactly (a key holding the separator, NULL or text that is not UTF-8)
+        are read again row by row."""
+        store = self.store
+        old = self._usage_parts
+        parts: list[_UsagePart] = []
+        changed: set[str] = set()
+        if store._has("usage"):
+            # (sized like the scans of the log: each statement returns one row, its work
+            # is SQLite's alone)
+            sizes = store_module._id_chunks(scanning=True)
+            lo = _ROWID_MIN
+            while True:
+                want = sizes.size
+                rows, held = store._statement(_USAGE_SQL, (lo, want), "read", columns=5)
+                texts: tuple[Any, ...] = rows[0]
+                count, last = texts[0], texts[2]
+                sizes.record(count, held)
+                before = old[len(parts)] if len(parts) < len(old) else None
+                if before is not None and before.lo != lo:
+                    before = None
+                parts.append(self._usage_part(lo, texts, before, changed))
+                if count < want or last >= _ROWID_MAX:
+                    break
+                lo = last + 1
+        for gone in old[len(parts):]:
+            changed.update(gone.rows)
+        self._usage_parts = parts
+        if changed or len(old) != len(parts):
+            self._usage_dict = {}
+            for part in parts:
+                self._usage_dict.update(part.rows)
+        return self._usage_dict, changed
+
+    def _usage_part(self, lo: int, texts: tuple[Any, ...], before: _UsagePart | None,
+                    changed: set[str]) -> _UsagePart:
+        """The usage rows of one `_usage` statement, `texts`, from rowid `lo` on; the keys
+        that differ from `before` (the same statement's at the previous call) are added to
+        `changed`."""
+        count, named, last, keys, values = texts
+        if before is not None and before.texts is not None:
+            if texts == before.texts:
+                return before
+            if before.keys is not None and texts[:4] == before.texts[:4]:
+                nums = values.split(",")  # the same keys (each once): look at the seconds
+                if len(nums) == count:
+                    rows = dict(before.rows)
+                    for i in itertools.compress(range(count), map(operator.ne, nums,
+                                                                  before.nums)):
+                        rows[before.keys[i]] = int(nums[i])
+                        changed.add(before.keys[i])
+                    return _UsagePart(lo, texts, rows, before.keys, nums)
+        part = _UsagePart(lo, texts, {}, None, [])
+        if count:
+            split = keys.split(_USAGE_SEP) if isinstance(keys, str) else []
+            nums = values.split(",") if isinstance(values, str) else []
+            if named == count == len(split) == len(nums) and "\ufffd" not in keys:
+                part.rows = dict(zip(split, map(int, nums), strict=True))
+                if len(part.rows) == count:
+                    part.keys, part.nums = split, nums
+            else:  # (read apart from `texts`: never taken as unchanged)
+                part.rows = dict(self.store._read(_USAGE_ROWS_SQL, (lo, last)))
+                part.texts = None
+        old_rows = before.rows if before is not None else {}
+        changed.update(k for k, v in part.rows.items() if old_rows.get(k, v) != v)
+        changed.update(part.rows.keys() ^ old_rows.keys())
+        return part
 
     def _freeze(self, run: _Run, now: datetime, resolved: dict[str, int]) -> Run:
         sessions = () if run.sessions is None else tuple(
@@ -1312,11 +1685,12 @@ class RecoveryScanner:
 
     def _run_findings(self, run: _Run, now: datetime, resolved: dict[str, int],
                       usage: dict[str, int], cooldowns: dict[str, datetime | None], *,
-                      fresh: bool, changed_usage: set[str]) -> list[RecoveryFinding]:
-        """A run's findings: made anew when the run, a repair or the usage they show
-        changed (or for the open run); otherwise only the cooldowns are looked at again."""
+                      fresh: bool, changed_usage: set[str]) -> list[_Ordered]:
+        """A run's findings (with their `_order` keys): made anew when the run, a repair or
+        the usage they show changed (or for the open run); otherwise only the cooldowns are
+        looked at again."""
         cached = None if fresh else self._by_run.get(run.index)
-        if cached is not None and cached[2] & changed_usage:
+        if cached is not None and changed_usage and not cached[2].isdisjoint(changed_usage):
             cached = None
         if cached is None:
             items: list[tuple[RecoveryFinding, tuple[datetime, int, int] | None]] = []
@@ -1330,17 +1704,21 @@ class RecoveryScanner:
                 items.append((finding, self._cooldown_target(s, run, resolved)))
             unclean = self._unclean(run) if run.end == "unclean" and not run.never_ended \
                 else None
-            cached = (items, unclean, keys)
+            fixed = None if any(target is not None for _f, target in items) else [
+                (_order(f), f) for f in [*(f for f, _t in items), unclean] if f is not None]
+            cached = (items, unclean, keys, fixed)
             self._by_run[run.index] = cached
-        out: list[RecoveryFinding] = []
+        if cached[3] is not None:
+            return cached[3]
+        out: list[_Ordered] = []
         for finding, target in cached[0]:
-            out.append(finding)
+            out.append((_order(finding), finding))
             if target is not None:
                 cd = self._cooldown_missing(finding, target, now, cooldowns)
                 if cd is not None:
-                    out.append(cd)
+                    out.append((_order(cd), cd))
         if cached[1] is not None:
-            out.append(cached[1])
+            out.append((_order(cached[1]), cached[1]))
         return out
 
     def _interrupted(self, s: _Sess, run: _Run, resolved: dict[str, int],
@@ -1449,6 +1827,7 @@ class RecoveryScanner:
         if self._lost_for is not state:
             self._lost_for, self._lost = state, {}
             keys: Iterable[str] = state.sums
+            state.track = True
         else:
             keys = set(state.dirty_sums)
             keys.update(changed_usage)
@@ -1547,6 +1926,18 @@ class RecoveryScanner:
     def _rows_before(self, first_start: int) -> bool:
         rows = self.store._read("SELECT 1 FROM audit_log WHERE id < ? LIMIT 1", (first_start,))
         return bool(rows)
+
+
+#: A finding with the key of its place in a report (`_order`).
+_Ordered = tuple[tuple[bool, int, int, int], RecoveryFinding]
+_ORDER_KEY = operator.itemgetter(0)
+
+
+def _order(f: RecoveryFinding) -> tuple[bool, int, int, int]:
+    """Where a finding goes in a report: unresolved first, the most serious first, then by
+    kind, the newest first."""
+    return (f.resolved, _SEVERITY_ORDER[f.severity], _KIND_ORDER[f.kind],
+            -(f.evidence[0] if f.evidence else 0))
 
 
 def _after(run: _Run, since: datetime) -> bool:

@@ -8,6 +8,7 @@ appends; the repair is raced by threads (processes: test_recovery_cli.py).
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import shutil
@@ -37,6 +38,8 @@ from shepherd_store import (
     WarningIssued,
 )
 from shepherd_store import recovery as recovery_module
+from shepherd_store import store as store_module
+from shepherd_store.errors import StoreError
 from shepherd_store.policy import Policy, PolicyEntry, load_policy
 from shepherd_store.recovery import (
     RecoveryConflict,
@@ -165,6 +168,14 @@ def any_layout(request: pytest.FixtureRequest, tmp_path: Path
 
 def kinds(report: RecoveryReport) -> list[str]:
     return [f.kind for f in report.findings]
+
+
+def statements_of(monkeypatch: pytest.MonkeyPatch, ids: int) -> None:
+    """Every read of an id range (or of keyset rows) covers at most `ids` (the store sizes
+    each statement, `SqliteStore.read_id_ranges`): many statements per scan."""
+    for name in ("SCAN_START", "SCAN_LOWEST", "SCAN_CHUNK", "ROW_START", "ROW_LOWEST",
+                 "ROW_CHUNK"):
+        monkeypatch.setattr(store_module, name, ids)
 
 
 # --- the Rust-written fixtures ---------------------------------------------------------------
@@ -713,7 +724,10 @@ def test_incremental_update_equals_a_fresh_scan(any_layout: tuple[SqliteStore, L
                                                 monkeypatch: pytest.MonkeyPatch,
                                                 seed_value: int) -> None:
     monkeypatch.setattr(recovery_module, "DETAIL_RUNS", 3)  # runs leave the detail window
-    monkeypatch.setattr(recovery_module, "CHUNK", 7)  # many statements per scan
+    # Every read looks for the runs it will push out of the detail window (whose ordinary
+    # sessions it then only counts), however short.
+    monkeypatch.setattr(recovery_module, "_DETAIL_GUESS_MIN", 0)
+    statements_of(monkeypatch, 7)  # many statements per scan
     store, log = any_layout
     rng = random.Random(seed_value)
     now = at(30, 0)
@@ -734,6 +748,9 @@ def test_incremental_update_equals_a_fresh_scan(any_layout: tuple[SqliteStore, L
         incremental = scanner.update(now=now)
         fresh = recover(store, POLICY, now=now)
         assert incremental == fresh
+    with monkeypatch.context() as m:  # every session kept until its run leaves the window
+        m.setattr(recovery_module, "_DETAIL_GUESS_MIN", 1 << 62)
+        assert recover(store, POLICY, now=now) == fresh
     assert fresh.runs and any(f.kind == "interrupted_session" for f in fresh.findings)
     old = [r for r in fresh.runs if not r.detailed]
     assert old, "the history is long enough to leave runs out of the detail window"
@@ -747,7 +764,7 @@ def test_incremental_update_equals_a_fresh_scan(any_layout: tuple[SqliteStore, L
 
 def test_cancel_then_update_continues(any_layout: tuple[SqliteStore, Log],
                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(recovery_module, "CHUNK", 5)
+    statements_of(monkeypatch, 5)
     store, log = any_layout
     for _ in random_history(random.Random(3), log, 80, at(1, 6)):
         pass
@@ -766,17 +783,10 @@ def test_cancel_then_update_continues(any_layout: tuple[SqliteStore, Log],
 
 
 def test_every_read_is_one_short_statement(monkeypatch: pytest.MonkeyPatch) -> None:
-    statements: list[tuple[str, tuple[Any, ...]]] = []
-    real = SqliteStore._read
-
-    def spy(self: SqliteStore, sql: str, params: tuple[Any, ...] = (), action: str = "read"
-            ) -> list[Any]:
-        statements.append((sql, params))
-        return real(self, sql, params, action)
-
-    monkeypatch.setattr(SqliteStore, "_read", spy)
-    monkeypatch.setattr(recovery_module, "CHUNK", 10)
+    statements_of(monkeypatch, 10)
     with SqliteStore.open(fixture_path("rust-crash-restarted.db"), read_only=True) as store:
+        statements: list[tuple[str, tuple[Any, ...]]] = []
+        store.statement_observer = lambda sql, params, _s: statements.append((sql, params))
         recover(store, now=LATER)
     scans = [(sql, p) for sql, p in statements if "FROM audit_log WHERE id > ? AND id <= ?" in sql]
     assert len(scans) >= 13
@@ -784,6 +794,180 @@ def test_every_read_is_one_short_statement(monkeypatch: pytest.MonkeyPatch) -> N
     for sql, _p in statements:  # everything else is a point or LIMITed read, or a small table
         assert "audit_log" not in sql or "id <= ?" in sql or "LIMIT" in sql or \
             "max(id)" in sql or "min(id)" in sql, sql
+
+
+def _bounded_statements(seen: list[tuple[str, tuple[Any, ...]]], ids: int) -> list[str]:
+    """What each statement read, checked to be bounded: `ids` ids of the log (a range, or
+    the ranges of one batch), `ids` usage rows, a few rows (LIMIT), or one seek per item of
+    a batch. Returns their kinds, in order."""
+    kinds_seen = []
+    for sql, params in seen:
+        if "json_each" in sql:
+            batch = json.loads(params[0])
+            if "warning_issued" in sql:  # warnings of sessions: [after, up to, session]
+                assert sum(hi - lo for lo, hi, _sid in batch) <= ids, (sql, params)
+                kinds_seen.append("warning batch")
+            else:  # the row before each restart: one seek each
+                assert "LIMIT 1" in sql and len(batch) <= recovery_module._ALIVE_BATCH
+                kinds_seen.append("alive batch")
+        elif "FROM audit_log WHERE id > ? AND id <= ?" in sql:
+            assert 0 < params[1] - params[0] <= ids, (sql, params)
+            kinds_seen.append("log range" if sql.startswith("SELECT id, timestamp, ")
+                              else "other range")
+        elif "FROM usage" in sql:
+            assert "LIMIT ?" in sql and params[-1] <= ids, (sql, params)
+            kinds_seen.append("usage")
+        else:
+            assert "audit_log" not in sql or "LIMIT" in sql or "max(id)" in sql, sql
+            kinds_seen.append("other")
+    return kinds_seen
+
+
+def test_a_scan_is_short_statements_with_the_lock_free_between(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The structure of the scan and of its updates (DESIGN.md, "Short reads"): in the
+    service's rollback-journal mode, on a few thousand rows with tiny statements, each
+    statement reads a bounded range of ids (or of usage rows), none leaves a read
+    transaction open, another connection can take the exclusive lock (as the service's
+    commit does) between any two, the ranges of the log follow each other without a gap
+    or an overlap, and the answer is the one-statement answer. How long statements take is
+    measured by benchmarks/service_latency.py, never asserted here."""
+    path = rust_db(tmp_path / "db.db")
+    monkeypatch.setattr(recovery_module, "DETAIL_RUNS", 5)  # old runs' warnings: batches
+    monkeypatch.setattr(recovery_module, "_ALIVE_BATCH", 4)
+    with SqliteStore.open(path) as writer:
+        log = Log(writer)
+        history = random_history(random.Random(8), log, 3200, at(1, 6))
+        for _ in itertools.islice(history, 3000):
+            pass
+        for i in range(300):  # more usage than a statement reads
+            writer.add_usage(f"z{i % 7}", date(2025, 1, 1) + timedelta(days=i),
+                             timedelta(minutes=5))
+        top = writer.audit_id_range()[1]  # type: ignore[index]
+        with SqliteStore.open(path, read_only=True) as store:
+            assert store.journal_mode == "delete"
+            whole = recover(store, POLICY, now=LATER)  # (the default sizes: one statement)
+            other = sqlite3.connect(path, isolation_level=None)
+            other.execute("PRAGMA busy_timeout = 0")
+            seen: list[tuple[str, tuple[Any, ...]]] = []
+
+            def observe(sql: str, params: tuple[Any, ...], seconds: float) -> None:
+                assert seconds >= 0
+                conn, _lock = store._reader()
+                assert not conn.in_transaction, "a read transaction outlived its statement"
+                seen.append((sql, params))
+                other.execute("BEGIN EXCLUSIVE")  # "database is locked" if still held
+                other.execute("COMMIT")
+
+            store.statement_observer = observe
+            ids = 40
+            statements_of(monkeypatch, ids)
+            monkeypatch.setattr(recovery_module, "_WARN_BATCH_IDS", ids)
+            scanner = RecoveryScanner(store, POLICY)
+            assert scanner.scan(now=LATER) == whole
+            kinds_seen = _bounded_statements(seen, ids)
+            ranges = [p[:2] for (sql, p), k in zip(seen, kinds_seen, strict=True)
+                      if k == "log range"]
+            assert ranges[0][0] == 0 and ranges[-1][1] == top and len(ranges) >= top // ids
+            assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
+            for kind in ("usage", "alive batch", "warning batch"):
+                assert kinds_seen.count(kind) >= 3, (kind, kinds_seen.count(kind))
+            # The update reads the rows added since, in as short statements.
+            seen.clear()
+            for _ in history:
+                pass
+            updated = scanner.update(now=LATER)
+            kinds_seen = _bounded_statements(seen, ids)
+            ranges = [p[:2] for (sql, p), k in zip(seen, kinds_seen, strict=True)
+                      if k == "log range"]
+            assert ranges[0][0] == top and ranges[-1][1] == updated.last_id > top + 4 * ids
+            assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
+            store.statement_observer = None
+            assert updated == recover(store, POLICY, now=LATER)
+            other.close()
+
+
+@pytest.mark.parametrize("encoding", ["UTF-16le", "UTF-16be"])
+def test_a_utf16_database_is_read_alike(tmp_path: Path, encoding: str) -> None:
+    """The scan's SQL compares stored bytes in a UTF-8 database only: a UTF-16 one (another
+    tool may have made it) gives the same report."""
+    reports = []
+    for name, pragma in (("utf8.db", "UTF-8"), ("utf16.db", encoding)):
+        path = tmp_path / name
+        with sqlite3.connect(path) as conn:
+            conn.execute(f"PRAGMA encoding = '{pragma}'")
+            for ddl in RUST_DDL:
+                conn.execute(ddl)
+        conn.close()
+        with SqliteStore.open(path) as store:
+            for _ in random_history(random.Random(2), Log(store), 400, at(1, 6)):
+                pass
+            assert store._read("PRAGMA encoding")[0][0] == pragma
+            reports.append(recover(store, POLICY, now=LATER))
+    assert reports[0] == reports[1] and reports[0].findings
+
+
+def test_usage_is_read_in_short_statements_and_exactly(any_layout: tuple[SqliteStore, Log],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stored usage, as one statement reads it, at every update: values changed, rows
+    added and removed, keys that are not text, hold the separators or are not UTF-8."""
+    store, _log = any_layout
+    statements_of(monkeypatch, 16)
+    scanner = RecoveryScanner(store)
+
+    def one_statement() -> dict[str, int]:
+        return dict(store._read("SELECT entry_id || char(31) || day, duration_secs FROM usage "
+                                "WHERE typeof(duration_secs) = 'integer'"))
+
+    def edit(sql: str, *params: Any) -> None:
+        with store.override("edit usage in") as conn:
+            conn.execute(sql, params)
+
+    for i in range(100):
+        store.add_usage(f"e{i % 3}", date(2026, 1, 1) + timedelta(days=i), timedelta(minutes=1))
+    edits: list[tuple[str, tuple[Any, ...]]] = [
+        ("UPDATE usage SET duration_secs = duration_secs + 7 WHERE day = '2026-02-01'", ()),
+        ("UPDATE usage SET day = '2027-01-01' WHERE day = '2026-02-02'", ()),
+        ("DELETE FROM usage WHERE day = '2026-02-03'", ()),
+        ("INSERT INTO usage VALUES (?, '2026-05-05', 5)", ("with\x1eseparator",)),
+        ("INSERT INTO usage VALUES (?, '2026-05-05', 6)", ("with\x1fother",)),
+        ("INSERT INTO usage VALUES (CAST(? AS BLOB), '2026-05-06', 7)", (b"caf\xe9",)),
+        ("INSERT INTO usage VALUES (42, '2026-05-07', 8)", ()),
+        ("UPDATE usage SET duration_secs = 'x' WHERE day = '2026-01-09'", ()),
+        ("UPDATE usage SET duration_secs = 2.5 WHERE day = '2026-01-10'", ()),
+        ("DELETE FROM usage WHERE rowid = (SELECT max(rowid) FROM usage)", ()),
+        ("INSERT INTO usage (rowid, entry_id, day, duration_secs) "
+         "VALUES (-5, 'first', '2026-01-01', 3)", ()),
+    ]
+    previous = one_statement()
+    assert scanner._usage() == (previous, set(previous))
+    for sql, params in edits:
+        edit(sql, *params)
+        now = one_statement()
+        usage, changed = scanner._usage()
+        assert usage == now, sql
+        assert {k for k, _v in now.items() ^ previous.items()} <= changed, sql
+        previous = now
+    assert scanner._usage() == (previous, set())
+
+
+def test_a_read_that_failed_half_way_is_read_again(any_layout: tuple[SqliteStore, Log],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lookup that fails in the middle of a chunk (the lock, say) leaves rows of it read:
+    the next update reads the log anew rather than count them twice."""
+    store, log = any_layout
+    for _ in random_history(random.Random(6), log, 300, at(1, 6)):
+        pass
+    scanner = RecoveryScanner(store)
+
+    def locked(self: RecoveryScanner, state: Any) -> None:
+        raise StoreError("the database is locked")
+
+    with monkeypatch.context() as m:
+        m.setattr(RecoveryScanner, "_resolve_alive", locked)
+        with pytest.raises(StoreError):
+            scanner.scan(now=LATER)
+    assert scanner.update(now=LATER) == recover(store, now=LATER)
 
 
 def test_the_update_reads_only_new_rows(any_layout: tuple[SqliteStore, Log],
@@ -794,15 +978,8 @@ def test_the_update_reads_only_new_rows(any_layout: tuple[SqliteStore, Log],
     scanner = RecoveryScanner(store)
     before = scanner.scan(now=LATER)
     ranges: list[tuple[Any, ...]] = []
-    real = SqliteStore._read
-
-    def spy(self: SqliteStore, sql: str, params: tuple[Any, ...] = (), action: str = "read"
-            ) -> list[Any]:
-        if "id > ? AND id <= ?" in sql:
-            ranges.append(params)
-        return real(self, sql, params, action)
-
-    monkeypatch.setattr(SqliteStore, "_read", spy)
+    store.statement_observer = lambda sql, params, _s: (
+        ranges.append(params) if "FROM audit_log WHERE id > ? AND id <= ?" in sql else None)
     assert scanner.update(now=LATER) == before and ranges == []
     log.add(at(29, 0), ServiceStarted())
     after = scanner.update(now=LATER)
