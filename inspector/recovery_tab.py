@@ -254,7 +254,11 @@ class RecoveryTab(DatabaseTab):
         self._set_notice("")
         self._on_state()
         self._show()
-        self.reload()
+        # The full scan reads the whole log (seconds and tens of MB at a million events):
+        # while the tab is hidden it waits to be shown, and never competes with the page
+        # the person is looking at.
+        if not self.later_if_hidden(self.reload):
+            self.reload()
 
     def _load_job(self) -> Callable[[], object] | None:
         store, policy = self.db.store, self.db.policy
