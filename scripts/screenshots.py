@@ -14,7 +14,6 @@ import os
 import shutil
 import sys
 import tempfile
-from datetime import timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,8 +30,6 @@ from inspector.app import open_window  # noqa: E402
 from inspector.demo import DemoService  # noqa: E402
 from inspector.main_window import MainWindow  # noqa: E402
 from inspector.theme import apply_theme  # noqa: E402
-from shepherd_store import SqliteStore  # noqa: E402
-from shepherd_store.simulate import Simulator  # noqa: E402
 
 OUT = REPO / "docs" / "screenshots"
 
@@ -53,11 +50,7 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         demo = DemoService(Path(tmp))
-        with SqliteStore.open(demo.path) as store:  # today: a few sessions, one still running
-            sim = Simulator(store, seed=11)
-            sim.max_ahead = timedelta(0)  # as the demo: never a time in the future
-            sim.run_live(interval=0, max_sessions=3, speed=0.25)
-            sim.start_session("supertuxkart")
+        # The demo's own history: afternoons of play and yesterday's crash.
         for scheme in ("light", "dark"):
             apply_theme(app, scheme)
             suffix = "" if scheme == "light" else "-dark"
