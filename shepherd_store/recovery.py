@@ -103,7 +103,7 @@ from .events import (
     is_uuid,
 )
 from .policy import Policy
-from .query import SCAN_CHUNK
+from .query import SCAN_CHUNK, ChunkSizer
 from .schema import Layout
 from .store import SqliteStore
 from .timefmt import (
@@ -1577,9 +1577,9 @@ class RecoveryScanner:
         parts: list[_UsagePart] = []
         changed: set[str] = set()
         if store._has("usage"):
-            # (sized like the scans of the log: each statement returns one row, its work
-            # is SQLite's alone)
-            sizes = store_module._id_chunks(scanning=True)
+            # (sized as the store's keyset walks: at most `ROW_CHUNK` rows a statement)
+            sizes = ChunkSizer(store_module.ROW_START, store_module.ROW_LOWEST,
+                               store_module.ROW_CHUNK)
             lo = _ROWID_MIN
             while True:
                 want = sizes.size
