@@ -415,3 +415,22 @@ def test_new_sessions_above_keep_the_rows_in_view_and_say_how_many_came(
     assert tab.new_chip.isVisible() and tab.new_chip.text() == "↑ 2 new sessions"
     qtbot.mouseClick(tab.new_chip, Qt.MouseButton.LeftButton)
     assert table.verticalScrollBar().value() == 0 and not tab.new_chip.isVisible()
+
+
+def test_a_hidden_audit_tab_reads_no_sessions_and_catches_up_when_shown(
+        qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Found by benchmarks/service_latency.py: with another tab shown, the Sessions view
+    # still read after every commit (43-109 ms statements on a million events).
+    path = writable_copy("rust-crash-restarted", tmp_path)
+    window = make_window(qtbot, path)
+    model = window.audit.sessions
+    loaded(qtbot, window, 16)
+    window.tabs.setCurrentWidget(window.usage)
+    sid = str(uuid.uuid4())
+    append(path, SessionStarted(sid, "tuxmath", "Tux Math", None))
+    with qtbot.waitSignal(window.db.changed, timeout=5000):  # the window saw the commit
+        window.db.check_now()
+    assert not model.refreshing and not model.loading and model.rowCount() == 16
+    window.tabs.setCurrentWidget(window.audit)
+    qtbot.waitUntil(lambda: model.rowCount() == 17, timeout=5000)
+    assert model.session_at(0) is not None and model.session_at(0).session_id == sid
