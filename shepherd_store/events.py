@@ -454,12 +454,6 @@ def decode_event(text: object) -> Event:
     return event
 
 
-def event_entry_id(event: Event) -> str | None:
-    """The entry an event is about, when it names one."""
-    value = getattr(event, "entry_id", None)
-    return value if isinstance(value, str) else None
-
-
 def event_session_id(event: Event) -> str | None:
     """The session an event is about, when it names one."""
     value = getattr(event, "session_id", None)

@@ -8,7 +8,6 @@ and `matches_time` decides exactly.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -184,8 +183,3 @@ class ChunkSizer:
 def day_range(start: date | None, end: date | None) -> tuple[str, str]:
     """Text bounds for a usage day range (inclusive), open ends widened to everything."""
     return (format_day(start) if start else "0000-00-00", format_day(end) if end else "9999-99-99")
-
-
-def unique(values: Iterable[str]) -> list[str]:
-    """Values in first-seen order without repeats."""
-    return list(dict.fromkeys(values))
