@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +100,51 @@ def bench_appends(n: int, chunk: int = 50) -> None:
     REPORT.info("appends: SqliteStore.append_audit", rate["lib"], "/s",
                 note=f"{rate['lib'] / rate['enc']:.2f} of raw+encode: store plumbing")
     REPORT.check("appends: library / raw floor, same run", rate["lib"] / rate["raw"], "x",
+                 at_least=0.85)
+
+
+def bench_usage_writes(n: int, chunk: int = 50) -> None:
+    """Durable `add_usage` against raw sqlite3 running the same upsert, interleaved in chunks
+    (the service adds usage once per session end; each add is one transaction)."""
+    print(f"\nDurable usage adds (new WAL files, synchronous=FULL, one transaction each; {n} "
+          f"each, interleaved in chunks of {chunk})")
+    entries = ("tuxmath", "minecraft", "gcompris", "supertuxkart")
+    start_day = date(2026, 1, 1)
+    adds = [(entries[i % len(entries)], start_day + timedelta(days=i // 7), 60 + i % 900)
+            for i in range(n)]
+    sql = ("INSERT INTO usage (entry_id, day, duration_secs) VALUES (?, ?, ?) "
+           "ON CONFLICT(entry_id, day) "
+           "DO UPDATE SET duration_secs = duration_secs + excluded.duration_secs")
+    spent = {"lib": 0.0, "raw": 0.0}
+    with tempfile.TemporaryDirectory(prefix="bench-usage-", dir=_tmp_dir()) as tmp:
+        store = SqliteStore.open(Path(tmp) / "lib.db")
+        raw = _raw_connection(Path(tmp) / "raw.db")
+        try:
+            for k in range(0, n, chunk):
+                start = time.perf_counter()
+                for entry, day, seconds in adds[k:k + chunk]:
+                    store.add_usage(entry, day, timedelta(seconds=seconds))
+                spent["lib"] += time.perf_counter() - start
+                start = time.perf_counter()
+                for entry, day, seconds in adds[k:k + chunk]:
+                    raw.execute("BEGIN IMMEDIATE")
+                    raw.execute(sql, (entry, day.isoformat(), seconds))
+                    raw.execute("COMMIT")
+                spent["raw"] += time.perf_counter() - start
+            lib_rows = store._conn.execute(
+                "SELECT entry_id, day, duration_secs FROM usage ORDER BY 1, 2").fetchall()
+            raw_rows = raw.execute(
+                "SELECT entry_id, day, duration_secs FROM usage ORDER BY 1, 2").fetchall()
+        finally:
+            store.close()
+            raw.close()
+    rate = {k: n / v for k, v in spent.items()}
+    REPORT.check("usage adds: same rows as raw sqlite3", int(lib_rows != raw_rows), "",
+                 at_most=0, note=f"{len(lib_rows)} rows")
+    REPORT.info("usage adds: raw sqlite3, the same upsert", rate["raw"], "/s",
+                note="SQLite floor")
+    REPORT.info("usage adds: SqliteStore.add_usage", rate["lib"], "/s")
+    REPORT.check("usage adds: library / raw floor, same run", rate["lib"] / rate["raw"], "x",
                  at_least=0.85)
 
 
@@ -199,6 +244,7 @@ def main() -> int:
           f"{sys.version.split()[0]}, {os.cpu_count()} CPUs")
     if not args.skip_appends:
         bench_appends(args.appends)
+        bench_usage_writes(args.appends)
     for layout in ("seed", "rust"):
         bench_queries(layout, args.events, args.runs)
     return REPORT.finish()
