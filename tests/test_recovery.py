@@ -37,7 +37,6 @@ from shepherd_store import (
     UserStop,
     WarningIssued,
 )
-from shepherd_store import recovery as recovery_module
 from shepherd_store import store as store_module
 from shepherd_store.errors import StoreError
 from shepherd_store.policy import Policy, PolicyEntry, load_policy
@@ -51,6 +50,7 @@ from shepherd_store.recovery import (
     repair_cooldown,
     repair_usage_lost,
 )
+from shepherd_store.recovery import scanner as recovery_module
 from shepherd_store.schema import RUST_DDL
 from shepherd_store.timefmt import format_timestamp, parse_timestamp
 

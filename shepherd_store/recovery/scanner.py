@@ -1,69 +1,4 @@
-"""Crash recovery: the service's runs rebuilt from the audit log, and the play it never counted.
-
-The shipped service (`shepherdd`) writes a session's usage, its cooldown and its
-`session_ended` row only when the session ends; it never saves a snapshot. A crash, a power
-loss or a forced kill during a session therefore leaves a `session_started` (perhaps some
-`warning_issued`) and nothing else, and the play is missing from the day's quota. Even a
-clean shutdown stops a running game without ending its session (upstream `main.rs`): the log
-then shows `service_stopped` with the session still open.
-
-`RecoveryScanner` reads the log once, keeps what it learnt, and afterwards reads only the
-rows added since (`update`). `recover(store)` is the one-shot form; `repair(store,
-session_id)` records the missing play the way the service would have, once.
-
-Every read is a series of short statements (DESIGN.md, "Short reads"): ranges of the log go
-through `SqliteStore.read_id_ranges` (each statement sized to about 10 ms, its rows staged,
-the lock released between them), the usage table is read in keyset statements of a bounded
-number of rows, and the lookups a scan needs by the hundred (the last row before each
-restart, the warnings of old runs' interrupted sessions) are batched, one seek or one short
-range per item. `tests/test_recovery.py` checks the structure;
-`benchmarks/service_latency.py` measures what the service's writes wait.
-
-Rules (what the report means):
-
-* A **run** starts at `service_started` and ends at `service_stopped` (`clean`), at the next
-  `service_started` (`unclean`: the service died without a trace) or at the end of the log
-  (`open`: the service is running, or it stopped without a trace; the log cannot tell).
-  Session rows with no `service_started` before them (the log's beginning was pruned, or rows
-  written after a stop) form a run whose `started_id` is None.
-* A session never ended is **interrupted** when its run is closed (clean or unclean), when
-  another session started after it in the same run (the service runs one at a time), or,
-  in the open run, when its deadline passed more than `DEADLINE_GRACE` ago (the service ends
-  a session at its deadline: one still open then cannot be running). Otherwise it is
-  **running** (which also covers "interrupted, but the log cannot show it yet").
-* The unrecorded play of an interrupted session lies between two bounds. `min_seconds` runs
-  from its start to the last sign of life of its run: the run's last row before the
-  `service_stopped` / next `service_started` (or the log's last row for the open run; rows
-  written by this library are no sign of life), and `deadline - T` for a `warning_issued`
-  with threshold T (warnings keep the original schedule). `max_seconds` runs to the earliest
-  of the run's end (the next `service_started` or the `service_stopped`), the start of a
-  session that followed it in the same run, and the (extended) deadline; it is None when
-  none exists (no deadline, and the service never came back). The lower bound is rounded
-  down to whole seconds and the upper one up (the service ends an expired session a moment
-  after its deadline).
-* The **day** a repair credits is the day the session would have ended (the service adds
-  usage to its local date at the end of the session): `started_at + credited seconds` as a
-  local date (`credited_day`). When the offsets of the rows around the session (its start,
-  its run's last sign of life, the run's end) are this machine's time zone's at those
-  instants (the inspector runs where the service does), that zone's date at that moment;
-  otherwise the date in the offset of the latest of those rows at or before it. Both are
-  the session's own offset unless the offset changed while it ran (a DST change). Findings
-  give it for `min_seconds`.
-* **usage_lost**: a day whose stored usage for an entry is below the sum of that day's
-  `session_ended` durations (whole seconds each, the day in the row's own offset), plus the
-  seconds recorded by manual usage changes (`what` = `usage`, including repairs). A session
-  ended twice counts once.
-* A repair is a manual usage change whose recorded JSON names the session (`session_id`);
-  one made by `snapshot diagnose`'s fix (which names it in the reason) counts too.
-* Rows are read as the service wrote them (serde's compact JSON, parsed by a fast path; any
-  other form goes through `json.loads`). Rows recovery does not need (clients, denials,
-  policy loads, warnings) are left out in SQL when they begin exactly as the service writes
-  them; their timestamps are not read (warnings are read for the newest runs, and for an
-  older run's interrupted session). Timestamps are parsed where they are used; clock jumps
-  are looked for between consecutive rows that recovery reads.
-* In a run that the rest of the log pushes out of the report's detail (`DETAIL_RUNS`), an
-  ordinary session whose end is the next row read is only counted (its play, its id):
-  nothing can ask for it later, and `RecoveryScanner.run_sessions` reads such a run again.
+"""RecoveryScanner: the log read once, then only what was added; the reports it makes.
 """
 
 from __future__ import annotations
@@ -75,20 +10,15 @@ import json
 import math
 import operator
 import re
-import sqlite3
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
-from . import store as store_module
-from .describe import format_duration, format_local, reason_text
-from .diagnose import CLOCK_TOLERANCE, DEADLINE_GRACE, Severity
-from .errors import ConflictError, SerializationError
-from .events import (
-    REASON_TYPES,
-    U64_MAX,
+from .. import store as store_module
+from ..describe import format_duration, format_local, reason_text
+from ..diagnose import CLOCK_TOLERANCE, DEADLINE_GRACE
+from ..events import (
     AdminStop,
     Expired,
     LaunchFailed,
@@ -99,45 +29,43 @@ from .events import (
     SessionEndReason,
     UserStop,
     decode_event,
-    dumps,
-    is_uuid,
 )
-from .policy import Policy
-from .query import SCAN_CHUNK, ChunkSizer
-from .schema import Layout
-from .store import SqliteStore
-from .timefmt import (
-    MAX_DURATION_SECS,
-    format_day,
-    format_timestamp,
-    local_now,
-    parse_day,
-    parse_timestamp,
+from ..policy import Policy
+from ..query import SCAN_CHUNK, ChunkSizer
+from ..schema import Layout
+from ..store import SqliteStore
+from ..timefmt import MAX_DURATION_SECS, format_day, local_now, parse_day
+from .results import (
+    FINDING_KINDS,
+    Progress,
+    RecoveredSession,
+    RecoveryFinding,
+    RecoveryReport,
+    Run,
+    RunEnd,
+    SessionStatus,
 )
-
-__all__ = [
-    "DETAIL_RUNS",
-    "FINDING_KINDS",
-    "RecoveredSession",
-    "RecoveryConflict",
-    "RecoveryFinding",
-    "RecoveryReport",
-    "RecoveryScanner",
-    "RepairResult",
-    "Run",
-    "credited_day",
-    "recover",
-    "repair",
-    "repair_cooldown",
-    "repair_usage_lost",
-]
-
-FindingKind = Literal["interrupted_session", "unclean_shutdown", "usage_lost", "cooldown_missing"]
-FINDING_KINDS: tuple[FindingKind, ...] = (
-    "interrupted_session", "usage_lost", "cooldown_missing", "unclean_shutdown")
-SessionStatus = Literal["ended", "running", "interrupted"]
-RunEnd = Literal["clean", "unclean", "open"]
-Fix = Literal["repair", "add_lost_usage", "set_cooldown"]
+from .rows import (
+    _END_HEAD,
+    _FAST_END,
+    _FAST_END_TAIL,
+    _FAST_EXT,
+    _FAST_START,
+    _I32,
+    _PAIR_END_TAIL,
+    _SEP,
+    _SVC_START,
+    _SVC_STOP,
+    _alive_batch_sql,
+    _alive_sql,
+    _parse_ts,
+    _parse_warning,
+    _Parsed,
+    _select,
+    _slow_parse,
+    _uint,
+    _warnings_sql,
+)
 
 #: The newest runs whose sessions a report lists (older ones: `RecoveryScanner.run_sessions`).
 DETAIL_RUNS = 100
@@ -152,8 +80,6 @@ _CUT, _ALIVE, _LAST_AND_ALIVE = 0, 1, 2
 #: Reads of more ids than this first look for the runs they will push out of the detail
 #: window (`RecoveryScanner._detail_from`): their sessions need not be kept.
 _DETAIL_GUESS_MIN = SCAN_CHUNK
-#: At most this many ids are checked for new rows of a session inside a repair's transaction.
-_MAX_RECHECK = 200_000
 _SEVERITY_ORDER = {"problem": 0, "warning": 1, "info": 2}
 _KIND_ORDER = {kind: i for i, kind in enumerate(FINDING_KINDS)}
 #: Usage-change reasons and recorded JSON: what marks a recorded repair.
@@ -161,278 +87,6 @@ REPAIR_WHAT = "usage"
 _UUID_IN_TEXT = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
-#: Called with (ids read, ids to read); returning False cancels (like the store's scans).
-Progress = Callable[[int, int], "bool | None"]
-
-
-# --- the public results ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RecoveredSession:
-    """One session as the log tells it.
-
-    `status` is `ended`, `running` (in the open run, deadline not long past) or
-    `interrupted` (never ended; see the module's rules). `deadline` is the latest one
-    (after extensions), None when unlimited or unreadable. `warnings` are the thresholds
-    issued (seconds before the deadline) and `warning_ids` their rows. `last_seen_at` is the
-    latest moment it is known to have been running (its end when it ended). `resolved`: a
-    repair was recorded for it. Times are None when the stored text cannot be read.
-    """
-
-    session_id: str
-    entry_id: str
-    label: str
-    started_id: int
-    started_at: datetime | None
-    deadline: datetime | None
-    ended_id: int | None
-    ended_at: datetime | None
-    duration: timedelta | None
-    end_reason: str | None
-    warnings: tuple[int, ...]
-    warning_ids: tuple[int, ...]
-    extended_ids: tuple[int, ...]
-    last_seen_at: datetime | None
-    status: SessionStatus
-    resolved: bool
-
-    @property
-    def interrupted(self) -> bool:
-        return self.status == "interrupted"
-
-    @property
-    def running(self) -> bool:
-        return self.status == "running"
-
-
-@dataclass(frozen=True)
-class Run:
-    """One run of the service, from its `service_started` to its end.
-
-    `end`: `clean` (`ended_id` is the `service_stopped`), `unclean` (`ended_id` is the next
-    `service_started`) or `open` (the latest run, not stopped: running, or stopped without a
-    trace). `started_id` is None for session rows with no `service_started` before them.
-    `last_event_*` is the run's last row (for an open run, the log's last). `sessions`
-    (oldest first) is filled for the newest `DETAIL_RUNS` runs (`detailed`); `session_count`
-    always counts them all, and `RecoveryScanner.run_sessions` reads an older run's.
-    `first_id` is the run's first row read (its `service_started`, or its first session).
-    """
-
-    started_id: int | None
-    started_at: datetime | None
-    end: RunEnd
-    ended_id: int | None
-    ended_at: datetime | None
-    last_event_id: int | None
-    last_event_at: datetime | None
-    sessions: tuple[RecoveredSession, ...]
-    session_count: int
-    detailed: bool
-    first_id: int
-
-
-@dataclass(frozen=True)
-class RecoveryFinding:
-    """Something the log shows went unrecorded, in plain words and as figures.
-
-    `min_seconds`/`max_seconds`: the unrecorded seconds (`max_seconds` None when unbounded);
-    `day`: the usage day a repair credits (for `min_seconds`); `resolved`: a repair was
-    recorded; `evidence`: the audit ids it rests on. `recorded_seconds` is the usage stored
-    for `entry_id` on `day` when read; `cooldown_until` the cooldown the service would have
-    set (cooldown_missing). `fix` names the repair that applies (`repair`,
-    `add_lost_usage`, `set_cooldown`), None when there is nothing to do. `credited_day`
-    gives the day for another amount.
-    """
-
-    kind: FindingKind
-    severity: Severity
-    title: str
-    explanation: str
-    action: str
-    evidence: tuple[int, ...]
-    session_id: str | None
-    entry_id: str | None
-    label: str | None
-    min_seconds: int | None
-    max_seconds: int | None
-    day: date | None
-    resolved: bool
-    started_at: datetime | None = None
-    recorded_seconds: int | None = None
-    cooldown_until: datetime | None = None
-    fix: Fix | None = None
-    #: Times of the rows around the session, with the offsets the service wrote (its start,
-    #: its run's last sign of life, the run's end): what `credited_day` goes by.
-    observed: tuple[datetime, ...] = ()
-
-    @property
-    def needs_action(self) -> bool:
-        return not self.resolved and self.severity != "info"
-
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (times as stored, RFC 3339; the day as YYYY-MM-DD)."""
-        return {
-            "kind": self.kind, "severity": self.severity, "session_id": self.session_id,
-            "entry_id": self.entry_id, "label": self.label, "min_seconds": self.min_seconds,
-            "max_seconds": self.max_seconds,
-            "day": format_day(self.day) if self.day is not None else None,
-            "resolved": self.resolved, "evidence": list(self.evidence),
-            "started_at": _iso(self.started_at), "recorded_seconds": self.recorded_seconds,
-            "cooldown_until": _iso(self.cooldown_until), "fix": self.fix,
-            "observed": [_iso(t) for t in self.observed],
-            "title": self.title, "explanation": self.explanation, "action": self.action}
-
-
-@dataclass(frozen=True)
-class RecoveryReport:
-    """What a scan found: runs newest first, findings most serious first, and notes.
-
-    `last_id` is the newest audit id read; `complete` is False when a scan was cancelled
-    (a later `update` continues it).
-    """
-
-    runs: tuple[Run, ...]
-    findings: tuple[RecoveryFinding, ...]
-    notes: tuple[str, ...]
-    last_id: int
-    complete: bool = True
-    now: datetime | None = field(default=None, compare=False)
-
-    @property
-    def needs_action(self) -> bool:
-        """Whether an unresolved finding needs action (the CLI's exit status 1)."""
-        return any(f.needs_action for f in self.findings)
-
-    def finding(self, session_id: str, kind: FindingKind = "interrupted_session"
-                ) -> RecoveryFinding | None:
-        """The finding of `kind` about `session_id`, if any."""
-        return next((f for f in self.findings if f.kind == kind and f.session_id == session_id),
-                    None)
-
-
-@dataclass(frozen=True)
-class RepairResult:
-    """What `repair` wrote: `seconds` added to `entry_id`'s usage of `day`, and the cooldown.
-
-    `cooldown_until` is the cooldown written (None when not asked, or the stored one was
-    already later: `cooldown_note` says why).
-    """
-
-    session_id: str | None
-    entry_id: str
-    day: date
-    seconds: int
-    usage_before: int
-    usage_after: int
-    cooldown_until: datetime | None = None
-    cooldown_previous: str | None = None
-    cooldown_note: str | None = None
-
-
-class RecoveryConflict(ConflictError):
-    """A repair was refused and nothing was written.
-
-    `reason`: `resolved` (already recorded), `changed` (the log changed since it was read),
-    `not_interrupted` (ended or still running), `unknown` (no such session), `nothing`
-    (nothing left to do).
-    """
-
-    def __init__(self, message: str, reason: str, *, path: str | None = None) -> None:
-        super().__init__(message, path=path)
-        self.reason = reason
-
-
-# --- reading rows ---------------------------------------------------------------------------
-
-_U = r"([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
-_S = r'"([^"\\\x00-\x1f]*)"'
-_N = r"(0|[1-9][0-9]{0,19})"
-# serde_json's compact output of the daemon's events (field order of the Rust enum). A row
-# these do not match exactly is read with json.loads (same fields, same checks).
-_FAST_START = re.compile(r'\{"type":"session_started","session_id":"' + _U + r'","entry_id":'
-                         + _S + r',"label":' + _S + r',"deadline":(?:null|' + _S + r')\}')
-_FAST_WARN = re.compile(r'\{"type":"warning_issued","session_id":"' + _U
-                        + r'","threshold_seconds":' + _N + r'\}')
-_FAST_END = re.compile(
-    r'\{"type":"session_ended","session_id":"' + _U + r'","entry_id":' + _S
-    + r',"reason":\{"type":"(expired|user_stop|admin_stop|policy_stop|service_shutdown|'
-    r'process_exited|launch_failed)"(?:,"exit_code":(null|-?(?:0|[1-9][0-9]{0,9}))|,"error":'
-    + _S + r')?\},"duration":\{"secs":' + _N + r',"nanos":' + _N + r'\}\}')
-#: The end row after its session id, for a session id already known (validated at its start).
-_END_HEAD = '{"type":"session_ended","session_id":"'
-_FAST_END_TAIL = re.compile(
-    r'","entry_id":' + _S
-    + r',"reason":\{"type":"(expired|user_stop|admin_stop|policy_stop|service_shutdown|'
-    r'process_exited|launch_failed)"(?:,"exit_code":(null|-?(?:0|[1-9][0-9]{0,9}))|,"error":'
-    + _S + r')?\},"duration":\{"secs":' + _N + r',"nanos":' + _N + r'\}\}')
-#: The usual forms of that tail, for a session ended at the next row (`_ingest`'s pairs): a
-#: subset of what `_FAST_END_TAIL` takes, nanos already below 1e9; the entry, the exit
-#: code and the seconds.
-_PAIR_END_TAIL = re.compile(
-    r'","entry_id":' + _S + r',"reason":\{"type":"(?:(?:expired|user_stop|admin_stop|'
-    r'policy_stop|service_shutdown)"|process_exited"(?:,"exit_code":(null|-?(?:0|[1-9]'
-    r'[0-9]{0,9})))?|launch_failed","error":"[^"\\\x00-\x1f]*")\},"duration":\{"secs":'
-    + _N + r',"nanos":(?:0|[1-9][0-9]{0,8})\}\}')
-_FAST_EXT = re.compile(r'\{"type":"session_extended","session_id":"' + _U
-                       + r'","extended_by":\{"secs":' + _N + r',"nanos":' + _N
-                       + r'\},"new_deadline":' + _S + r'\}')
-_SVC_START = '{"type":"service_started"}'
-#: Usage keys are `entry_id + _SEP + day`: the day (10 characters) last, so never ambiguous.
-_SEP = "\x1f"
-_SVC_STOP = '{"type":"service_stopped"}'
-#: Types recovery does not read: rows of them are only checked in SQL.
-_OTHER_TYPES = ("client_connected", "client_disconnected", "launch_denied", "policy_loaded",
-                "config_reloaded")
-#: Skipped by the main pass too (a third of a log): read for the newest runs only.
-_WARNING = "warning_issued"
-_HEAD = 30
-_SKIPPED_HEADS = tuple(h[:_HEAD] for h in (
-    '{"type":"client_connected","client_id":"', '{"type":"client_disconnected","client_id":"',
-    '{"type":"launch_denied","entry_id":"', '{"type":"policy_loaded","entry_count":',
-    '{"type":"config_reloaded","success":', '{"type":"warning_issued","session_id":"'))
-_I32 = (-(2**31), 2**31 - 1)
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _after_prefix(head: str) -> str:
-    """The least text after every text that begins with `head` (ASCII, not ending in DEL),
-    in SQLite's BINARY order: `head` with its last character's successor."""
-    return head[:-1] + chr(ord(head[-1]) + 1)
-
-
-def _select(col: str, *, utf8: bool = True) -> str:
-    """The rows recovery reads in an id range: every row except those that begin exactly as
-    the service writes the types recovery skips (`_SKIPPED_HEADS`: the tag and the next key,
-    so a newer type sharing a prefix is still read). `instr` or `json_valid` on every row
-    cost up to a third of the scan. In a UTF-8 database "begins with" is asked as
-    comparisons of the stored bytes: the text lies in one of the gaps between the heads and
-    their `_after_prefix`es (the usual rows' gap asked first). No substring is made per
-    row: a fifth of the statement's time. (Other values compare as `substr` does: NULL is
-    never read, a number is below every text and a BLOB above.) Otherwise one fixed-length
-    `substr` per row."""
-    if utf8:
-        value = f"{col} COLLATE BINARY"
-        heads = sorted(_SKIPPED_HEADS)  # (ASCII: as SQLite orders them)
-        edges: list[tuple[str | None, str | None]] = list(zip(
-            [None, *map(_after_prefix, heads)], [*heads, None], strict=True))
-        usual = '{"type":"session_started"'
-        edges.sort(key=lambda e: not ((e[0] or "") <= usual and (e[1] is None or usual < e[1])))
-        gaps = [" AND ".join(([f"{value} >= {_quote(lo)}"] if lo is not None else [])
-                             + ([f"{value} < {_quote(hi)}"] if hi is not None else []))
-                for lo, hi in edges]
-        cond = "(" + " OR ".join(f"({gap})" for gap in gaps) + ")"
-    else:
-        cond = f"substr({col}, 1, {_HEAD}) NOT IN ({','.join(map(_quote, _SKIPPED_HEADS))})"
-    return (f"SELECT id, timestamp, {col} FROM audit_log WHERE id > ? AND id <= ? AND "
-            f"{cond} ORDER BY id")
-
-
-#: Usage rows from a rowid on: how many, how many with a key, the last rowid, the keys
-#: (`entry + _SEP + day`) joined by `_USAGE_SEP` and the seconds joined by commas.
 _USAGE_SEP = "\x1e"
 _USAGE_SQL = (
     "SELECT count(*), count(k), max(r), group_concat(k, char(30)), group_concat(d) FROM "
@@ -445,181 +99,6 @@ _ROWID_MIN, _ROWID_MAX = -(2**63), 2**63 - 1
 _FIRST_ID = operator.attrgetter("first_id")
 
 
-def _warnings_sql(col: str, *, utf8: bool = True) -> str:
-    """The rows in an id range that begin as a warning (see `_select` for the UTF-8 form)."""
-    head = f'{{"type":"{_WARNING}"'
-    cond = (f"{col} COLLATE BINARY >= {_quote(head)} AND {col} COLLATE BINARY < "
-            f"{_quote(_after_prefix(head))}" if utf8 else
-            f"substr({col}, 1, {len(head)}) = {_quote(head)}")
-    return (f"SELECT id, {col} FROM audit_log WHERE id > ? AND id <= ? AND {cond} "
-            "ORDER BY id")
-
-
-def _parse_warning(text: object) -> tuple[str, int] | None:
-    """(session id, threshold) of a warning row, or None when it cannot be read."""
-    if text.__class__ is str:
-        m = _FAST_WARN.fullmatch(text)
-        if m is not None and int(m[2]) <= U64_MAX:
-            return m[1], int(m[2])
-    parsed = _slow_parse(text)
-    return (parsed[1], parsed[2]) if parsed[0] == "warn" else None
-
-
-def _not_mine(layout: Layout, col: str) -> str:
-    """A condition on `col` (the audit JSON) leaving out this library's own rows (seed)."""
-    head = '{"type":"manual_override"'
-    return f" AND substr({col}, 1, {len(head)}) <> '{head}'" if layout is Layout.SEED else ""
-
-
-def _alive_sql(layout: Layout) -> str:
-    """The last rows before an id: signs of life (this library's own rows excluded)."""
-    mine = _not_mine(layout, layout.audit_json)
-    return (f"SELECT id, timestamp FROM audit_log WHERE id < ? AND id >= ?{mine} "
-            "ORDER BY id DESC LIMIT 16")
-
-
-def _alive_batch_sql(layout: Layout) -> str:
-    """For each [before, first] of a JSON array: `before`, and the id and time (as `id
-    time`) of the last row before it, not before `first`, when its time is text; NULL
-    otherwise (then `_last_alive` asks the usual way). One seek each."""
-    mine = _not_mine(layout, "b." + layout.audit_json)
-    before, first = "json_extract(j.value, '$[0]')", "json_extract(j.value, '$[1]')"
-    return (f"SELECT {before}, (SELECT CASE WHEN typeof(b.timestamp) = 'text' THEN "
-            f"b.id || ' ' || b.timestamp END FROM audit_log AS b WHERE b.id < {before} AND "
-            f"b.id >= {first}{mine} ORDER BY b.id DESC LIMIT 1) FROM json_each(?) AS j "
-            "ORDER BY j.key")
-
-
-# Parsed rows: ("start", sid, entry, label, deadline_raw) / ("warn", sid, threshold) /
-# ("ext", sid, new_deadline_raw) / ("end", sid, entry, reason_tag, reason_extra, secs, micros)
-# / ("svc_start",) / ("svc_stop",) / ("override", ManualOverride) / ("unknown", tag) /
-# ("malformed", error) / ("other",)
-_Parsed = tuple[Any, ...]
-
-
-def _slow_parse(text: object) -> _Parsed:
-    """Any row: json.loads and the same field checks as the fast path (the decoder's rules
-    for the fields recovery uses)."""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    if not isinstance(text, str):
-        return ("malformed", "the event is not text")
-    try:
-        obj = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        return ("malformed", f"invalid JSON: {exc}"[:200])
-    if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
-        return ("malformed", "not an object with a string type")
-    tag = obj["type"]
-    try:
-        if tag == "service_started":
-            return ("svc_start",)
-        if tag == "service_stopped":
-            return ("svc_stop",)
-        if tag == "session_started":
-            deadline = obj.get("deadline")
-            if deadline is not None and not isinstance(deadline, str):
-                raise ValueError("deadline must be a timestamp or null")
-            return ("start", _sid(obj), _text(obj, "entry_id"), _text(obj, "label"), deadline)
-        if tag == "warning_issued":
-            value: Any = obj.get("threshold_seconds")
-            if not _uint(value) or value > U64_MAX:
-                raise ValueError("threshold_seconds must be a whole number")
-            return ("warn", _sid(obj), value)
-        if tag == "session_extended":
-            _duration(obj.get("extended_by"))
-            return ("ext", _sid(obj), _text(obj, "new_deadline"))
-        if tag == "session_ended":
-            reason = obj.get("reason")
-            if not isinstance(reason, dict) or reason.get("type") not in REASON_TYPES:
-                raise ValueError("reason must be an end reason")
-            rtag: str = reason["type"]
-            extra: object = None
-            if rtag == "process_exited":
-                extra = reason.get("exit_code")
-                if extra is not None and (not isinstance(extra, int) or isinstance(extra, bool)
-                                          or not _I32[0] <= extra <= _I32[1]):
-                    raise ValueError("exit_code must be a 32-bit integer")
-            elif rtag == "launch_failed":
-                extra = _text(reason, "error")
-            secs, nanos = _duration(obj.get("duration"))
-            return ("end", _sid(obj), _text(obj, "entry_id"), rtag, extra, secs, nanos // 1000)
-        if tag == "manual_override":
-            event = decode_event(text)
-            if isinstance(event, ManualOverride):
-                return ("override", event)
-            return ("malformed", getattr(event, "error", None) or "bad manual_override")
-    except ValueError as exc:
-        return ("malformed", f"{tag}: {exc}"[:200])
-    if tag in _OTHER_TYPES:
-        return ("other",)
-    return ("unknown", tag)
-
-
-def _duration(value: object) -> tuple[int, int]:
-    """serde's {secs, nanos}, checked as the decoder does."""
-    if not isinstance(value, dict):
-        raise ValueError("a duration must be {secs, nanos}")
-    secs, nanos = value.get("secs"), value.get("nanos")
-    if not (_uint(secs) and _uint(nanos)):
-        raise ValueError("a duration must be {secs, nanos}")
-    assert isinstance(secs, int) and isinstance(nanos, int)
-    if nanos >= 1_000_000_000 or secs > MAX_DURATION_SECS:
-        raise ValueError("a duration is out of range")
-    return secs, nanos
-
-
-def _sid(obj: dict[str, Any]) -> str:
-    value = obj.get("session_id")
-    if not is_uuid(value):
-        raise ValueError("session_id is not a UUID")
-    assert isinstance(value, str)
-    return value
-
-
-def _text(obj: dict[str, Any], key: str) -> str:
-    value = obj.get(key)
-    if not isinstance(value, str):
-        raise ValueError(f"{key} must be a string")
-    return value
-
-
-def _uint(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-#: The service's own timestamp form (ASCII digits; hours, minutes and seconds in range;
-#: 0-9 fraction digits; a numeric offset), which `datetime.fromisoformat` reads as
-#: `parse_timestamp` does.
-_CANONICAL_TS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:"
-                           r"[0-5][0-9](?:\.[0-9]{1,9})?[+-](?:[01][0-9]|2[0-3]):[0-5][0-9]")
-
-
-def _parse_ts(text: object) -> datetime | None:
-    """`parse_timestamp`, or None. The service's own form (`2026-03-07T15:00:00.137386072
-    -05:00`: 0-9 fraction digits, a numeric offset) goes through `datetime.fromisoformat`,
-    ten times faster and the same result (tests/test_recovery.py compares them)."""
-    if isinstance(text, str) and _CANONICAL_TS.fullmatch(text) is not None:
-        try:
-            return datetime.fromisoformat(text)
-        except ValueError:
-            pass
-    try:
-        return parse_timestamp(text)
-    except ValueError:
-        return None
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        return format_timestamp(value)
-    except ValueError:
-        return value.isoformat()
-
-
-# --- the scanner's state --------------------------------------------------------------------
 
 
 class _Sess:
@@ -2108,214 +1587,3 @@ def recover(store: SqliteStore, policy: Policy | None = None, *, since: datetime
     return RecoveryScanner(store, policy, since=since).scan(progress, cancel, now=now)
 
 
-# --- repairs --------------------------------------------------------------------------------
-
-
-def repair(store: SqliteStore, session_id: str, *, seconds: int | None = None,
-           cooldown: bool = False, policy: Policy | None = None,
-           finding: RecoveryFinding | None = None, report: RecoveryReport | None = None,
-           now: datetime | None = None) -> RepairResult:
-    """Record the unrecorded play of an interrupted session as the service would have.
-
-    Adds `seconds` (default: the finding's `min_seconds`; refused outside its bounds) to the
-    entry's usage of the day the session would have ended, and with `cooldown` sets the
-    policy's cooldown (`started_at + seconds + cooldown`) unless the stored one is later.
-    One write transaction that first checks, under the write lock, that no repair of the
-    session was recorded and that the log has no new row of it (nor a new service start or
-    stop when its run was open) since `report` (or a scan made here) was read; otherwise
-    `RecoveryConflict` and nothing is written. Records a manual `usage` change whose JSON
-    carries `session_id` (and a `cooldown` change when one is set).
-    """
-    if report is None:
-        report = recover(store, policy, now=now)
-    if finding is None:
-        finding = report.finding(session_id)
-    if finding is None:
-        known = any(s.session_id == session_id for r in report.runs for s in r.sessions)
-        raise RecoveryConflict(
-            f"Session {session_id} " + ("is not interrupted (it ended, or is still running); "
-                                        "nothing to repair." if known else
-                                        "is not an interrupted session of this log."),
-            "not_interrupted" if known else "unknown", path=store.path)
-    if finding.resolved:
-        raise RecoveryConflict(f"The play of session {session_id} was already recorded; "
-                               "nothing was written.", "resolved", path=store.path)
-    if finding.started_at is None or finding.entry_id is None or finding.min_seconds is None:
-        raise RecoveryConflict(f"Session {session_id} has no readable start time: add its "
-                               "time by hand.", "nothing", path=store.path)
-    low, high = finding.min_seconds, finding.max_seconds
-    now = now or local_now()
-    if high is None:  # unbounded: it cannot have lasted beyond now
-        high = max(low, math.ceil((now - finding.started_at).total_seconds()))
-    credit = low if seconds is None else seconds
-    if not isinstance(credit, int) or isinstance(credit, bool) or not low <= credit <= high:
-        raise SerializationError(
-            f"the unrecorded play of session {session_id} is between {low} and {high} s; "
-            f"refusing {credit!r}", path=store.path)
-    entry_id = finding.entry_id
-    _check_entry(entry_id)
-    day = credited_day(finding, credit)
-    assert day is not None
-    until: datetime | None = None
-    if cooldown:
-        entry = policy.entries.get(entry_id) if policy is not None else None
-        if entry is None or not entry.cooldown_seconds:
-            why = f"the policy has none for {entry_id}" if policy else "no policy was given"
-            raise SerializationError(f"no cooldown to set: {why}", path=store.path)
-        until = finding.started_at + timedelta(seconds=credit + entry.cooldown_seconds)
-    run = next((r for r in report.runs if any(s.session_id == session_id for s in r.sessions)),
-               None)
-    run_open = run is not None and run.end == "open"  # the newest runs are always detailed
-    with store.override("record the unrecorded play of a session in") as conn:
-        _check_not_repaired(store, conn, session_id)
-        _check_unchanged(store, conn, session_id, report.last_id, services=run_open)
-        before, after = _add_usage(conn, entry_id, day, credit)
-        new = dumps({"day": format_day(day), "duration_secs": after, "added_secs": credit,
-                     "reason": f"play of interrupted session {session_id} that the service "
-                               "never counted", "session_id": session_id,
-                     "repair": "interrupted_session",
-                     "bounds": [finding.min_seconds, finding.max_seconds]})
-        previous = None if before is None else dumps({"day": format_day(day),
-                                                      "duration_secs": before})
-        store.record_override(conn, REPAIR_WHAT, entry_id, previous, new)
-        written, old_text, note = (None, None, None)
-        if until is not None:
-            written, old_text, note = _raise_cooldown(store, conn, entry_id, until)
-    return RepairResult(session_id, entry_id, day, credit, before or 0, after, written,
-                        old_text, note)
-
-
-def repair_usage_lost(store: SqliteStore, finding: RecoveryFinding) -> RepairResult:
-    """Add a `usage_lost` finding's missing seconds, if the stored usage is still what the
-    finding saw (else `RecoveryConflict`, nothing written). Recorded as a manual usage change."""
-    if finding.kind != "usage_lost" or finding.entry_id is None or finding.day is None \
-            or finding.min_seconds is None:
-        raise SerializationError("repair_usage_lost takes a usage_lost finding")
-    _check_entry(finding.entry_id)
-    with store.override("add lost usage to") as conn:
-        rows = conn.execute("SELECT duration_secs FROM usage WHERE entry_id = ? AND day = ?",
-                            (finding.entry_id, format_day(finding.day))).fetchall()
-        current = rows[0][0] if rows else 0
-        if current != (finding.recorded_seconds or 0):
-            raise RecoveryConflict(
-                f"The usage of {finding.entry_id} on {format_day(finding.day)} changed since it "
-                f"was read (now {current!r}); nothing was written. Read again.", "changed",
-                path=store.path)
-        before, after = _add_usage(conn, finding.entry_id, finding.day, finding.min_seconds)
-        new = dumps({"day": format_day(finding.day), "duration_secs": after,
-                     "added_secs": finding.min_seconds,
-                     "reason": "usage of ended sessions that the service failed to store",
-                     "repair": "usage_lost"})
-        previous = None if before is None else dumps({"day": format_day(finding.day),
-                                                      "duration_secs": before})
-        store.record_override(conn, "usage", finding.entry_id, previous, new)
-    return RepairResult(None, finding.entry_id, finding.day, finding.min_seconds, before or 0,
-                        after)
-
-
-def repair_cooldown(store: SqliteStore, finding: RecoveryFinding) -> RepairResult:
-    """Set a `cooldown_missing` finding's cooldown (only if the stored one is still earlier;
-    else `RecoveryConflict` with reason `nothing`)."""
-    if finding.kind != "cooldown_missing" or finding.entry_id is None \
-            or finding.cooldown_until is None:
-        raise SerializationError("repair_cooldown takes a cooldown_missing finding")
-    _check_entry(finding.entry_id)
-    with store.override("set a cooldown in") as conn:
-        written, old, note = _raise_cooldown(store, conn, finding.entry_id,
-                                             finding.cooldown_until)
-        if written is None:
-            raise RecoveryConflict(f"Nothing was written: {note}", "nothing", path=store.path)
-    day = finding.cooldown_until.date()
-    return RepairResult(finding.session_id, finding.entry_id, day, 0, 0, 0, written, old, note)
-
-
-def _check_entry(entry_id: object) -> None:
-    from .overrides import _check_entry_id
-
-    _check_entry_id(entry_id)
-
-
-def _add_usage(conn: sqlite3.Connection, entry_id: str, day: date,
-               seconds: int) -> tuple[int | None, int]:
-    """Add `seconds` to a usage row inside the transaction: (before or None, after)."""
-    day_text = format_day(day)
-    rows = conn.execute("SELECT duration_secs FROM usage WHERE entry_id = ? AND day = ?",
-                        (entry_id, day_text)).fetchall()
-    before: int | None = None
-    if rows:
-        value = rows[0][0]
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise SerializationError(
-                f"the stored usage of {entry_id} on {day_text} is {value!r}, not a whole "
-                "number of seconds the service can read; correct it first")
-        before = value
-    if seconds:
-        conn.execute("INSERT INTO usage (entry_id, day, duration_secs) VALUES (?, ?, ?) "
-                     "ON CONFLICT(entry_id, day) "
-                     "DO UPDATE SET duration_secs = duration_secs + excluded.duration_secs",
-                     (entry_id, day_text, seconds))
-    return before, (before or 0) + seconds
-
-
-def _raise_cooldown(store: SqliteStore, conn: sqlite3.Connection, entry_id: str,
-                    until: datetime) -> tuple[datetime | None, str | None, str | None]:
-    """Set the cooldown to `until` unless the stored one is later: (written, old text, note)."""
-    rows = conn.execute("SELECT until FROM cooldowns WHERE entry_id = ?", (entry_id,)).fetchall()
-    old = None if not rows else (rows[0][0] if isinstance(rows[0][0], str) else str(rows[0][0]))
-    current = _parse_ts(old) if old is not None else None
-    if current is not None and current >= until:
-        return None, old, (f"the stored cooldown ({old}) already lasts until then or later")
-    try:
-        text = format_timestamp(until)
-    except ValueError as exc:
-        raise SerializationError(f"refusing to write the cooldown: {exc}") from None
-    conn.execute("INSERT INTO cooldowns (entry_id, until) VALUES (?, ?) "
-                 "ON CONFLICT(entry_id) DO UPDATE SET until = excluded.until", (entry_id, text))
-    store.record_override(conn, "cooldown", entry_id, old, text)
-    return until, old, None
-
-
-def _check_not_repaired(store: SqliteStore, conn: sqlite3.Connection, session_id: str) -> None:
-    """Inside the transaction: refuse when a repair of the session is already recorded."""
-    if store.layout is Layout.SEED:
-        rows = conn.execute("SELECT id, timestamp, event_data FROM audit_log WHERE "
-                            "event_type = 'manual_override' AND instr(event_data, ?) > 0",
-                            (session_id,)).fetchall()
-    else:
-        exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
-                              "AND name = 'inspector_overrides'").fetchall()
-        rows = conn.execute("SELECT id, timestamp, event_json FROM inspector_overrides "
-                            "WHERE instr(event_json, ?) > 0", (session_id,)).fetchall() \
-            if exists else []
-    for _rid, stamp, text in rows:
-        event = decode_event(text)
-        if isinstance(event, ManualOverride) and event.what == REPAIR_WHAT and event.new \
-                and session_id in event.new:
-            raise RecoveryConflict(
-                f"The play of session {session_id} was already recorded by {event.user} "
-                f"at {stamp}; nothing was written.", "resolved", path=store.path)
-
-
-def _check_unchanged(store: SqliteStore, conn: sqlite3.Connection, session_id: str,
-                     last_id: int, *, services: bool) -> None:
-    """Inside the transaction: refuse when rows about the session (or, for an open run, a
-    service start or stop) were added after `last_id`."""
-    col = store.layout.audit_json
-    top = conn.execute("SELECT max(id) FROM audit_log").fetchone()[0]
-    if not isinstance(top, int) or top <= last_id:
-        return
-    if top - last_id > _MAX_RECHECK:
-        raise RecoveryConflict("The log grew a lot since it was read; nothing was written. "
-                               "Read it again.", "changed", path=store.path)
-    cond = f"instr({col}, ?) > 0"
-    params: tuple[Any, ...] = (last_id, session_id)
-    if services:
-        cond += f" OR {col} IN (?, ?)"
-        params += (_SVC_START, _SVC_STOP)
-    rows = conn.execute(f"SELECT id FROM audit_log WHERE id > ? AND ({cond}) LIMIT 1",
-                        params).fetchall()
-    if rows:
-        raise RecoveryConflict(
-            f"The log changed since it was read (row {rows[0][0]} is about session "
-            f"{session_id} or the service): it may have ended or still be running. Nothing "
-            "was written; read again.", "changed", path=store.path)
