@@ -8,7 +8,8 @@ inspector and the command line. Each runs in ONE write transaction (`BEGIN IMMED
    (optimistic concurrency: if the service changed it meanwhile, `OverrideConflict` is raised
    with the current value and nothing is written; the caller shows it and lets the person
    decide, retrying with the new value as `expected`);
-2. writes the new value, validated by the library's encoders so the Rust daemon can read it;
+2. writes the new value through the store's one write of that value (`store_writes`: the
+   validation and the SQL the `Store` methods use), so the Rust daemon can read it;
 3. records who changed what from which value to which (`SqliteStore.record_override`: an
    audit event in the seed layout, a side-table row in a Rust-layout database).
 
@@ -18,17 +19,16 @@ Raw values are the stored texts: a cooldown's `until` column, the snapshot JSON;
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 
+from . import store_writes
 from .errors import ConflictError, SerializationError
 from .events import dumps
 from .snapshot import StateSnapshot, decode_snapshot, encode_snapshot
 from .store import SqliteStore
-from .timefmt import format_day, format_timestamp, local_now
+from .timefmt import format_day, local_now
 
 __all__ = [
     "CooldownChange",
@@ -99,8 +99,8 @@ def apply_cooldowns(store: SqliteStore, changes: Sequence[CooldownChange]) -> di
     """
     planned: list[tuple[CooldownChange, str | None]] = []
     for change in changes:
-        _check_entry_id(change.entry_id)
-        new = None if change.until is None else _cooldown_text(change.until)
+        store_writes.check_entry_id(change.entry_id)
+        new = None if change.until is None else store_writes.cooldown_text(change.until)
         planned.append((change, new))
     if not planned:
         return {}
@@ -108,7 +108,7 @@ def apply_cooldowns(store: SqliteStore, changes: Sequence[CooldownChange]) -> di
     with store.override(f"{what} a cooldown in") as conn:
         conflicts: dict[str | None, str | None] = {}
         for change, _new in planned:
-            current = _stored_cooldown(conn, change.entry_id)
+            current = store_writes.stored_cooldown(conn, change.entry_id)
             if current != change.expected:
                 conflicts[change.entry_id] = current
         if conflicts:
@@ -116,12 +116,9 @@ def apply_cooldowns(store: SqliteStore, changes: Sequence[CooldownChange]) -> di
                                    path=store.path)
         for change, new in planned:
             if new is None:
-                conn.execute("DELETE FROM cooldowns WHERE entry_id = ?", (change.entry_id,))
+                store_writes.delete_cooldown(conn, change.entry_id)
             else:
-                conn.execute(
-                    "INSERT INTO cooldowns (entry_id, until) VALUES (?, ?) "
-                    "ON CONFLICT(entry_id) DO UPDATE SET until = excluded.until",
-                    (change.entry_id, new))
+                store_writes.put_cooldown(conn, change.entry_id, new)
             if new != change.expected:
                 store.record_override(conn, "cooldown", change.entry_id, change.expected, new)
     return {change.entry_id: new for change, new in planned}
@@ -181,19 +178,16 @@ def delete_snapshot(store: SqliteStore, *, expected: str | None) -> None:
 
 def _replace_snapshot(store: SqliteStore, new: str | None, *, expected: str | None,
                       action: str) -> None:
-    col = store.layout.snapshot_json
     with store.override(action) as conn:
-        rows = conn.execute(f"SELECT {col} FROM snapshot WHERE id = 1").fetchall()
-        current = _snapshot_as_text(rows[0][0]) if rows else None
+        current = store_writes.stored_snapshot(conn, store.layout)
         if current != expected:
             conflicts: dict[str | None, str | None] = {None: current}
             raise OverrideConflict(_conflict_message("snapshot", conflicts), conflicts,
                                    path=store.path)
         if new is None:
-            conn.execute("DELETE FROM snapshot WHERE id = 1")
+            store_writes.delete_snapshot(conn)
         else:
-            conn.execute(f"INSERT INTO snapshot (id, {col}) VALUES (1, ?) "
-                         f"ON CONFLICT(id) DO UPDATE SET {col} = excluded.{col}", (new,))
+            store_writes.put_snapshot(conn, store.layout, new)
         entry = _snapshot_entry(new) or _snapshot_entry(current)
         store.record_override(conn, "snapshot", entry, current, new)
 
@@ -221,7 +215,7 @@ def add_usage(store: SqliteStore, entry_id: str, day: date, seconds: int, *,
     could not read. The trace's values are JSON objects with the day and the seconds; the new
     one also holds `added_secs` and the `reason`.
     """
-    _check_entry_id(entry_id)
+    store_writes.check_entry_id(entry_id)
     day_text = format_day(day)
     if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds == 0:
         raise SerializationError(f"usage must change by a non-zero whole number of seconds, "
@@ -229,27 +223,13 @@ def add_usage(store: SqliteStore, entry_id: str, day: date, seconds: int, *,
     if not isinstance(reason, str) or not reason.strip():
         raise SerializationError("a manual usage change needs a reason")
     with store.override("adjust usage in") as conn:
-        rows = conn.execute("SELECT duration_secs FROM usage WHERE entry_id = ? AND day = ?",
-                            (entry_id, day_text)).fetchall()
-        before: int | None = None
-        if rows:
-            value = rows[0][0]
-            if not isinstance(value, int) or value < 0:
-                raise SerializationError(
-                    f"the stored usage of {entry_id} on {day_text} is {value!r}, not a whole "
-                    "number of seconds the daemon can read; correct it before adding to it",
-                    path=store.path)
-            before = value
+        before = store_writes.stored_usage(conn, entry_id, day_text, path=store.path)
         total = (before or 0) + seconds
         if total < 0:
             raise SerializationError(
                 f"cannot remove {-seconds} s from {entry_id} on {day_text}: only "
                 f"{before or 0} s are recorded", path=store.path)
-        conn.execute(
-            "INSERT INTO usage (entry_id, day, duration_secs) VALUES (?, ?, ?) "
-            "ON CONFLICT(entry_id, day) "
-            "DO UPDATE SET duration_secs = duration_secs + ?",
-            (entry_id, day_text, total, seconds))
+        store_writes.add_usage(conn, entry_id, day_text, seconds)
         previous = None if before is None else dumps({"day": day_text, "duration_secs": before})
         new = dumps({"day": day_text, "duration_secs": total, "added_secs": seconds,
                      "reason": reason.strip()})
@@ -260,35 +240,8 @@ def add_usage(store: SqliteStore, entry_id: str, day: date, seconds: int, *,
 # --- helpers -----------------------------------------------------------------------------
 
 
-def _stored_cooldown(conn: sqlite3.Connection, entry_id: str) -> str | None:
-    rows = conn.execute("SELECT until FROM cooldowns WHERE entry_id = ?", (entry_id,)).fetchall()
-    if not rows:
-        return None
-    value = rows[0][0]
-    return value if isinstance(value, str) else str(value)  # as `all_cooldowns` shows it
-
-
-def _snapshot_as_text(value: Any) -> str:
-    """The snapshot column as `load_snapshot_text` shows it."""
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return value if isinstance(value, str) else str(value)
-
-
-def _cooldown_text(until: datetime) -> str:
-    try:
-        return format_timestamp(until)
-    except ValueError as exc:
-        raise SerializationError(f"refusing to write the cooldown: {exc}") from None
-
-
-def _check_entry_id(entry_id: object) -> None:
-    if not isinstance(entry_id, str) or not entry_id:
-        raise SerializationError("an entry id must be a non-empty string")
-    try:
-        entry_id.encode("utf-8")
-    except UnicodeEncodeError:
-        raise SerializationError("the entry id is not valid UTF-8") from None
+#: The one validation of an entry id (the store's), under the name the recovery imports.
+_check_entry_id = store_writes.check_entry_id
 
 
 def _conflict_message(what: str, conflicts: dict[str | None, str | None]) -> str:

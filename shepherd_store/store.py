@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
 from urllib.parse import quote
 
+from . import store_writes
 from .errors import (
     CorruptDatabaseError,
     IncompatibleSchemaError,
@@ -58,7 +59,8 @@ from .schema import (
     inspect_schema,
 )
 from .snapshot import StateSnapshot, decode_snapshot, encode_snapshot
-from .timefmt import format_day, format_timestamp, parse_day, parse_timestamp, whole_seconds
+from .store_writes import check_entry_id, cooldown_text, snapshot_as_text, usage_seconds
+from .timefmt import format_day, format_timestamp, parse_day, parse_timestamp
 
 BUSY_TIMEOUT_S = 5.0
 _BEGIN_POLL_S = 0.0005  # how often a write waiting for the lock tries again
@@ -720,16 +722,10 @@ class SqliteStore:
 
     def add_usage(self, entry_id: str, day: date, duration: timedelta) -> None:
         """Add whole seconds of `duration` atomically (two writers lose nothing)."""
-        if not isinstance(entry_id, str):
-            raise SerializationError("entry_id must be a string")
-        if not isinstance(duration, timedelta) or duration < timedelta(0):
-            raise SerializationError(f"refusing to add usage of {duration!r}: must be >= 0")
+        check_entry_id(entry_id)
+        seconds = usage_seconds(duration)
         with self._write("add usage to") as conn:
-            conn.execute(
-                "INSERT INTO usage (entry_id, day, duration_secs) VALUES (?, ?, ?) "
-                "ON CONFLICT(entry_id, day) "
-                "DO UPDATE SET duration_secs = duration_secs + excluded.duration_secs",
-                (entry_id, format_day(day), whole_seconds(duration)))
+            store_writes.add_usage(conn, entry_id, format_day(day), seconds)
 
     def usage_between(self, start: date | None = None, end: date | None = None,
                       entry_id: str | None = None) -> list[UsageRecord]:
@@ -795,16 +791,16 @@ class SqliteStore:
 
     def set_cooldown_until(self, entry_id: str, until: datetime) -> None:
         """Set (insert or replace) the cooldown of `entry_id`."""
-        text = _cooldown_text(until)
+        check_entry_id(entry_id)
+        text = cooldown_text(until)
         with self._write("set a cooldown in") as conn:
-            conn.execute(
-                "INSERT INTO cooldowns (entry_id, until) VALUES (?, ?) "
-                "ON CONFLICT(entry_id) DO UPDATE SET until = excluded.until", (entry_id, text))
+            store_writes.put_cooldown(conn, entry_id, text)
 
     def clear_cooldown(self, entry_id: str) -> None:
         """Remove the cooldown of `entry_id` (no error if there is none)."""
+        check_entry_id(entry_id)
         with self._write("clear a cooldown in") as conn:
-            conn.execute("DELETE FROM cooldowns WHERE entry_id = ?", (entry_id,))
+            store_writes.delete_cooldown(conn, entry_id)
 
     def all_cooldowns(self) -> list[CooldownRecord]:
         """Every cooldown row, readable or not, sorted by entry."""
@@ -832,8 +828,7 @@ class SqliteStore:
         rows = self._read(f"SELECT {self.layout.snapshot_json} FROM snapshot WHERE id = 1")
         if not rows:
             return None
-        value = rows[0][0]
-        return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+        return snapshot_as_text(rows[0][0])
 
     def load_snapshot(self) -> StateSnapshot | None:
         """The saved snapshot; raises `SerializationError` when the row is unreadable."""
@@ -848,15 +843,13 @@ class SqliteStore:
     def save_snapshot(self, snapshot: StateSnapshot) -> None:
         """Replace the snapshot (refusing values the daemon could not read)."""
         text = encode_snapshot(snapshot)
-        col = self.layout.snapshot_json
         with self._write("save the snapshot in") as conn:
-            conn.execute(f"INSERT INTO snapshot (id, {col}) VALUES (1, ?) "
-                         f"ON CONFLICT(id) DO UPDATE SET {col} = excluded.{col}", (text,))
+            store_writes.put_snapshot(conn, self.layout, text)
 
     def delete_snapshot(self) -> None:
         """Remove the snapshot row (what the daemon finds after a clean shutdown)."""
         with self._write("delete the snapshot in") as conn:
-            conn.execute("DELETE FROM snapshot WHERE id = 1")
+            store_writes.delete_snapshot(conn)
 
     # --- overrides -------------------------------------------------------------------------
 
@@ -1203,13 +1196,6 @@ def file_read_only_reason(path: str | os.PathLike[str]) -> str | None:
         return (f"its folder is not writable by {_user_name()} (SQLite needs it for journal "
                 "files); open it as the database's owner")
     return None
-
-
-def _cooldown_text(until: datetime) -> str:
-    try:
-        return format_timestamp(until)
-    except ValueError as exc:
-        raise SerializationError(f"refusing to write the cooldown: {exc}") from None
 
 
 def _user_name() -> str:

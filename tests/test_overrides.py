@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +17,7 @@ from shepherd_store import (
     SessionSnapshot,
     SqliteStore,
     StateSnapshot,
+    store_writes,
 )
 from shepherd_store.overrides import (
     CooldownChange,
@@ -269,3 +272,109 @@ def test_rust_layout_keeps_the_trace_in_a_side_table(rust_copy: Path) -> None:
     side = raw_rows(rust_copy, "SELECT event_json FROM inspector_overrides ORDER BY id")
     whats = [json.loads(str(text))["what"] for (text,) in side]
     assert whats == ["cooldown", "snapshot", "usage"]
+
+
+# --- one write path per value ------------------------------------------------------------
+# The `Store` methods and the overrides write each value through the same validation and the
+# same statements (`shepherd_store.store_writes`).
+
+
+@pytest.mark.parametrize("bad", ["", "tux\ud800", None, 5])
+def test_a_bad_entry_id_is_refused_alike_by_both_write_paths(seed_store: SqliteStore,
+                                                             bad: Any) -> None:
+    day = T0.date()
+    writes: dict[str, Callable[[], object]] = {
+        "Store.set_cooldown_until": lambda: seed_store.set_cooldown_until(bad, T0),
+        "Store.clear_cooldown": lambda: seed_store.clear_cooldown(bad),
+        "Store.add_usage": lambda: seed_store.add_usage(bad, day, timedelta(seconds=5)),
+        "set_cooldown": lambda: set_cooldown(seed_store, bad, T0, expected=None),
+        "clear_cooldown": lambda: clear_cooldown(seed_store, bad, expected=None),
+        "apply_cooldowns": lambda: apply_cooldowns(seed_store, [CooldownChange(bad, None, T0)]),
+        "add_usage": lambda: add_usage(seed_store, bad, day, 5, reason="x"),
+    }
+    errors = {}
+    for name, write in writes.items():
+        with pytest.raises(SerializationError) as info:
+            write()
+        errors[name] = str(info.value)
+    assert len(set(errors.values())) == 1, errors
+    assert seed_store.all_cooldowns() == [] and seed_store.usage_between() == []
+    assert seed_store.list_overrides() == []
+
+
+@pytest.mark.parametrize("until", [datetime(2026, 7, 4, 15, 0),  # naive
+                                   datetime(2026, 7, 4, tzinfo=timezone(timedelta(seconds=30)))])
+def test_an_unreadable_cooldown_is_refused_alike_by_both_write_paths(
+        seed_store: SqliteStore, until: datetime) -> None:
+    with pytest.raises(SerializationError) as by_store:
+        seed_store.set_cooldown_until("minecraft", until)
+    with pytest.raises(SerializationError) as by_override:
+        set_cooldown(seed_store, "minecraft", until, expected=None)
+    assert str(by_store.value) == str(by_override.value)
+    assert str(by_store.value).startswith("refusing to write the cooldown: ")
+    assert seed_store.all_cooldowns() == []
+
+
+def test_an_unreadable_snapshot_is_refused_alike_by_both_write_paths(
+        seed_store: SqliteStore) -> None:
+    bad = StateSnapshot(T0, SessionSnapshot(SID, "x", T0, None))  # type: ignore[arg-type]
+    with pytest.raises(SerializationError) as by_store:
+        seed_store.save_snapshot(bad)
+    with pytest.raises(SerializationError) as by_override:
+        save_snapshot(seed_store, bad, expected=None)
+    assert str(by_store.value) == str(by_override.value)
+    assert seed_store.load_snapshot_text() is None
+
+
+@pytest.mark.parametrize("layout", ["seed", "rust"])
+def test_both_write_paths_store_the_same_bytes(seed_path: Path, rust_copy: Path,
+                                               layout: str) -> None:
+    path = seed_path if layout == "seed" else rust_copy
+    day = date(2026, 7, 5)
+    until = datetime(2030, 7, 4, 15, 45, 30, 250000, tzinfo=EDT)
+    with SqliteStore.open(path) as store:  # entry "a" by the Store methods, "b" by overrides
+        for _ in range(2):
+            store.add_usage("a", day, timedelta(seconds=90, microseconds=999_999))
+            add_usage(store, "b", day, 90, reason="x")
+        store.set_cooldown_until("a", until)
+        set_cooldown(store, "b", until, expected=None)
+        store.save_snapshot(snap())
+        by_store = raw_rows(path, "SELECT * FROM snapshot")
+        store.delete_snapshot()
+        save_snapshot(store, snap(), expected=None)
+        assert raw_rows(path, "SELECT * FROM snapshot") == by_store
+    usage = raw_rows(path, "SELECT entry_id, day, duration_secs, typeof(duration_secs) "
+                           "FROM usage WHERE entry_id IN ('a', 'b') ORDER BY entry_id")
+    assert usage == [("a", "2026-07-05", 180, "integer"), ("b", "2026-07-05", 180, "integer")]
+    cooldowns = raw_rows(path, "SELECT entry_id, until, typeof(until) FROM cooldowns "
+                               "WHERE entry_id IN ('a', 'b') ORDER BY entry_id")
+    assert cooldowns == [("a", "2030-07-04T15:45:30.250000-04:00", "text"),
+                         ("b", "2030-07-04T15:45:30.250000-04:00", "text")]
+
+
+def test_both_write_paths_use_the_stores_statements(seed_store: SqliteStore,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, str]] = []
+    for name in ("put_cooldown", "delete_cooldown", "add_usage", "put_snapshot",
+                 "delete_snapshot"):
+        real = getattr(store_writes, name)
+
+        def spy(*args: Any, _name: str = name, _real: Any = real) -> Any:
+            calls.append((_name, "override" if overriding else "store"))
+            return _real(*args)
+
+        monkeypatch.setattr(store_writes, name, spy)
+    overriding = False
+    seed_store.add_usage("e", T0.date(), timedelta(seconds=5))
+    seed_store.set_cooldown_until("e", T0)
+    seed_store.clear_cooldown("e")
+    seed_store.save_snapshot(snap())
+    seed_store.delete_snapshot()
+    overriding = True
+    add_usage(seed_store, "e", T0.date(), 5, reason="x")
+    set_cooldown(seed_store, "e", T0, expected=None)
+    clear_cooldown(seed_store, "e", expected=cooldown_text(seed_store, "e"))
+    save_snapshot(seed_store, snap(), expected=None)
+    delete_snapshot(seed_store, expected=seed_store.load_snapshot_text())
+    names = ["add_usage", "put_cooldown", "delete_cooldown", "put_snapshot", "delete_snapshot"]
+    assert calls == [(n, "store") for n in names] + [(n, "override") for n in names]
