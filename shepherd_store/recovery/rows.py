@@ -99,8 +99,6 @@ def _select(col: str, *, utf8: bool = True) -> str:
             f"{cond} ORDER BY id")
 
 
-#: Usage rows from a rowid on: how many, how many with a key, the last rowid, the keys
-
 
 def _warnings_sql(col: str, *, utf8: bool = True) -> str:
     """The rows in an id range that begin as a warning (see `_select` for the UTF-8 form)."""

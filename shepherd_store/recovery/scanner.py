@@ -17,7 +17,6 @@ from typing import Any
 
 from .. import store as store_module
 from ..describe import format_duration, format_local, reason_text
-from ..diagnose import CLOCK_TOLERANCE, DEADLINE_GRACE
 from ..events import (
     AdminStop,
     Expired,
@@ -34,7 +33,8 @@ from ..policy import Policy
 from ..query import SCAN_CHUNK, ChunkSizer
 from ..schema import Layout
 from ..store import SqliteStore
-from ..timefmt import MAX_DURATION_SECS, format_day, local_now, parse_day
+from ..timefmt import format_day, local_now, parse_day
+from .notes import describe_notes
 from .results import (
     FINDING_KINDS,
     Progress,
@@ -42,30 +42,19 @@ from .results import (
     RecoveryFinding,
     RecoveryReport,
     Run,
-    RunEnd,
-    SessionStatus,
 )
 from .rows import (
-    _END_HEAD,
-    _FAST_END,
-    _FAST_END_TAIL,
-    _FAST_EXT,
-    _FAST_START,
-    _I32,
-    _PAIR_END_TAIL,
     _SEP,
     _SVC_START,
-    _SVC_STOP,
     _alive_batch_sql,
     _alive_sql,
     _parse_ts,
     _parse_warning,
-    _Parsed,
     _select,
-    _slow_parse,
     _uint,
     _warnings_sql,
 )
+from .state import _CUT, _LAST_AND_ALIVE, _after, _deadline, _Run, _Sess, _State, _status, ingest
 
 #: The newest runs whose sessions a report lists (older ones: `RecoveryScanner.run_sessions`).
 DETAIL_RUNS = 100
@@ -76,7 +65,6 @@ _LOOK_BACK = SCAN_CHUNK
 _ALIVE_BATCH = 500
 #: At most this many ids are read by one statement reading many sessions' warnings.
 _WARN_BATCH_IDS = 5_000
-_CUT, _ALIVE, _LAST_AND_ALIVE = 0, 1, 2
 #: Reads of more ids than this first look for the runs they will push out of the detail
 #: window (`RecoveryScanner._detail_from`): their sessions need not be kept.
 _DETAIL_GUESS_MIN = SCAN_CHUNK
@@ -87,6 +75,8 @@ REPAIR_WHAT = "usage"
 _UUID_IN_TEXT = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
+#: Usage rows from a rowid on: how many, how many with a key, the last rowid, the keys
+#: (`entry + _SEP + day`) joined by `_USAGE_SEP` and the seconds joined by commas.
 _USAGE_SEP = "\x1e"
 _USAGE_SQL = (
     "SELECT count(*), count(k), max(r), group_concat(k, char(30)), group_concat(d) FROM "
@@ -97,57 +87,6 @@ _USAGE_ROWS_SQL = ("SELECT entry_id || char(31) || day, duration_secs FROM usage
                    "ORDER BY rowid")
 _ROWID_MIN, _ROWID_MAX = -(2**63), 2**63 - 1
 _FIRST_ID = operator.attrgetter("first_id")
-
-
-
-
-class _Sess:
-    """A session while scanning (raw texts; parsed when a report needs them)."""
-
-    __slots__ = ("cut", "deadline_raw", "end", "entry", "ext", "label", "run", "sid",
-                 "started_id", "started_ts", "warn")
-
-    def __init__(self, sid: str, entry: str, label: str, run: _Run, started_id: int,
-                 started_ts: object, deadline_raw: str | None) -> None:
-        self.sid = sid
-        self.entry = entry
-        self.label = label
-        self.run = run
-        self.started_id = started_id
-        self.started_ts = started_ts
-        self.deadline_raw = deadline_raw
-        self.warn: list[tuple[int, int]] | None = None  # (id, threshold)
-        self.ext: list[tuple[int, str]] | None = None  # (id, new deadline)
-        #: (id, time, secs, micros, reason tag, reason detail) of its end
-        self.end: tuple[int, object, int, int, str, object] | None = None
-        #: (id, time) of a later session's start in its run, and (id, time) of the last row
-        #: before it: the service runs one session at a time, so this one had stopped then.
-        self.cut: tuple[int, object, int | None, datetime | None] | None = None
-
-    @property
-    def ended_id(self) -> int | None:
-        return None if self.end is None else self.end[0]
-
-
-class _Run:
-    __slots__ = ("alive", "count", "end", "ended_at", "ended_id", "first_id", "index", "last",
-                 "never_ended", "sessions", "started_at", "started_id")
-
-    def __init__(self, started_id: int | None, started_at: datetime | None,
-                 first_id: int) -> None:
-        self.started_id = started_id
-        self.started_at = started_at
-        self.first_id = first_id
-        self.end: RunEnd = "open"
-        self.ended_id: int | None = None
-        self.ended_at: datetime | None = None
-        #: (id, time) of the run's last row, and of its last sign of life before its end.
-        self.last: tuple[int | None, datetime | None] = (None, None)
-        self.alive: tuple[int | None, datetime | None] = (None, None)
-        self.sessions: list[_Sess] | None = []
-        self.never_ended: list[_Sess] = []  # sessions not (yet) ended
-        self.count = 0
-        self.index = 0  # in `_State.runs`
 
 
 class _UsagePart:
@@ -164,55 +103,6 @@ class _UsagePart:
         self.rows = rows
         self.keys = keys
         self.nums = nums
-
-
-class _Notes:
-    """Counters for the notes (count, first id, detail)."""
-
-    def __init__(self) -> None:
-        self.items: dict[str, list[Any]] = {}
-
-    def add(self, key: str, row_id: int, detail: object = None) -> None:
-        item = self.items.get(key)
-        if item is None:
-            self.items[key] = [1, row_id, detail, row_id]
-        elif item[3] != row_id:  # one row counts once
-            item[0] += 1
-            item[3] = row_id
-
-
-class _State:
-    """Everything learnt from the rows read so far (ids up to `last_id`)."""
-
-    def __init__(self, floor: int) -> None:
-        self.floor = floor  # ids <= floor are not read (`since`)
-        self.last_id = floor
-        self.first_seen: int | None = None
-        self.runs: list[_Run] = []
-        self.current: _Run | None = None
-        self.open: dict[str, _Sess] = {}  # sessions not ended, by id (the latest of an id)
-        self.started: set[str] = set()
-        #: usage key (`entry + _SEP + day`) -> [seconds of the ended sessions, their ids]
-        self.sums: dict[str, list[Any]] = {}
-        self.overrides: list[tuple[int, ManualOverride]] = []
-        self.notes = _Notes()
-        self.prev_ts: object = None
-        self.prev_suffix: object = None
-        self.prev_id = 0
-        self.days: dict[str, bool] = {}
-        self.unclean: list[_Run] = []
-        self.orphans: list[_Sess] = []  # never ended, and their id was started again
-        self.side_last = 0  # newest inspector_overrides id read (Rust layout)
-        self.warn_last = floor  # warnings are attached up to this id
-        self.changed: set[_Run] = set()  # runs to describe anew (not the current one)
-        self.dirty_sums: set[str] = set()  # usage keys whose ended sessions changed
-        self.track = False  # whether `dirty_sums` is kept (after the first report)
-        self.broken = False  # a chunk was read in part (an error): not to be continued
-        #: Runs that start before this id are not kept in detail (see `_detail_from`).
-        self.detail_from: int | None = None
-        #: Signs of life to look up at the end of the chunk being read: (what to set (`_CUT`,
-        #: `_ALIVE`, `_LAST_AND_ALIVE`), its session or run, before which id, from which id).
-        self.pending: list[tuple[int, Any, int, int]] = []
 
 
 # --- the scanner ----------------------------------------------------------------------------
@@ -298,7 +188,7 @@ class RecoveryScanner:
                 hi = (original.ended_id or state.last_id + 1) - 1
             else:
                 hi = state.last_id
-            sub = _State(original.first_id - 1)
+            sub = _State(original.first_id - 1, DETAIL_RUNS)
             self._read_range(sub, sub.floor, hi, None, None)
             self._read_warnings(sub, hi)
             replayed = next((r for r in sub.runs if r.first_id == original.first_id), None)
@@ -353,7 +243,7 @@ class RecoveryScanner:
         top = bounds[1] if bounds is not None else 0
         state = self._state
         if state is None or top < state.last_id or state.broken:
-            state = self._state = _State(self._floor(bounds))
+            state = self._state = _State(self._floor(bounds), DETAIL_RUNS)
             self._findings.clear()
             self._old_warnings.clear()
         if top - state.last_id > _DETAIL_GUESS_MIN:
@@ -443,7 +333,9 @@ class RecoveryScanner:
                 return False
             for hi, rows in store.read_id_ranges(self._sql, low, top, columns=3):
                 try:
-                    self._ingest(state, rows)
+                    ingest(state, rows)
+                    if state.pending:  # the signs of life the chunk asked for
+                        self._resolve_alive(state)
                 except BaseException:  # (a lookup failed half-way: read it all again)
                     state.broken = True
                     raise
@@ -458,209 +350,10 @@ class RecoveryScanner:
         state.last_id = max(state.last_id, top)
         return True
 
-    def _ingest(self, state: _State, rows: list[Any]) -> None:
-        """Feed rows (oldest first) to the state: the per-row work of a scan.
-
-        The usual rows (a session starting in the current run, a running session ending)
-        take an inlined fast path; anything else goes through `_slow_parse` and the general
-        handlers, which give the same results. The clock is checked at every row but the
-        fast-path ends (a jump shows at the next start or service row). The last rows
-        before a restart (signs of life) are looked up for the whole chunk at its end.
-        """
-        fast_start, fast_end, fast_ext = (_FAST_START.fullmatch, _FAST_END.fullmatch,
-                                          _FAST_EXT.fullmatch)
-        fast_tail = _FAST_END_TAIL.fullmatch
-        pair_tail = _PAIR_END_TAIL.fullmatch
-        notes = state.notes
-        open_ = state.open
-        open_get = open_.get
-        started = state.started
-        sums = state.sums
-        sums_get = sums.get
-        # (a fresh state's first report compares every sum: no need to track changes yet)
-        dirty_add = state.dirty_sums.add if state.track else None
-        days_get = state.days.get
-        max_secs = MAX_DURATION_SECS
-        i32_lo, i32_hi = _I32
-        cur = state.current
-        prev_ts: Any = state.prev_ts
-        prev_suffix, prev_id = state.prev_suffix, state.prev_id
-        if not rows:
-            return
-        if state.first_seen is None:
-            state.first_seen = rows[0][0]
-        following: list[Any] = rows[1:]
-        following.append(None)  # (each row with the one after it, for the pairs below)
-        skip: Any = None
-        for row, after in zip(rows, following, strict=True):
-            if row is skip:
-                continue
-            rid, ts, text = row
-            parsed: _Parsed | None = None
-            if text.__class__ is str and ts.__class__ is str:
-                key = text[9:20]
-                if key == "session_end":
-                    # the usual end: of a session running in the current run (its id was
-                    # checked at its start), on a day already seen
-                    s = open_get(text[38:74])
-                    if s is not None and s.run is cur and text[:38] == _END_HEAD:
-                        m = fast_tail(text, 74)
-                        if m is not None:
-                            entry, rtag, code, error, secs_text, nanos_text = m.groups()
-                            day = ts[:10]
-                            if len(nanos_text) <= 9 and days_get(day):  # nanos < 1e9
-                                secs = int(secs_text)
-                                extra: object = None
-                                ok = True
-                                if rtag == "process_exited":
-                                    if code is not None and code != "null":
-                                        exit_code = int(code)
-                                        extra = exit_code
-                                        ok = i32_lo <= exit_code <= i32_hi
-                                elif rtag == "launch_failed":
-                                    extra = error
-                                    ok = error is not None
-                                if ok and secs <= max_secs:
-                                    del open_[s.sid]
-                                    s.end = (rid, ts, secs, int(nanos_text) // 1000, rtag, extra)
-                                    s.run.never_ended.remove(s)
-                                    sum_key = entry + _SEP + day
-                                    if dirty_add is not None:
-                                        dirty_add(sum_key)
-                                    item = sums_get(sum_key)
-                                    if item is None:
-                                        sums[sum_key] = [secs, [rid]]
-                                    else:
-                                        item[0] += secs
-                                        ids = item[1]
-                                        if len(ids) < 50:
-                                            ids.append(rid)
-                                    continue
-                    m = fast_end(text)
-                    if m is not None:
-                        secs = int(m[6])
-                        nanos = int(m[7])
-                        rtag = m[3]
-                        extra = None
-                        if rtag == "process_exited":
-                            code = m[4]
-                            extra = None if code is None or code == "null" else int(code)
-                        elif rtag == "launch_failed":
-                            extra = m[5]
-                        if (nanos < 1_000_000_000 and secs <= max_secs
-                                and (rtag != "launch_failed" or extra is not None)
-                                and (not isinstance(extra, int)
-                                     or i32_lo <= extra <= i32_hi)):
-                            parsed = ("end", m[1], m[2], rtag, extra, secs, nanos // 1000)
-                # Clock: text comparison is exact for the same offset suffix; else parse.
-                suffix = ts[-6:]
-                if prev_ts is not None and (suffix != prev_suffix or ts < prev_ts):
-                    self._clock(state, prev_id, prev_ts, rid, ts)
-                prev_ts, prev_suffix, prev_id = ts, suffix, rid
-                if key == "session_sta":
-                    m = fast_start(text)
-                    if m is not None:
-                        sid = text[40:76]  # (m[1])
-                        if cur is not None and not cur.never_ended and sid not in started:
-                            if cur.sessions is None and after is not None:
-                                # In a run not kept in detail, a session whose end is the
-                                # next row read (in a form the fast path below takes) is
-                                # only counted: nothing can ever ask for it again.
-                                e_ts, e_text = after[1], after[2]
-                                if (e_text.__class__ is str and e_ts.__class__ is str
-                                        and e_text.startswith(sid, 38)
-                                        and e_text.startswith(_END_HEAD)):
-                                    e_m = pair_tail(e_text, 74)
-                                    day = e_ts[:10]
-                                    if e_m is not None and days_get(day):
-                                        e_entry, code, secs_text = e_m.groups()
-                                        secs = int(secs_text)
-                                        if secs <= max_secs and (
-                                                code is None or code == "null"
-                                                or i32_lo <= int(code) <= i32_hi):
-                                            started.add(sid)
-                                            cur.count += 1
-                                            sum_key = e_entry + _SEP + day
-                                            if dirty_add is not None:
-                                                dirty_add(sum_key)
-                                            item = sums_get(sum_key)
-                                            if item is None:
-                                                sums[sum_key] = [secs, [after[0]]]
-                                            else:
-                                                item[0] += secs
-                                                ids = item[1]
-                                                if len(ids) < 50:
-                                                    ids.append(after[0])
-                                            skip = after
-                                            continue
-                            sid, entry, label, deadline = m.groups()
-                            s = _Sess(sid, entry, label, cur, rid, ts, deadline)
-                            started.add(sid)
-                            open_[sid] = s
-                            cur.never_ended.append(s)
-                            cur.count += 1
-                            if cur.sessions is not None:
-                                cur.sessions.append(s)
-                            continue  # (the current run's report is always made anew)
-                        parsed = ("start", *m.groups())
-                elif key == "session_ext":
-                    m = fast_ext(text)
-                    if m is not None and int(m[3]) < 1_000_000_000 \
-                            and int(m[2]) <= max_secs:
-                        parsed = ("ext", m[1], m[4])
-                elif text == _SVC_START:
-                    self._service_started(state, rid, ts)
-                    cur = state.current
-                    continue
-                elif text == _SVC_STOP:
-                    self._service_stopped(state, rid, ts)
-                    cur = state.current
-                    continue
-            elif ts.__class__ is str:
-                suffix = ts[-6:]
-                if prev_ts is not None and (suffix != prev_suffix or ts < prev_ts):
-                    self._clock(state, prev_id, prev_ts, rid, ts)
-                prev_ts, prev_suffix, prev_id = ts, suffix, rid
-            else:
-                notes.add("bad_time", rid)
-                prev_ts = prev_suffix = None
-            if parsed is None:
-                parsed = _slow_parse(text)
-            kind = parsed[0]
-            if kind == "end":
-                self._end(state, rid, ts, parsed)
-            elif kind == "start":
-                self._start(state, rid, ts, parsed)
-                cur = state.current
-            elif kind == "ext":
-                s = open_get(parsed[1])
-                if s is None:
-                    notes.add("stray", rid)
-                else:
-                    if s.ext is None:
-                        s.ext = []
-                    s.ext.append((rid, parsed[2]))
-                    state.changed.add(s.run)
-            elif kind == "svc_start":
-                self._service_started(state, rid, ts)
-                cur = state.current
-            elif kind == "svc_stop":
-                self._service_stopped(state, rid, ts)
-                cur = state.current
-            elif kind == "override":
-                state.overrides.append((rid, parsed[1]))
-            elif kind == "malformed":
-                notes.add("malformed", rid, parsed[1])
-            elif kind == "unknown":
-                notes.add("unknown", rid, parsed[1])
-        state.prev_ts, state.prev_suffix, state.prev_id = prev_ts, prev_suffix, prev_id
-        if state.pending:
-            self._resolve_alive(state)
-
     def _read_warnings(self, state: _State, top: int) -> None:
         """Attach the warnings of the runs kept in detail (ids up to `top`) to their sessions:
         each to the latest session of its id started before it, unless that had ended."""
-        window = state.runs[-DETAIL_RUNS:]
+        window = state.runs[-state.detail_runs:]
         low = max(state.warn_last, window[0].first_id - 1 if window else top)
         if low >= top:
             state.warn_last = max(state.warn_last, top)
@@ -751,122 +444,6 @@ class RecoveryScanner:
             if parsed is not None and parsed[0] == todo[index][2]:
                 found[index].append((int(rid), parsed[1]))
         self._old_warnings.update(zip(keys, found, strict=True))
-
-    def _clock(self, state: _State, prev_id: int, prev_ts: object, rid: int,
-               ts: str) -> None:
-        before, after = _parse_ts(prev_ts), _parse_ts(ts)
-        if after is None:
-            state.notes.add("bad_time", rid)
-        elif before is not None and before - after > CLOCK_TOLERANCE:
-            state.notes.add("clock", rid, (prev_id, before - after))
-
-    def _run_for_session(self, state: _State, rid: int) -> _Run:
-        run = state.current
-        if run is None:  # no service_started before it: the log's beginning, or after a stop
-            run = _Run(None, None, rid)
-            if state.runs:
-                state.notes.add("while_stopped", rid)
-            self._append_run(state, run)
-            state.current = run
-        return run
-
-    def _append_run(self, state: _State, run: _Run) -> None:
-        run.index = len(state.runs)
-        state.runs.append(run)
-        if state.detail_from is not None and run.first_id < state.detail_from:
-            run.sessions = None  # (the runs read after it push it out of the detail window)
-        if len(state.runs) > DETAIL_RUNS:
-            old = state.runs[-DETAIL_RUNS - 1]
-            if old.sessions is not None:
-                old.sessions = None
-                state.changed.add(old)
-
-    def _start(self, state: _State, rid: int, ts: object, parsed: _Parsed) -> None:
-        _kind, sid, entry, label, deadline = parsed
-        run = self._run_for_session(state, rid)
-        if sid in state.started:
-            state.notes.add("duplicate", rid, sid)
-            earlier = state.open.get(sid)
-            if earlier is not None:
-                state.orphans.append(earlier)
-        for other in run.never_ended:
-            if other.cut is None:
-                other.cut = (rid, ts, None, None)  # its last sign of life: at the chunk's end
-                state.pending.append((_CUT, other, rid, run.first_id))
-                state.notes.add("overlap", rid)
-        s = _Sess(sid, entry, label, run, rid, ts, deadline)
-        state.started.add(sid)
-        state.open[sid] = s
-        run.never_ended.append(s)
-        run.count += 1
-        if run.sessions is not None:
-            run.sessions.append(s)
-        state.changed.add(run)
-
-    def _end(self, state: _State, rid: int, ts: object, parsed: _Parsed) -> None:
-        _kind, sid, entry, rtag, extra, secs, micros = parsed
-        s = state.open.pop(sid, None)
-        if s is None:
-            if sid in state.started:
-                state.notes.add("ended_twice", rid, sid)
-                return  # a session ends once: the service added its usage once
-            state.notes.add("no_start", rid, sid)
-        else:
-            s.end = (rid, ts, secs, micros, rtag, extra)
-            run = s.run
-            run.never_ended.remove(s)
-            state.changed.add(run)
-            if run is not state.current:
-                state.notes.add("late_end", rid, sid)
-        day = ts[:10] if isinstance(ts, str) else ""
-        ok = state.days.get(day)
-        if ok is None:
-            try:
-                parse_day(day)
-                ok = True
-            except ValueError:
-                ok = False
-            state.days[day] = ok
-        if not ok:
-            state.notes.add("bad_time", rid)
-            return
-        key = entry + _SEP + day
-        state.dirty_sums.add(key)
-        item = state.sums.get(key)
-        if item is None:
-            state.sums[key] = [secs, [rid]]
-        else:
-            item[0] += secs
-            if len(item[1]) < 50:
-                item[1].append(rid)
-
-    def _service_started(self, state: _State, rid: int, ts: object) -> None:
-        run = state.current
-        at = _parse_ts(ts)
-        if run is not None:  # it never stopped: unclean
-            run.end, run.ended_id, run.ended_at = "unclean", rid, at
-            state.pending.append((_LAST_AND_ALIVE, run, rid, run.first_id))
-            state.changed.add(run)
-            state.unclean.append(run)
-        if at is None:
-            state.notes.add("bad_time", rid)
-        new = _Run(rid, at, rid)
-        new.last = (rid, at)
-        self._append_run(state, new)
-        state.current = new
-
-    def _service_stopped(self, state: _State, rid: int, ts: object) -> None:
-        run = state.current
-        at = _parse_ts(ts)
-        if run is None:
-            state.notes.add("stop_alone", rid)
-            return
-        run.end, run.ended_id, run.ended_at = "clean", rid, at
-        run.last = run.alive = (rid, at)
-        if run.never_ended:
-            state.pending.append((_ALIVE, run, rid, run.first_id))
-        state.changed.add(run)
-        state.current = None
 
     def _last_alive(self, before: int, first: int) -> tuple[int | None, datetime | None]:
         """The last row before `before` (and not before `first`) with a readable time."""
@@ -969,10 +546,10 @@ class RecoveryScanner:
         findings += [(_order(f), f) for f in self._usage_findings(state, usage, since,
                                                                    changed_usage)]
         findings.sort(key=_ORDER_KEY)  # (stable: as listed when the order is the same)
-        notes = self._notes(state)
+        notes = describe_notes(state, self.store)
         if open_run is not None:
             notes += tuple(self._running_note(s, open_run) for s in open_run.never_ended
-                           if self._status(s, open_run, now) == "running")
+                           if _status(s, open_run, now) == "running")
         return RecoveryReport(runs, tuple(f for _key, f in findings), notes, state.last_id,
                               complete, now)
 
@@ -1123,19 +700,9 @@ class RecoveryScanner:
         return Run(run.started_id, run.started_at, run.end, run.ended_id, run.ended_at,
                    last_id, last_at, sessions, run.count, run.sessions is not None, run.first_id)
 
-    def _status(self, s: _Sess, run: _Run, now: datetime) -> SessionStatus:
-        if s.ended_id is not None:
-            return "ended"
-        if run.end != "open" or s.cut is not None:
-            return "interrupted"
-        deadline = _deadline(s)
-        if deadline is not None and now > deadline + DEADLINE_GRACE:
-            return "interrupted"
-        return "running"
-
     def _session(self, s: _Sess, run: _Run, now: datetime,
                  resolved: dict[str, int]) -> RecoveredSession:
-        status = self._status(s, run, now)
+        status = _status(s, run, now)
         started = _parse_ts(s.started_ts)
         duration = ended_at = None
         last_seen: datetime | None
@@ -1175,7 +742,7 @@ class RecoveryScanner:
             items: list[tuple[RecoveryFinding, tuple[datetime, int, int] | None]] = []
             keys: set[str] = set()
             for s in run.never_ended:
-                if self._status(s, run, now) != "interrupted":
+                if _status(s, run, now) != "interrupted":
                     continue
                 finding = self._interrupted(s, run, resolved, usage)
                 if finding.day is not None:
@@ -1348,65 +915,6 @@ class RecoveryScanner:
             tuple(ids), None, entry, label, missing, missing, parse_day(day_text),
             False, None, stored, None, "add_lost_usage")
 
-    def _notes(self, state: _State) -> tuple[str, ...]:
-        notes: list[str] = []
-        items = state.notes.items
-        first_start = next((r.started_id for r in state.runs if r.started_id is not None),
-                           None)
-        if state.floor == 0 and state.first_seen is not None and (
-                first_start is None or first_start > state.first_seen or
-                self._rows_before(first_start)):
-            notes.append(
-                "The log does not begin with the service starting"
-                + (f" (its first start is id {first_start})" if first_start else
-                   " (it has no service start at all)")
-                + ": older rows were probably deleted. Sessions before it cannot be followed "
-                "from their start, and days before it cannot be checked completely.")
-        texts = {
-            "clock": "the clock went back by more than {tol} {n} (first: by {d} between ids "
-                     "{a} and {b}); times and bounds around it may be wrong",
-            "duplicate": "{n} session start{s} reuse{v} a session id already started "
-                         "(first: id {b}, session {x})",
-            "no_start": "{n} session end{s} name{v} a session the log never started (first: "
-                        "id {b}, session {x}); its start was probably deleted",
-            "ended_twice": "{n} session end{s} repeat{v} an earlier end of the same session "
-                           "(first: id {b}, session {x}); only the first is counted",
-            "late_end": "{n} session{s} ended after the service had stopped or restarted "
-                        "(first: id {b}, session {x})",
-            "stray": "{n} extension{s} name{v} a session that is not running (first: id {b})",
-            "overlap": "{n} session{s} started while another was still running (first: id "
-                       "{b}); the earlier one is treated as interrupted then",
-            "while_stopped": "{n} session{s} started while the service was stopped (no "
-                             "service_started before; first: id {b})",
-            "stop_alone": "{n} service_stopped row{s} end{v} no run (first: id {b})",
-            "malformed": "{n} row{s} cannot be read and {w} ignored (first: id {b}: {x})",
-            "unknown": "{n} row{s} {h} an event type this library does not know (first: id "
-                       "{b}, type {x}), perhaps from a newer service; {w} ignored",
-            "bad_time": "{n} row{s} {h} a time that cannot be read (first: id {b})",
-        }
-        for key, template in texts.items():
-            item = items.get(key)
-            if item is None:
-                continue
-            n, first, detail, _last = item
-            one = n == 1
-            a = d = ""
-            x = detail
-            if key == "clock":
-                a, delta = detail
-                d = format_duration(delta)
-            notes.append(_cap(template.format(
-                n="once" if key == "clock" and one else (f"{n} times" if key == "clock" else n),
-                s="" if one else "s", v="s" if one else "", w="it is" if one else "they are",
-                h="has" if one else "have", b=first, a=a, d=d, x=x,
-                tol=format_duration(CLOCK_TOLERANCE))) + ".")
-        return tuple(notes)
-
-    def _rows_before(self, first_start: int) -> bool:
-        rows = self.store._read("SELECT 1 FROM audit_log WHERE id < ? LIMIT 1", (first_start,))
-        return bool(rows)
-
-
 #: A finding with the key of its place in a report (`_order`).
 _Ordered = tuple[tuple[bool, int, int, int], RecoveryFinding]
 _ORDER_KEY = operator.itemgetter(0)
@@ -1417,22 +925,6 @@ def _order(f: RecoveryFinding) -> tuple[bool, int, int, int]:
     kind, the newest first."""
     return (f.resolved, _SEVERITY_ORDER[f.severity], _KIND_ORDER[f.kind],
             -(f.evidence[0] if f.evidence else 0))
-
-
-def _after(run: _Run, since: datetime) -> bool:
-    """Whether a run was active at or after `since`."""
-    for when in (run.ended_at, run.last[1], run.started_at):
-        if when is not None:
-            try:
-                return when >= since
-            except (TypeError, OverflowError):
-                return True
-    return True
-
-
-def _deadline(s: _Sess) -> datetime | None:
-    raw = s.ext[-1][1] if s.ext else s.deadline_raw
-    return _parse_ts(raw) if raw is not None else None
 
 
 class _Bounds:
@@ -1571,10 +1063,6 @@ def _secs(n: int) -> str:
 
 def _local(value: datetime | None) -> str:
     return format_local(value) if value is not None else "an unreadable time"
-
-
-def _cap(text: str) -> str:
-    return text[:1].upper() + text[1:]
 
 
 # --- one-shot -------------------------------------------------------------------------------
