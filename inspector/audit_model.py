@@ -3,7 +3,9 @@
 Unfiltered, row *r* is the event with id `top - r` (the log is append-only, so ids are
 dense): the row count is known from two index lookups and rows are read in 200-id blocks
 only when painted. Filtered, rows come in keyset pages from a worker (`fetchMore`), so a scan
-never runs on the GUI thread. New events are inserted at the top in both modes.
+never runs on the GUI thread. New events are inserted at the top in both modes. Which ids,
+pages and blocks, and what a refresh does, is `shepherd_store.paging.AuditPaging`'s
+arithmetic; this model reads and tells the views.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from shepherd_store import (
     StoreError,
     UnknownEvent,
 )
+from shepherd_store.paging import PAGE, REFRESH_LIMIT, AuditPaging, Refresh
 
 from . import workers
 from .database import Database
@@ -44,8 +47,6 @@ from .formatting import (
 from .icons import kind_icon
 from .widgets import plain_tip
 
-PAGE = 200
-CACHE_BLOCKS = 64
 #: A read the service's write lock turned away is tried again after this long (the GUI
 #: thread's reads give up within a few ms rather than freeze the window).
 RETRY_MS = 50
@@ -67,15 +68,7 @@ class AuditModel(QAbstractTableModel):
     def __init__(self, db: Database, parent: Any = None) -> None:
         super().__init__(parent)
         self._db = db
-        self._filter = AuditFilter()
-        # unfiltered mode
-        self._top = 0
-        self._bottom = 1
-        self._blocks: OrderedDict[int, dict[int, AuditEvent]] = OrderedDict()
-        # filtered mode
-        self._rows: list[AuditEvent] = []
-        self._next_before: int | None = None
-        self._scan_top = 0
+        self._paging = AuditPaging()  # the filter, the rows and what to read for them
         self._loading = False
         self._generation = 0
         self._texts: dict[int, tuple[str, ...]] = {}  # id → column texts (paint is hot)
@@ -91,11 +84,16 @@ class AuditModel(QAbstractTableModel):
 
     @property
     def filter(self) -> AuditFilter:
-        return self._filter
+        return self._paging.filter
 
     @property
     def filtered(self) -> bool:
-        return not self._filter.is_empty
+        return self._paging.filtered
+
+    @property
+    def _blocks(self) -> OrderedDict[int, dict[int, AuditEvent]]:
+        """The unfiltered rows read so far, by block (tests forget them to force reads)."""
+        return self._paging.blocks
 
     @property
     def loading(self) -> bool:
@@ -108,46 +106,36 @@ class AuditModel(QAbstractTableModel):
 
     def set_filter(self, flt: AuditFilter) -> None:
         """Show the rows matching `flt` (cancels a scan still running for the old filter)."""
-        self._filter = flt
+        self._paging.filter = flt
         self.reload()
 
     def reload(self) -> None:
         """Forget every row and read the log again under the current filter."""
         self._generation += 1
         self.beginResetModel()
-        self._blocks.clear()
+        self._paging.reset()
         self._texts.clear()
-        self._rows = []
-        self._next_before = None
-        self._top, self._bottom = 0, 1
         self._set_loading(False)
         self._retry.clear()
         store = self._db.store
         if store is not None:
             try:
                 if not self.filtered:
-                    rng = store.audit_id_range()
-                    if rng is not None:
-                        self._bottom, self._top = rng
+                    self._paging.start(store.audit_id_range())
                 else:
-                    self._scan_top = store.change_token().last_audit_id
-                    self._next_before = self._scan_top + 1 if self._scan_top else None
+                    self._paging.start_filtered(store.change_token().last_audit_id)
             except LockedError:
                 self._retry_later("reload")
             except StoreError as exc:
                 self.error.emit(str(exc))
         self.endResetModel()
-        if self.filtered and self._next_before is not None:
+        if self._paging.can_page():
             self.fetchMore(QModelIndex())
 
     # --- Qt model interface --------------------------------------------------------------
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        if parent.isValid():
-            return 0
-        if self.filtered:
-            return len(self._rows)
-        return max(self._top - self._bottom + 1, 0)
+        return 0 if parent.isValid() else self._paging.count()
 
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(COLUMNS)
@@ -168,25 +156,24 @@ class AuditModel(QAbstractTableModel):
         if row < 0 or row >= self.rowCount():
             return None
         if self.filtered:
-            return self._rows[row]
-        event_id = self._top - row
-        block = event_id // PAGE
-        rows = self._blocks.get(block)
+            return self._paging.rows[row]
+        event_id = self._paging.id_at(row)
+        block = self._paging.block_of(event_id)
+        rows = self._paging.cached(block)
         if rows is None:
             if "rows" in self._retry:
                 return None  # locked out a moment ago: one wait per paint, not one per cell
             rows = self._load_block(block)
-        else:
-            self._blocks.move_to_end(block)
         return rows.get(event_id)
 
     def _load_block(self, block: int) -> dict[int, AuditEvent]:
         store = self._db.store
         rows: dict[int, AuditEvent] = {}
         if store is not None:
+            after_id, before_id = self._paging.block_bounds(block)
             try:
-                page = store.find_audits(AuditFilter(), before_id=(block + 1) * PAGE,
-                                         after_id=block * PAGE - 1, limit=PAGE)
+                page = store.find_audits(AuditFilter(), before_id=before_id,
+                                         after_id=after_id, limit=PAGE)
                 rows = {e.id: e for e in page.events}
             except LockedError:
                 self._retry_later("rows")
@@ -194,25 +181,13 @@ class AuditModel(QAbstractTableModel):
             except StoreError as exc:
                 self.error.emit(str(exc))
         self._learn(rows.values())
-        self._blocks[block] = rows
-        while len(self._blocks) > CACHE_BLOCKS:
-            self._blocks.popitem(last=False)
+        self._paging.keep(block, rows)
         return rows
 
     def _learn(self, events: Any) -> None:
         for e in events:
             if isinstance(e.event, SessionStarted):
                 self._db.note_label(e.event.entry_id, e.event.label)
-
-    def row_of_id(self, event_id: int) -> int | None:
-        """The row showing `event_id`, when it is in the model."""
-        if not self.filtered:
-            row = self._top - event_id
-            return row if 0 <= row < self.rowCount() else None
-        for i, e in enumerate(self._rows):
-            if e.id == event_id:
-                return i
-        return None
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
@@ -222,7 +197,7 @@ class AuditModel(QAbstractTableModel):
         if event is None:
             if role == Qt.ItemDataRole.DisplayRole and col == COL_SUMMARY and \
                     "rows" not in self._retry:
-                return f"(no row with id {self._top - index.row()})"
+                return f"(no row with id {self._paging.id_at(index.row())})"
             return None
         if role == Qt.ItemDataRole.DisplayRole:
             return self._row_texts(event)[col]
@@ -282,8 +257,7 @@ class AuditModel(QAbstractTableModel):
     # --- paging (filtered mode) ----------------------------------------------------------
 
     def canFetchMore(self, parent: _Index) -> bool:
-        return (not parent.isValid() and self.filtered and self._next_before is not None
-                and not self._loading)
+        return not parent.isValid() and self._paging.can_page() and not self._loading
 
     def fetchMore(self, parent: _Index) -> None:
         if not self.canFetchMore(parent):
@@ -291,14 +265,14 @@ class AuditModel(QAbstractTableModel):
         store = self._db.store
         if store is None:
             return
-        flt, before, gen = self._filter, self._next_before, self._generation
+        flt, before, gen = self._paging.filter, self._paging.next_before, self._generation
         if store.is_indexed(flt):  # an index lookup: faster inline than a thread hop
             try:
                 self._append_page(store.find_audits(flt, before_id=before, limit=PAGE))
             except LockedError:
                 self._retry_later("fetch")
             except StoreError as exc:
-                self._next_before = None
+                self._paging.next_before = None
                 self.error.emit(str(exc))
             return
         self._set_loading(True)
@@ -321,7 +295,7 @@ class AuditModel(QAbstractTableModel):
         def failed(message: str) -> None:
             if gen == self._generation:
                 self._set_loading(False)
-                self._next_before = None
+                self._paging.next_before = None
                 self.error.emit(message)
 
         def progress(done_: int, total: int) -> None:
@@ -332,12 +306,12 @@ class AuditModel(QAbstractTableModel):
 
     def _append_page(self, page: AuditPage) -> None:
         if page.events:
-            start = len(self._rows)
+            start = len(self._paging.rows)
             self.beginInsertRows(QModelIndex(), start, start + len(page.events) - 1)
-            self._rows.extend(page.events)
+            self._paging.add_older(page.events)
             self.endInsertRows()
             self._learn(page.events)
-        self._next_before = page.next_before_id
+        self._paging.next_before = page.next_before_id
 
     # --- live ----------------------------------------------------------------------------
 
@@ -346,33 +320,28 @@ class AuditModel(QAbstractTableModel):
         store = self._db.store
         if store is None:
             return 0
+        paging = self._paging
         try:
-            newest = store.change_token().last_audit_id
-            if newest < self._top or (self.filtered and newest < self._scan_top):
-                self.reload()  # the log shrank: a different file; start over
+            plan = paging.plan_refresh(store.change_token().last_audit_id)
+            if plan.action is Refresh.RELOAD:
+                self.reload()  # the log shrank (a different file) or was empty: start over
+                return plan.added
+            if plan.action is Refresh.NOTHING:
                 return 0
-            if not self.filtered:
-                added = newest - self._top
-                if added <= 0:
-                    return 0
-                if self.rowCount() == 0:
-                    self.reload()
-                    return added
-                for block in [b for b in self._blocks if b >= self._top // PAGE]:
-                    del self._blocks[block]  # read before the new ids existed
+            if plan.action is Refresh.INSERT:
+                added = plan.added
+                paging.forget_stale()  # read before the new ids existed
                 self.beginInsertRows(QModelIndex(), 0, added - 1)
-                self._top = newest
+                paging.top = plan.newest
                 self.endInsertRows()
             else:
-                if newest <= self._scan_top:
-                    return 0
-                page = store.find_audits(self._filter, after_id=self._scan_top,
-                                         before_id=newest + 1, limit=100_000)
-                self._scan_top = newest
+                page = store.find_audits(paging.filter, after_id=plan.after_id,
+                                         before_id=plan.before_id, limit=REFRESH_LIMIT)
+                paging.scanned(plan.newest)
                 added = len(page.events)
                 if added:
                     self.beginInsertRows(QModelIndex(), 0, added - 1)
-                    self._rows[0:0] = page.events
+                    paging.add_newer(page.events)
                     self.endInsertRows()
                     self._learn(page.events)
         except LockedError:

@@ -3,12 +3,12 @@
 Every read runs in the pool (`workers`): the first page, the older pages (`fetchMore`) and
 the live refresh, which reads only the rows added since and tells again the sessions they
 can still change (`shepherd_store.sessions`). Results of reads a filter change or a reload
-made stale are dropped (by generation). Rows are sorted by start row, newest first.
+made stale are dropped (by generation). Rows are sorted by start row, newest first; where a
+session is and how a refresh merges is `shepherd_store.paging.SessionRows`'.
 """
 
 from __future__ import annotations
 
-import bisect
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor, QIcon
 
+from shepherd_store.paging import SessionRows
 from shepherd_store.sessions import (
     PAGE,
     Session,
@@ -79,8 +80,7 @@ class SessionsModel(QAbstractTableModel):
         super().__init__(parent)
         self._db = db
         self._filter = SessionFilter()
-        self._rows: list[Session] = []
-        self._keys: list[int] = []  # -started_id per row (ascending: for bisect)
+        self._rows = SessionRows()
         self._next_before: int | None = None
         self._top = 0  # the newest log row taken into account
         self._loaded = False  # the first page has arrived
@@ -180,7 +180,7 @@ class SessionsModel(QAbstractTableModel):
         """Forget every row and read the first page again (in a worker)."""
         self._generation += 1
         self.beginResetModel()
-        self._rows, self._keys = [], []
+        self._rows.clear()
         self._texts.clear()
         self._next_before = None
         self._top = 0
@@ -253,8 +253,7 @@ class SessionsModel(QAbstractTableModel):
             return
         start = len(self._rows)
         self.beginInsertRows(QModelIndex(), start, start + len(sessions) - 1)
-        self._rows.extend(sessions)
-        self._keys.extend(-s.started_id for s in sessions)
+        self._rows.append(sessions)
         self.endInsertRows()
 
     # --- live ----------------------------------------------------------------------------
@@ -268,7 +267,7 @@ class SessionsModel(QAbstractTableModel):
             self._refresh_again = True  # once the first page or the running refresh is in
             return
         reader, flt, gen, after = self._reader, self._filter, self._generation, self._top
-        unfinished = [s for s in self._rows if not s.final]
+        unfinished = self._rows.unfinished()
         self._refreshing, self._refresh_again = True, False
 
         def run(_report: Any) -> SessionUpdate:
@@ -296,30 +295,29 @@ class SessionsModel(QAbstractTableModel):
         self._top = max(self._top, update.top_id)
         self._unreadable += update.unreadable
         for session in update.changed:
-            row = self.row_of(session.started_id)
+            row = self._rows.row_of(session.started_id)
             if row is None:
                 continue
-            self._rows[row] = session
+            self._rows.replace(row, session)
             self._texts.pop(session.started_id, None)
             self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
-        new = [s for s in update.new if self.row_of(s.started_id) is None]
+        new = self._rows.unseen(update.new)
         if new:
             self.beginInsertRows(QModelIndex(), 0, len(new) - 1)
-            self._rows[0:0] = new
-            self._keys[0:0] = [-s.started_id for s in new]
+            self._rows.add_newer(new)
             self.endInsertRows()
             self.newRows.emit(len(new))
         self._arm_tick()
 
     def _arm_tick(self) -> None:
-        if self._active and any(not s.final for s in self._rows):
+        if self._active and self._rows.any_unfinished():
             if not self._tick.isActive():
                 self._tick.start()
         else:
             self._tick.stop()
 
     def _on_tick(self) -> None:
-        for row, s in enumerate(self._rows):
+        for row, s in enumerate(self._rows.rows):
             if s.running:
                 self._texts.pop(s.started_id, None)
                 self.dataChanged.emit(self.index(row, COL_LENGTH), self.index(row, COL_LENGTH))
@@ -328,18 +326,14 @@ class SessionsModel(QAbstractTableModel):
     # --- rows ----------------------------------------------------------------------------
 
     def session_at(self, row: int) -> Session | None:
-        return self._rows[row] if 0 <= row < len(self._rows) else None
+        return self._rows.at(row)
 
     def row_of(self, started_id: int) -> int | None:
         """The row of the session started at log row `started_id`, when it is loaded."""
-        i = bisect.bisect_left(self._keys, -started_id)
-        return i if i < len(self._keys) and self._keys[i] == -started_id else None
+        return self._rows.row_of(started_id)
 
     def row_of_session(self, session_id: str) -> int | None:
-        for i, s in enumerate(self._rows):
-            if s.session_id == session_id:
-                return i
-        return None
+        return self._rows.row_of_session(session_id)
 
     # --- Qt model interface --------------------------------------------------------------
 
