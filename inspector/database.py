@@ -14,7 +14,6 @@ Views connect to the signals:
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -29,7 +28,8 @@ from shepherd_store.policy import Policy
 from shepherd_store.store import file_read_only_reason
 
 from . import workers
-from .watcher import DbWatcher, file_identity
+from .watcher import DbWatcher
+from .watcher_logic import ChangePacer, file_identity
 
 RETRY_MS = 1000  # how often a missing or broken file is tried again
 # The window's reads wait at most this long for a writer's lock: a read the service blocks
@@ -44,12 +44,8 @@ GUI_BUSY_TIMEOUT_S = 0.0
 # responsive meanwhile, and a service writing flat out shuts readers out for most of the
 # time (an fsync can hold its commit for a second), so 0.75 s failed loads now and then.
 WORKER_BUSY_TIMEOUT_S = 5.0
-# Views refresh after each commit, but a service writing flat out commits hundreds of times
-# a second: changes are passed on so that refreshing takes at most this share of the GUI
-# thread (a commit after a quiet spell is passed on at once), and never later than the cap.
-CHANGE_SHARE = 0.25
-MAX_CHANGE_DELAY_S = 0.5
-LOCKED_RETRY_MS = 50  # a refresh a writer's lock turned away is repeated this soon at the earliest
+# How often views hear of commits (at most a share of the GUI thread): watcher_logic.py's
+# `ChangePacer`.
 
 T = TypeVar("T")
 
@@ -72,9 +68,8 @@ class Database(QObject):
         self.last_change: datetime | None = None
         self._log_labels: dict[str, str] = {}
         self._writing = False
-        self._next_change = 0.0  # monotonic time before which changes are held back
+        self._pacer = ChangePacer()
         self._immediate = False
-        self._only_retry = False  # the due emission repeats a refresh; nothing new committed
         self._change_timer = QTimer(self)
         self._change_timer.setSingleShot(True)
         self._change_timer.timeout.connect(self._emit_changed)
@@ -167,35 +162,30 @@ class Database(QObject):
                 return
 
     def _on_changed(self) -> None:
-        self._only_retry = False
-        if self._immediate:
+        # (A pass already pending sees this commit too.)
+        wait = self._pacer.commit(time.monotonic(), immediate=self._immediate,
+                                  pending=self._change_timer.isActive())
+        if wait is None:
             self._emit_changed()
-        elif not self._change_timer.isActive():  # if it is, that refresh sees this commit too
-            wait = self._next_change - time.monotonic()
-            if wait > 0:
-                self._change_timer.start(math.ceil(wait * 1000))
-            else:
-                self._emit_changed()
+        elif wait >= 0:
+            self._change_timer.start(wait)
 
     def _emit_changed(self) -> None:
         self._change_timer.stop()
         store = self.store
         lockouts = store.lockouts if store is not None else 0
         started = time.monotonic()
-        if not self._only_retry:
+        if not self._pacer.only_retry:
             self.last_change = datetime.now().astimezone()
-        self._only_retry = False
+        self._pacer.only_retry = False
         self.changed.emit()
         self.stateChanged.emit()
-        spent = time.monotonic() - started
-        self._next_change = time.monotonic() + min(spent * (1 / CHANGE_SHARE - 1),
-                                                   MAX_CHANGE_DELAY_S)
+        ended = time.monotonic()
+        self._pacer.passed_on(ended - started, ended)
         if store is not None and store is self.store and store.lockouts > lockouts:
             # A view's read gave up on the service's lock: tell the views again shortly,
             # or the last commit of a burst could stay unseen until the next one.
-            self._only_retry = True
-            self._change_timer.start(max(math.ceil((self._next_change - time.monotonic())
-                                                   * 1000), LOCKED_RETRY_MS))
+            self._change_timer.start(self._pacer.locked_out(time.monotonic()))
 
     def check_now(self) -> None:
         """Look for changes immediately (tests, and after the inspector's own writes)."""
