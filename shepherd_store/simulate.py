@@ -71,6 +71,8 @@ __all__ = [
     "DEFAULT_ENTRIES", "DEMO_LEAD", "DEMO_SPEED", "LIVE_MAX_AHEAD", "DemoClock", "SimEntry",
     "SimulationStopped", "Simulator", "create_rust_database", "demo_history_end", "main",
 ]
+# Imported `as` themselves above: the pieces' other names, importable from here as before the
+# split (`policy_toml`, `EXTENSION`, `WARNING_THRESHOLDS`, ...).
 
 
 class Simulator(SimulatedService):
