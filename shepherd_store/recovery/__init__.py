@@ -66,12 +66,15 @@ Rules (what the report means):
   nothing can ask for it later, and `RecoveryScanner.run_sessions` reads such a run again.
 
 The package's modules: `results` (the public results), `rows` (reading the log's rows),
-`scanner` (`RecoveryScanner`, `recover`) and `repairs` (`repair`, `repair_usage_lost`,
-`repair_cooldown`).
+`state` (the runs and sessions rebuilt from them), `notes`, `stored_usage` (the usage table),
+`changes` (manual changes and recorded repairs), `findings` (what is missing, its bounds and
+`credited_day`), `scanner` (`RecoveryScanner`, `recover`) and `repairs` (`repair`,
+`repair_usage_lost`, `repair_cooldown`).
 """
 
 from __future__ import annotations
 
+from .findings import credited_day
 from .repairs import repair, repair_cooldown, repair_usage_lost
 from .results import (
     FINDING_KINDS,
@@ -82,7 +85,7 @@ from .results import (
     RepairResult,
     Run,
 )
-from .scanner import DETAIL_RUNS, RecoveryScanner, credited_day, recover
+from .scanner import DETAIL_RUNS, RecoveryScanner, recover
 
 __all__ = [
     "DETAIL_RUNS",

@@ -16,9 +16,11 @@ from ..policy import Policy
 from ..schema import Layout
 from ..store import SqliteStore
 from ..timefmt import format_day, format_timestamp, local_now
+from .changes import REPAIR_WHAT
+from .findings import credited_day
 from .results import RecoveryConflict, RecoveryFinding, RecoveryReport, RepairResult
 from .rows import _SVC_START, _SVC_STOP, _parse_ts
-from .scanner import REPAIR_WHAT, credited_day, recover
+from .scanner import recover
 
 #: At most this many ids are checked for new rows of a session inside a repair's transaction.
 _MAX_RECHECK = 200_000

@@ -30,7 +30,7 @@ class RecoveredSession:
     """One session as the log tells it.
 
     `status` is `ended`, `running` (in the open run, deadline not long past) or
-    `interrupted` (never ended; see the module's rules). `deadline` is the latest one
+    `interrupted` (never ended; see the package's rules). `deadline` is the latest one
     (after extensions), None when unlimited or unreadable. `warnings` are the thresholds
     issued (seconds before the deadline) and `warning_ids` their rows. `last_seen_at` is the
     latest moment it is known to have been running (its end when it ended). `resolved`: a

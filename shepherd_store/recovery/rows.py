@@ -34,7 +34,7 @@ _FAST_END_TAIL = re.compile(
     + r',"reason":\{"type":"(expired|user_stop|admin_stop|policy_stop|service_shutdown|'
     r'process_exited|launch_failed)"(?:,"exit_code":(null|-?(?:0|[1-9][0-9]{0,9}))|,"error":'
     + _S + r')?\},"duration":\{"secs":' + _N + r',"nanos":' + _N + r'\}\}')
-#: The usual forms of that tail, for a session ended at the next row (`_ingest`'s pairs): a
+#: The usual forms of that tail, for a session ended at the next row (`ingest`'s pairs): a
 #: subset of what `_FAST_END_TAIL` takes, nanos already below 1e9; the entry, the exit
 #: code and the seconds.
 _PAIR_END_TAIL = re.compile(
@@ -109,6 +109,21 @@ def _warnings_sql(col: str, *, utf8: bool = True) -> str:
     return (f"SELECT id, {col} FROM audit_log WHERE id > ? AND id <= ? AND {cond} "
             "ORDER BY id")
 
+
+def _scan_sql(col: str, *, utf8: bool) -> tuple[str, str, str, str]:
+    """The statements of a scan: its rows (`_select`), the warnings in an id range
+    (`_warnings_sql`), a session's warnings in an id range (its id a third parameter), and
+    many sessions' at once (a JSON array of [after id, up to id, session id])."""
+    warnings = _warnings_sql(col, utf8=utf8)
+    session_warnings = warnings.replace("ORDER BY", f"AND instr({col}, ?) > 0 ORDER BY")
+    part = "json_extract(j.value, '$[{}]')"
+    where = warnings.split(" WHERE ", 1)[1].split(" ORDER BY")[0]
+    where = where.replace("id > ? AND id <= ?", f"a.id > {part.format(0)} AND a.id <= "
+                          f"{part.format(1)}").replace(col, "a." + col)
+    batch_warnings = (
+        f"SELECT j.key, a.id, a.{col} FROM json_each(?) AS j JOIN audit_log AS a ON {where} "
+        f"AND instr(a.{col}, {part.format(2)}) > 0 ORDER BY j.key, a.id")
+    return _select(col, utf8=utf8), warnings, session_warnings, batch_warnings
 
 def _parse_warning(text: object) -> tuple[str, int] | None:
     """(session id, threshold) of a warning row, or None when it cannot be read."""
