@@ -21,20 +21,36 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any
 
 from . import __version__
+from .cli_common import (
+    EXIT_ACTION,
+    EXIT_CORRUPT,
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_OPEN,
+    EXIT_USAGE,
+    CliError,
+    Output,
+    ProgressLine,
+    _labels,
+    _load_config,
+    _note,
+    _open_read,
+    _open_write,
+    _policy,
+    exit_status,
+)
 from .cli_text import (
     NEGATIVE_COOLDOWN,
     NEGATIVE_DURATION,
     WHEN_HELP,
     Cell,
     Column,
-    Style,
     event_colour,
     event_summary,
     fit_widths,
@@ -48,16 +64,7 @@ from .cli_text import (
     wrap,
 )
 from .describe import entry_name, format_duration, format_local, format_stored_time
-from .errors import (
-    ConflictError,
-    CorruptDatabaseError,
-    IncompatibleSchemaError,
-    LockedError,
-    NotFoundError,
-    ReadOnlyError,
-    SerializationError,
-    StoreError,
-)
+from .errors import LockedError, SerializationError, StoreError
 from .events import (
     EVENT_TYPES,
     AuditEvent,
@@ -67,32 +74,19 @@ from .events import (
     is_uuid,
 )
 from .export import iter_events, write_json
-from .paths import candidate_paths, default_database
+from .paths import candidate_paths
 from .query import AuditFilter
-from .store import SqliteStore, file_read_only_reason
+from .store import SqliteStore
 from .timefmt import format_day, local_now
 
-if TYPE_CHECKING:
-    from .policy import Policy
-
 __all__ = ["EXIT_ACTION", "EXIT_CORRUPT", "EXIT_ERROR", "EXIT_OK", "EXIT_OPEN", "EXIT_USAGE",
-           "build_parser", "command_names", "main"]
-
-EXIT_OK = 0
-EXIT_ACTION = 1  # diagnose/check found something, or an edit was refused (value changed)
-EXIT_USAGE = 2
-EXIT_OPEN = 3  # missing, no permission, read-only for an edit, locked
-EXIT_CORRUPT = 4  # not a Shepherd database, incompatible or damaged
-EXIT_ERROR = 5  # any other database error (disk full, I/O)
+           "build_parser", "command_names", "exit_status", "main"]
 
 #: How often `audit --follow` reads the change token (µs each).
 FOLLOW_POLL_S = 0.15
 FOLLOW_BACKLOG = 10
 #: Events per read while streaming: small enough that the first line shows at once.
 _PAGE = 100
-#: Output to a pipe is flushed at the first event and then at least this often.
-FLUSH_EVERY_S = 0.2
-
 EXIT_HELP = """\
 exit status:
   0  success; for `snapshot diagnose` and `check`: nothing needs action
@@ -106,97 +100,6 @@ exit status:
 
 The database defaults to the first existing of $SHEPHERD_DB, /var/lib/shepherdd/shepherdd.db
 and ~/.local/share/shepherdd/shepherdd.db (as in the inspector)."""
-
-
-class CliError(Exception):
-    """A message for stderr and the exit status that goes with it."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-# --- output ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Output:
-    """Where results go and how: terminal width (None for a pipe), colours, progress."""
-
-    stream: TextIO
-    width: int | None
-    style: Style
-    progress: bool
-    _flushed: float = 0.0
-
-    @classmethod
-    def for_streams(cls, stream: TextIO, err: TextIO) -> Output:
-        tty = _isatty(stream)
-        colour = tty and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
-        width = _terminal_width(stream) if tty else None
-        return cls(stream, width, Style(colour), tty and _isatty(err))
-
-    def line(self, text: str = "") -> None:
-        self.stream.write(text + "\n")
-
-    def row_written(self, n: int) -> bool:
-        """After each streamed row: flush the first one, then every `FLUSH_EVERY_S`."""
-        now = time.monotonic()
-        if n == 1 or now - self._flushed >= FLUSH_EVERY_S:
-            self.stream.flush()
-            self._flushed = now
-        return True
-
-
-def _terminal_width(stream: TextIO) -> int:
-    """Columns of the terminal: $COLUMNS if set (as `shutil.get_terminal_size`), else asked."""
-    env = os.environ.get("COLUMNS", "")
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    try:
-        return os.get_terminal_size(stream.fileno()).columns or 80
-    except (OSError, ValueError, AttributeError):
-        return 80
-
-
-def _isatty(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-class ProgressLine:
-    """A progress line on stderr while a long scan runs (only when both ends are terminals).
-
-    Callable as the library's progress callback; `clear` erases it before results print.
-    """
-
-    def __init__(self, enabled: bool, label: str) -> None:
-        self.enabled = enabled
-        self.label = label
-        self.shown = False
-        self._last = 0.0
-
-    def __call__(self, done: int, total: int) -> bool:
-        now = time.monotonic()
-        if self.enabled and now - self._last >= 0.1:
-            self._last = now
-            pct = min(100, 100 * done // max(total, 1))
-            sys.stderr.write(f"\r{self.label} {pct:3d}%")
-            sys.stderr.flush()
-            self.shown = True
-        return True
-
-    def clear(self) -> None:
-        if self.shown:
-            sys.stderr.write("\r\x1b[K")
-            sys.stderr.flush()
-            self.shown = False
-
-
-def _note(text: str) -> None:
-    print(text, file=sys.stderr)
 
 
 # --- arguments ------------------------------------------------------------------------------
@@ -450,83 +353,6 @@ def command_names(parser: argparse.ArgumentParser | None = None) -> list[str]:
 
     walk(parser or build_parser(), "")
     return names
-
-
-# --- opening the database -------------------------------------------------------------------
-
-
-def _db_path(args: argparse.Namespace) -> Path:
-    given = getattr(args, "db", None)
-    if given:
-        return Path(given).expanduser()
-    found = default_database()
-    if found is None:
-        places = ", ".join(str(p) for p in candidate_paths())
-        raise CliError(f"no Shepherd database found (looked in: {places}). Give one with "
-                       "--db PATH or $SHEPHERD_DB.", EXIT_OPEN)
-    return found
-
-
-def _open_read(args: argparse.Namespace) -> SqliteStore:
-    return SqliteStore.open(_db_path(args), read_only=True)
-
-
-def _open_write(args: argparse.Namespace) -> SqliteStore:
-    """A writable store on an existing database, refusing write-protected files early."""
-    path = _db_path(args)
-    if not path.exists():
-        raise CliError(f"{path} does not exist; nothing to change.", EXIT_OPEN)
-    reason = write_refusal(path)
-    if reason is not None:
-        raise CliError(f"Cannot change {path}: {reason}. Nothing was written.", EXIT_OPEN)
-    return SqliteStore.open(path)
-
-
-def write_refusal(path: Path) -> str | None:
-    """Why the CLI will not write `path`: no permission, or write-protected by its mode bits
-    (which root ignores, so a file made read-only on purpose is honoured for root too)."""
-    reason = file_read_only_reason(path)
-    if reason is not None:
-        return reason
-    try:
-        mode, folder = path.stat().st_mode, path.absolute().parent.stat().st_mode
-    except OSError as exc:
-        return f"cannot read its permissions ({exc.strerror})"
-    if not mode & 0o222:
-        return f"the file is write-protected (mode {mode & 0o777:04o})"
-    if not folder & 0o222:
-        return f"its folder is write-protected (mode {folder & 0o777:04o})"
-    return None
-
-
-def _policy(args: argparse.Namespace) -> Policy | None:
-    """The --config policy: `main` reads it once before any command runs, so a missing or
-    invalid file is the same usage error (exit status 2) for every command."""
-    if not hasattr(args, "policy"):
-        args.policy = _load_config(args)
-    policy: Policy | None = args.policy
-    return policy
-
-
-def _load_config(args: argparse.Namespace) -> Policy | None:
-    from .policy import load_policy
-
-    given = getattr(args, "config", None)
-    if given is None:
-        return None
-    try:
-        return load_policy(given)
-    except StoreError as exc:
-        raise CliError(f"--config: {exc}", EXIT_USAGE) from None
-
-
-def _labels(store: SqliteStore, policy: Policy | None) -> dict[str, str]:
-    """Entry labels for `entry_name`, the one rule every command names entries by: the
-    policy's (--config) over the newest the log recorded."""
-    labels = store.entry_labels()
-    if policy is not None:
-        labels.update({e.id: e.label for e in policy.entries.values()})
-    return labels
 
 
 # --- audit ----------------------------------------------------------------------------------
@@ -1170,19 +996,6 @@ def cmd_demo(args: argparse.Namespace, out: Output) -> int:
 
 
 # --- main -----------------------------------------------------------------------------------
-
-
-def exit_status(exc: StoreError) -> int:
-    """The exit status for a library error."""
-    if isinstance(exc, IncompatibleSchemaError | CorruptDatabaseError):
-        return EXIT_CORRUPT
-    if isinstance(exc, NotFoundError | ReadOnlyError | LockedError):
-        return EXIT_OPEN
-    if isinstance(exc, ConflictError):
-        return EXIT_ACTION
-    if isinstance(exc, SerializationError):
-        return EXIT_USAGE
-    return EXIT_ERROR
 
 
 def _negative_cooldown(words: Sequence[str]) -> str | None:

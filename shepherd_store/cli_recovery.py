@@ -4,7 +4,7 @@
     shepherd-store recovery fix SESSION_ID [--seconds N | --max] [--cooldown]
 
 The library's `recovery` module does the work; this module parses arguments and prints, with
-the conventions of `cli` (local times, plain lines to a pipe, tables fitted to a terminal).
+the conventions of `cli_common` (local times, plain lines to a pipe, tables fitted to a terminal).
 `cli.build_parser` registers the commands with `add_commands`, and `snapshot diagnose` adds
 `diagnose_findings` to its own.
 """
@@ -17,6 +17,18 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from .cli_common import (
+    EXIT_ACTION,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    Output,
+    ProgressLine,
+    _labels,
+    _open_read,
+    _open_write,
+    _policy,
+)
 from .cli_text import WHEN_HELP, Column, render_table, sanitize, wrap
 from .describe import entry_name, format_duration, format_local, format_stored_time
 from .diagnose import Finding
@@ -32,7 +44,6 @@ from .recovery import (
 from .timefmt import format_day, format_timestamp, local_now
 
 if TYPE_CHECKING:
-    from .cli import Output
     from .policy import Policy
     from .store import SqliteStore
 
@@ -92,8 +103,6 @@ def _whole(text: str) -> int:
 
 def cmd_recovery(args: argparse.Namespace, out: Output) -> int:
     """`recovery`: runs, findings and notes; status 1 when a finding needs action."""
-    from .cli import EXIT_ACTION, EXIT_OK, ProgressLine, _open_read, _policy
-
     if getattr(args, "action", None) == "fix":  # (argparse sets func; kept for safety)
         return cmd_recovery_fix(args, out)
     policy = _policy(args)
@@ -229,8 +238,6 @@ def _local(value: datetime | None) -> str:
 
 def cmd_recovery_fix(args: argparse.Namespace, out: Output) -> int:
     """`recovery fix SESSION`: `recovery.repair`, saying what it wrote."""
-    from .cli import EXIT_OK, EXIT_USAGE, CliError, ProgressLine, _labels, _open_write, _policy
-
     policy = _policy(args)
     if args.cooldown and policy is None:
         raise CliError("--cooldown needs the policy's cooldown: give --config POLICY.toml.",
@@ -272,8 +279,6 @@ def cmd_recovery_fix(args: argparse.Namespace, out: Output) -> int:
 
 def _resolve(report: RecoveryReport, text: str) -> str:
     """A full session id from an id or a prefix of 8 or more characters."""
-    from .cli import EXIT_USAGE, CliError
-
     wanted = text.strip().lower()
     ids = {f.session_id for f in report.findings if f.session_id}
     ids.update(s.session_id for r in report.runs for s in r.sessions)

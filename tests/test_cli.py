@@ -49,6 +49,7 @@ from shepherd_store.check import (
     usage_problem,
 )
 from shepherd_store.cli import build_parser, command_names, exit_status, main
+from shepherd_store.cli_common import write_refusal
 from shepherd_store.cli_recovery import diagnose_findings
 from shepherd_store.cli_text import (
     Column,
@@ -1206,7 +1207,7 @@ def test_text_helpers() -> None:
     wrapped = wrap("word " * 20, 30, "    ")
     assert len(wrapped) > 1 and all(len(w) <= 30 and w.startswith("    ") for w in wrapped)
     assert wrap("a b", None, "  ") == ["  a b"]
-    assert cli_module.write_refusal(Path("/nonexistent/x.db")) is not None
+    assert write_refusal(Path("/nonexistent/x.db")) is not None
 
 
 # --- one voice: entries, --config, --type, negative durations, times ------------------------
