@@ -40,7 +40,7 @@ from shepherd_store import (
     SqliteStore,
     StoreError,
 )
-from shepherd_store import cli as cli_module
+from shepherd_store import cli_audit as cli_module
 from shepherd_store.check import (
     check,
     cooldown_problem,
