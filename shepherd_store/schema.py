@@ -156,3 +156,12 @@ def inspect_schema(conn: sqlite3.Connection) -> SchemaInfo:
         return SchemaInfo(None, tables, "audit_log and snapshot are in different layouts")
     # usage/cooldowns alone are the same in both layouts: treat as the daemon's own.
     return SchemaInfo(votes.pop() if votes else Layout.RUST, tables)
+
+
+def read_schema(conn: sqlite3.Connection) -> SchemaInfo:
+    """`inspect_schema` in one read transaction (one shared lock for all its statements)."""
+    conn.execute("BEGIN")
+    try:
+        return inspect_schema(conn)
+    finally:
+        conn.execute("COMMIT")  # nothing was written: this only ends the read
