@@ -486,10 +486,6 @@ class UsageChart(pg.PlotWidget):  # type: ignore[misc]
         """The bar length of the data shown (None before any data)."""
         return self._data.bucket if self._data is not None else None
 
-    def set_labels(self, labels: Mapping[str, str]) -> None:
-        """New entry labels (hover text only)."""
-        self._labels = dict(labels)
-
     def set_mode(self, mode: Mode, single: str | None = None) -> None:
         """Stacked, side by side, or only `single`."""
         if (mode, single) != (self.mode, self.single):
