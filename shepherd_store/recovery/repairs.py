@@ -5,8 +5,10 @@ written) when what it rests on changed since it was read.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sqlite3
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -22,8 +24,13 @@ from .results import RecoveryConflict, RecoveryFinding, RecoveryReport, RepairRe
 from .rows import _SVC_START, _SVC_STOP, _parse_ts
 from .scanner import recover
 
-#: At most this many ids are checked for new rows of a session inside a repair's transaction.
+#: At most this many ids added since the report was read are checked for rows of a session
+#: (more: the repair is refused, read again).
 _MAX_RECHECK = 200_000
+#: At most this many ids are checked inside the repair's write transaction, while the
+#: service's writes wait (about a millisecond); the rest are read ahead before it, in the
+#: store's short statements.
+_RECHECK_IN_LOCK = 2_000
 
 
 def repair(store: SqliteStore, session_id: str, *, seconds: int | None = None,
@@ -38,7 +45,8 @@ def repair(store: SqliteStore, session_id: str, *, seconds: int | None = None,
     One write transaction that first checks, under the write lock, that no repair of the
     session was recorded and that the log has no new row of it (nor a new service start or
     stop when its run was open) since `report` (or a scan made here) was read; otherwise
-    `RecoveryConflict` and nothing is written. Records a manual `usage` change whose JSON
+    `RecoveryConflict` and nothing is written (the rows added since are read ahead, so the
+    lock is held briefly: `_unchanged_write`). Records a manual `usage` change whose JSON
     carries `session_id` (and a `cooldown` change when one is set).
     """
     if report is None:
@@ -81,9 +89,8 @@ def repair(store: SqliteStore, session_id: str, *, seconds: int | None = None,
     run = next((r for r in report.runs if any(s.session_id == session_id for s in r.sessions)),
                None)
     run_open = run is not None and run.end == "open"  # the newest runs are always detailed
-    with store.override("record the unrecorded play of a session in") as conn:
-        _check_not_repaired(store, conn, session_id)
-        _check_unchanged(store, conn, session_id, report.last_id, services=run_open)
+    with _unchanged_write(store, "record the unrecorded play of a session in", session_id,
+                          report.last_id, services=run_open) as conn:
         before, after = _add_usage(conn, entry_id, day, credit)
         new = dumps({"day": format_day(day), "duration_secs": after, "added_secs": credit,
                      "reason": f"play of interrupted session {session_id} that the service "
@@ -211,26 +218,88 @@ def _check_not_repaired(store: SqliteStore, conn: sqlite3.Connection, session_id
                 f"at {stamp}; nothing was written.", "resolved", path=store.path)
 
 
-def _check_unchanged(store: SqliteStore, conn: sqlite3.Connection, session_id: str,
-                     last_id: int, *, services: bool) -> None:
-    """Inside the transaction: refuse when rows about the session (or, for an open run, a
-    service start or stop) were added after `last_id`."""
+@contextlib.contextmanager
+def _unchanged_write(store: SqliteStore, action: str, session_id: str, last_id: int, *,
+                     services: bool) -> Iterator[sqlite3.Connection]:
+    """A write transaction in which no repair of the session is recorded and the log has no
+    row about it (nor, with `services`, a service start or stop) after `last_id`; otherwise
+    `RecoveryConflict`, nothing written.
+
+    The rows added after `last_id` are read ahead, outside any transaction, in the store's
+    short statements (`_read_ahead`). Inside the transaction, while the service's writes
+    wait, only the rows added since are looked at: when they are more than
+    `_RECHECK_IN_LOCK` ids, it ends without writing and reads those ahead too. The log is
+    append-only, so checking it in parts is checking it whole.
+    """
+    low = last_id
+    while True:
+        found, checked = _read_ahead(store, session_id, low, last_id, services=services)
+        with store.override(action) as conn:
+            _check_not_repaired(store, conn, session_id)
+            again = _check_unchanged(store, conn, session_id, last_id, checked, found,
+                                     services=services)
+            if again is None:
+                yield conn
+                return
+        low = again
+
+
+def _about(store: SqliteStore, session_id: str, *, services: bool) -> tuple[str, tuple[Any, ...]]:
+    """The condition on a log row that is about the session (or, with `services`, a service
+    start or stop), and its parameters."""
     col = store.layout.audit_json
-    top = conn.execute("SELECT max(id) FROM audit_log").fetchone()[0]
-    if not isinstance(top, int) or top <= last_id:
-        return
-    if top - last_id > _MAX_RECHECK:
-        raise RecoveryConflict("The log grew a lot since it was read; nothing was written. "
-                               "Read it again.", "changed", path=store.path)
     cond = f"instr({col}, ?) > 0"
-    params: tuple[Any, ...] = (last_id, session_id)
+    params: tuple[Any, ...] = (session_id,)
     if services:
         cond += f" OR {col} IN (?, ?)"
         params += (_SVC_START, _SVC_STOP)
-    rows = conn.execute(f"SELECT id FROM audit_log WHERE id > ? AND ({cond}) LIMIT 1",
-                        params).fetchall()
-    if rows:
+    return f"({cond})", params
+
+
+def _read_ahead(store: SqliteStore, session_id: str, low: int, last_id: int, *,
+                services: bool) -> tuple[int | None, int]:
+    """Before the transaction: the first row after `low` about the session (`_about`), or
+    None, and the id read up to; in the store's short statements (`read_id_ranges`: each
+    sized to about 10 ms, the lock released between them). Nothing is read when the log
+    grew by more than `_MAX_RECHECK` ids since `last_id` (the repair is refused)."""
+    bounds = store.audit_id_range()
+    top = bounds[1] if bounds is not None else 0
+    if top - last_id > _MAX_RECHECK:
+        return None, low
+    cond, params = _about(store, session_id, services=services)
+    sql = f"SELECT id FROM audit_log WHERE id > ? AND id <= ? AND {cond} ORDER BY id LIMIT 1"
+    for hi, rows in store.read_id_ranges(sql, low, top, columns=1, params=params):
+        if rows:
+            return int(rows[0][0]), hi
+    return None, max(low, top)
+
+
+def _check_unchanged(store: SqliteStore, conn: sqlite3.Connection, session_id: str,
+                     last_id: int, checked: int, found: int | None, *,
+                     services: bool) -> int | None:
+    """Inside the transaction: refuse when rows about the session (or, for an open run, a
+    service start or stop) were added after `last_id`: `found`, read ahead up to `checked`,
+    or one added since. None when there is none; the id to read ahead from again (nothing
+    checked) when more than `_RECHECK_IN_LOCK` ids were added since `checked`, or rows
+    were removed."""
+    top = conn.execute("SELECT max(id) FROM audit_log").fetchone()[0]
+    if not isinstance(top, int) or top <= last_id:
+        return None
+    if top - last_id > _MAX_RECHECK:
+        raise RecoveryConflict("The log grew a lot since it was read; nothing was written. "
+                               "Read it again.", "changed", path=store.path)
+    if top < checked:  # rows were removed since they were read ahead: read them all again
+        return last_id
+    if found is None:
+        if top - checked > _RECHECK_IN_LOCK:
+            return checked
+        cond, params = _about(store, session_id, services=services)
+        rows = conn.execute(f"SELECT id FROM audit_log WHERE id > ? AND {cond} LIMIT 1",
+                            (checked, *params)).fetchall()
+        found = rows[0][0] if rows else None
+    if found is not None:
         raise RecoveryConflict(
-            f"The log changed since it was read (row {rows[0][0]} is about session "
+            f"The log changed since it was read (row {found} is about session "
             f"{session_id} or the service): it may have ended or still be running. Nothing "
             "was written; read again.", "changed", path=store.path)
+    return None
