@@ -25,7 +25,7 @@ import pytest
 from conftest import fixture_path
 
 from shepherd_store import AuditEvent, ServiceStarted, SessionStarted, SqliteStore
-from shepherd_store import store as store_module
+from shepherd_store.query import SCAN_CHUNK
 from shepherd_store.recovery import RecoveryConflict, RecoveryReport, recover, repair
 from shepherd_store.recovery import repairs as repairs_module
 
@@ -116,7 +116,7 @@ def test_rows_added_after_the_report_are_read_ahead_not_under_the_lock(
         # Read ahead: the rows since the report, in consecutive short statements.
         assert ranges[0][0] == report.last_id and ranges[-1][1] == top
         assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
-        assert all(hi - lo <= store_module.SCAN_CHUNK for lo, hi in ranges)
+        assert all(hi - lo <= SCAN_CHUNK for lo, hi in ranges)
         # A second repair from the same report is refused as before, as cheaply.
         lock.steps = 0
         with pytest.raises(RecoveryConflict) as again:
