@@ -23,7 +23,7 @@ from shepherd_store.usage_compare import NO_WEEKS, WeekComparison, format_change
 
 from .formatting import entry_display, format_duration
 from .sorted_model import Index, SortedRowsModel
-from .usage_chart import paint_average_symbol, paint_over_symbol
+from .usage_limits import paint_average_symbol, paint_over_symbol
 from .widgets import plain_tip
 
 COLUMNS = ("Entry", "Total", "Avg / day", "Busiest day", "Days used", "Today",

@@ -23,7 +23,6 @@ from PySide6.QtCore import (
     QItemSelectionModel,
     QModelIndex,
     QObject,
-    QRect,
     QSettings,
     QSize,
     Qt,
@@ -33,13 +32,10 @@ from PySide6.QtCore import (
 from PySide6.QtGui import (
     QAction,
     QFontMetrics,
-    QImage,
-    QPainter,
     QPaintEvent,
     QPalette,
     QResizeEvent,
 )
-from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -94,6 +90,7 @@ from . import workers
 from .database import Database
 from .formatting import entry_display
 from .usage_chart import Mode, UsageChart
+from .usage_export import save_png, save_svg
 from .usage_summary import (
     COLUMNS,
     ENTRY_ROLE,
@@ -1045,37 +1042,12 @@ class UsageTab(WhenShown):
     def export_png(self, path: str | Path) -> None:
         """Save the chart and a legend of the entries shown as a PNG (at twice the screen
         resolution); raises OSError on failure."""
-        size = self.chart.export_size()
-        image = QImage(size * 2, QImage.Format.Format_ARGB32_Premultiplied)
-        image.setDevicePixelRatio(2)
-        painter = QPainter(image)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        try:
-            self.chart.paint_export(painter)
-        finally:
-            painter.end()
-        if not image.save(str(path), "PNG"):  # type: ignore[call-overload]
-            raise OSError(f"cannot write {path}")
+        save_png(self.chart, path)
 
     def export_svg(self, path: str | Path) -> None:
         """Save the chart and its legend as an SVG (vector) image; raises OSError on failure."""
-        size = self.chart.export_size()
-        gen = QSvgGenerator()
-        gen.setFileName(str(path))
-        gen.setSize(size)
-        gen.setViewBox(QRect(0, 0, size.width(), size.height()))
-        gen.setTitle("Shepherd usage")
-        if self.daily is not None:
-            gen.setDescription(f"Usage per entry, {self.daily.range}")
-        painter = QPainter()
-        if not painter.begin(gen):
-            raise OSError(f"cannot write {path}")
-        try:
-            self.chart.paint_export(painter)
-        finally:
-            painter.end()
-        if not Path(path).exists():
-            raise OSError(f"cannot write {path}")
+        save_svg(self.chart, path, None if self.daily is None
+                 else f"Usage per entry, {self.daily.range}")
 
     def export_csv(self, path: str | Path) -> None:
         """Save the data behind the chart: one row per entry per day of the range."""
