@@ -10,7 +10,6 @@ its unit: durations as `format_duration` writes them everywhere, days as "N days
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -18,11 +17,11 @@ from PySide6.QtCore import QObject, QRectF, Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 
 from shepherd_store.timefmt import format_day
-from shepherd_store.usage import EntrySummary
-from shepherd_store.usage_compare import NO_WEEKS, WeekComparison, format_change
+from shepherd_store.usage_compare import format_change
 
 from .formatting import entry_display, format_duration
 from .sorted_model import Index, SortedRowsModel
+from .usage_data import SummaryRow
 from .usage_limits import paint_average_symbol, paint_over_symbol
 from .widgets import plain_tip
 
@@ -40,18 +39,6 @@ COLUMN_TIPS = ("The entry, as the policy file or the audit log names it",
 WEEK_COLUMNS = (6, 7, 8)
 LIMIT_COLUMNS = (9, 10)
 ENTRY_ROLE = Qt.ItemDataRole.UserRole + 2
-
-
-@dataclass(frozen=True)
-class SummaryRow:
-    """One row of the table: the entry's figures over the range and its two weeks."""
-
-    summary: EntrySummary
-    week: WeekComparison = NO_WEEKS
-
-    @property
-    def entry_id(self) -> str:
-        return self.summary.entry_id
 
 
 #: The value each column sorts by (cheap: sorting never formats text); 0 is by name.

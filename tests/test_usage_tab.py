@@ -22,9 +22,10 @@ from inspector.database import Database
 from inspector.formatting import format_duration
 from inspector.usage_axes import DayAxis, DurationAxis
 from inspector.usage_bars import Mode, span_text
+from inspector.usage_controls import elide_entry
 from inspector.usage_limits import OVER_TEXT
 from inspector.usage_summary import LIMIT_COLUMNS, WEEK_COLUMNS
-from inspector.usage_tab import UsageTab, elide_entry
+from inspector.usage_tab import UsageTab
 from inspector.usage_ticks import duration_tick
 from inspector.usage_view_state import OTHER_COLOR, ColorBook
 from inspector.widgets import plain_tip
