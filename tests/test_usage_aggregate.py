@@ -23,6 +23,7 @@ from shepherd_store.usage import (
     DailyUsage,
     DayRange,
     Preset,
+    Span,
     auto_bucket,
     bucket_first,
     count_per_span,
@@ -529,3 +530,246 @@ def test_the_colour_module_needs_no_qt() -> None:
     code = ("import sys, inspector.usage_view_state, shepherd_store.usage_compare; "
             "sys.exit(any(m.startswith('PySide6') for m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_the_usage_tabs_arithmetic_needs_no_qt() -> None:
+    import subprocess
+    import sys
+    code = ("import sys, inspector.usage_ticks, inspector.usage_bars, inspector.usage_data; "
+            "sys.exit(any(m.startswith(('PySide6', 'pyqtgraph')) for m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+# --- the chart's axes (inspector.usage_ticks: pure, no Qt) -----------------------------------
+
+#: Room for "Wed Sep 30", "Sep 30", "30" and "2026" (the axis measures them in its font).
+WIDTHS = (80.0, 50.0, 25.0, 40.0)
+
+
+@pytest.mark.parametrize(("days", "spacing", "style", "minor"), [
+    (7, 1.0, "weekday", None),  # 100 px a day: weekday names
+    (10, 1.0, "month", None),  # 70 px: "Mar 4"
+    (20, 1.0, "number", None),  # 35 px: day numbers
+    (30, 7.0, None, 1.0),  # Mondays, bare day ticks between them
+    (180, 14.0, None, 7.0),  # every other Monday
+    (365, 30.0, None, 7.0),  # months
+    (3 * 365, 91.0, None, 30.0),  # quarters
+    (12 * 365, 365.0, None, 91.0),  # years, quarters between them
+])
+def test_day_axis_levels_follow_the_pixels_per_day(days: int, spacing: float,
+                                                   style: str | None,
+                                                   minor: float | None) -> None:
+    from inspector.usage_ticks import day_levels
+
+    end = day_number(D("2026-03-10"))
+    levels, day_style = day_levels(end - days + 0.5, end + 0.5, 700, WIDTHS)
+    assert levels[0][0] == spacing and day_style == style
+    assert [s for s, _v in levels[1:]] == ([minor] if minor is not None else [])
+    for _s, values in levels:
+        assert values == sorted(values) and all(end - days < v <= end for v in values)
+    if spacing == 7.0:
+        assert all(day_date(int(v)).weekday() == 0 for v in levels[0][1])  # Mondays
+    if spacing >= 30:
+        assert all(day_date(int(v)).day == 1 for v in levels[0][1])  # first of a month
+
+
+def test_day_axis_labels_and_empty_views() -> None:
+    from inspector.usage_ticks import day_labels, day_levels
+
+    first = float(day_number(D("2026-02-25")))
+    values = [first + k for k in range(6)]  # Feb 25 to Mar 2
+    assert day_labels(values, 1.0, "number") == ["Feb 25", "26", "27", "28", "Mar 1", "2"]
+    assert day_labels(values[:1], 1.0, "weekday") == ["Wed Feb 25"]
+    assert day_labels([float(day_number(D("2026-01-01")))], 30.0, "month") == ["2026"]
+    assert day_labels([float(day_number(D("2026-04-01")))], 91.0, "month") == ["Apr"]
+    for lo, hi, size in ((5.0, 5.0, 700.0), (1.0, 9.0, 0.0), (float("nan"), 9.0, 700.0),
+                         (-20.0, 0.2, 700.0)):
+        assert day_levels(lo, hi, size, WIDTHS) == ([], None)
+
+
+def test_duration_axis_steps_are_whole_and_bounded() -> None:
+    from inspector.usage_ticks import duration_levels, duration_tick
+
+    for top in (600, 3600, 4 * 3600, 30 * 3600, 2000 * 3600):
+        ((step, values),) = duration_levels(0, top, 600)
+        assert step % 60 == 0 and (step < 3600 or step % 3600 == 0)
+        assert 2 <= len(values) <= 12 and all(v % step == 0 for v in values)
+    ((_step, values),) = duration_levels(0, 2.0**62, 600)  # a corrupt row: still a few ticks
+    assert len(values) <= 200
+    assert duration_levels(0, float("inf"), 600) == []
+    assert [duration_tick(s) for s in (0, 1800, 3600, 5400)] == ["0", "30 min", "1 h",
+                                                                "1 h 30 min"]
+
+
+# --- where the chart draws (inspector.usage_bars: pure, no Qt) -------------------------------
+
+def test_bars_stacked_side_by_side_and_alone() -> None:
+    import numpy as np
+
+    from inspector.usage_bars import BAR_FILL, Mode, place_bars
+
+    firsts, lasts = np.array([10.0, 11.0, 18.0]), np.array([10.0, 17.0, 18.0])  # day, week, day
+    a, b = np.array([60.0, 0.0, 30.0]), np.array([10.0, 20.0, 0.0])
+    (ga, gb), tops = place_bars(Mode.STACKED, [a, b], firsts, lasts)
+    assert list(ga.x) == list(gb.x) == [10.0, 14.0, 18.0]
+    assert list(ga.width) == [BAR_FILL, 7 * BAR_FILL, BAR_FILL]
+    assert list(ga.y0) == [0, 0, 0] and list(gb.y0) == [60, 0, 30]  # b on top of a
+    assert list(tops) == [70, 20, 30]
+    (ga, gb), tops = place_bars(Mode.SIDE_BY_SIDE, [a, b], firsts, lasts)
+    assert list(gb.x - ga.x) == pytest.approx([BAR_FILL / 2, 7 * BAR_FILL / 2, BAR_FILL / 2])
+    assert list(ga.width) == pytest.approx([BAR_FILL / 2 * 0.92, 7 * BAR_FILL / 2 * 0.92,
+                                            BAR_FILL / 2 * 0.92])
+    assert list(gb.y0) == [0, 0, 0] and list(tops) == [60, 20, 30]
+    (g,), tops = place_bars(Mode.SINGLE, [b], firsts, lasts)
+    assert list(g.y0) == [0, 0, 0] and list(tops) == [10, 20, 0]
+    assert place_bars(Mode.STACKED, [], firsts, lasts)[0] == []
+
+
+def test_limit_hatching_and_ticks() -> None:
+    import math
+
+    import numpy as np
+
+    from inspector.usage_bars import (
+        TICK_OVERHANG,
+        BarGeometry,
+        Mode,
+        limit_ticks,
+        over_parts,
+        segments,
+    )
+
+    geom = BarGeometry(np.array([1.0, 2.0, 3.0]), np.array([0.8, 0.8, 0.8]),
+                       np.array([100.0, 0.0, 50.0]), np.array([4000.0, 1000.0, 3600.0]))
+    assert over_parts(None, None, geom.height) is None  # no limit
+    assert over_parts(np.zeros(3), None, geom.height) is None  # never reached
+    parts = over_parts(np.array([1.0, 0.0, 1.0]), np.array([400.0, 0.0, 9999.0]), geom.height)
+    assert parts is not None
+    mask, over = parts
+    assert list(mask) == [True, False, True] and list(over) == [400, 0, 3600]  # ≤ the bar
+    # stacked: in the entry's own bar where the hatching starts, wider than the bar
+    ticks = limit_ticks(Mode.STACKED, True, geom, 3600, parts)
+    assert ticks is not None
+    xs, ys, caps = ticks
+    half = 0.4 * (1 + 2 * TICK_OVERHANG)
+    assert [x for x in xs if not math.isnan(x)] == pytest.approx([1 - half, 1 + half,
+                                                                 3 - half, 3 + half])
+    assert list(caps) == [3700, 0, 50]
+    # side by side with day bars: at the limit over each bar that comes near it
+    ticks = limit_ticks(Mode.SIDE_BY_SIDE, True, geom, 3600, None)
+    assert ticks is not None and list(ticks[2]) == [3600, 0, 3600]  # 1000 s < half of 1 h
+    assert limit_ticks(Mode.SIDE_BY_SIDE, False, geom, 3600, None) is None  # week bars
+    xs, ys = segments(np.array([0.0, 5.0]), np.array([1.0, 6.0]), np.array([7.0, 8.0]))
+    assert [x for x in xs if not math.isnan(x)] == [0, 1, 5, 6] and math.isnan(xs[2])
+    assert [y for y in ys if not math.isnan(y)] == [7, 7, 8, 8]
+
+
+def test_view_bounds_hover_and_average_entries() -> None:
+    import numpy as np
+
+    from inspector.usage_bars import (
+        BarGeometry,
+        Mode,
+        averaged_entries,
+        bar_at,
+        step_edges,
+        visible_days,
+        x_bounds,
+    )
+
+    lo, hi, pad = x_bounds(DayRange(100, 100))  # one day: a week wide, centred on it
+    assert (lo, hi) == (96.5, 103.5) and pad == pytest.approx(0.07)
+    assert x_bounds(DayRange(1, 30))[:2] == (0.5, 30.5)
+    assert visible_days(DayRange(1, 30), 4.6, 10.2) == DayRange(5, 10)
+    assert visible_days(DayRange(1, 30), float("-inf"), float("inf")) == DayRange(1, 30)
+    assert visible_days(DayRange(1, 30), 40.0, 50.0) is None
+    assert list(step_edges(np.array([1.0, 8.0]), np.array([7.0, 9.0]))) == [0.5, 7.5, 9.5]
+    low = BarGeometry(np.array([5.0]), np.array([0.8]), np.array([0.0]), np.array([60.0]))
+    high = BarGeometry(np.array([5.0]), np.array([0.8]), np.array([60.0]), np.array([30.0]))
+    assert [bar_at([low, high], 0, 5.1, y) for y in (30, 75, 95)] == [0, 1, None]
+    assert bar_at([low, high], 0, 5.5, 30) is None  # beside the bar
+    every = ["a", "b", "c", "d"]
+    assert averaged_entries(Mode.STACKED, ["a", None], ["a", "b"], every) == ["a", "c", "d"]
+    assert averaged_entries(Mode.SINGLE, ["c"], ["a", "b"], every) == ["c"]
+    assert averaged_entries(Mode.SIDE_BY_SIDE, ["a", "b"], ["a", "b"], every) == []
+
+
+def test_bars_in_words() -> None:
+    from inspector.usage_bars import limit_state, span_text
+
+    day = Span(day_number(D("2026-03-08")), day_number(D("2026-03-08")))
+    assert span_text(day, Bucket.DAY) == "Sun 2026-03-08"
+    week = Span(day_number(D("2026-03-02")), day_number(D("2026-03-08")))
+    assert span_text(week, Bucket.WEEK) == "Week 2026-03-02 – 2026-03-08"
+    assert limit_state(1800, 3600, 0, 0, 1, Bucket.DAY) == "30 min left"
+    assert limit_state(3600, 3600, 1, 0, 1, Bucket.DAY) == "reached"
+    assert limit_state(4020, 3600, 1, 420, 1, Bucket.DAY) == "7 min over"
+    assert limit_state(9000, 3600, 2, 600, 7, Bucket.WEEK) == \
+        "reached on 2 of 7 days, 10 min over in all"
+
+
+# --- what the Usage tab reads and shows (inspector.usage_data: pure, no Qt) -------------------
+
+def test_a_live_change_re_reads_yesterday_and_today_only(tmp_path: Path) -> None:
+    from inspector.usage_data import range_moved, read_recent, read_usage
+
+    today = D("2026-03-10")
+    with SqliteStore.open(tmp_path / "u.db") as store:
+        store.add_usage("a", today, timedelta(seconds=60))
+        data = read_usage(store, Preset.WEEK, None, today)
+        assert data.daily.range == preset_range(Preset.WEEK, today)
+        assert data.today_usage is None and data.known == {"a"}
+        assert data.weeks is not None  # the last 7 days miss last week's Monday
+        store.add_usage("a", today, timedelta(seconds=40))
+        store.add_usage("b", today - timedelta(days=1), timedelta(seconds=5))
+        store.add_usage("a", today - timedelta(days=3), timedelta(seconds=700))  # a backfill
+        fresh = read_recent(store, data, today)
+        assert fresh.daily.seconds["a"][-1] == 100 and fresh.daily.seconds["b"][-2] == 5
+        assert fresh.daily.seconds["a"][-4] == 0  # older days wait for the full read
+        assert fresh.known == {"a", "b"} and data.known == {"a"}  # `data` is unchanged
+        old = read_usage(store, None, DayRange.from_dates(D("2026-01-01"), D("2026-01-31")),
+                         today)
+        assert old.today_usage == {"a": 100} and old.weeks is not None
+        store.add_usage("a", today, timedelta(seconds=1))
+        assert read_recent(store, old, today).today_usage == {"a": 101}
+    week = preset_range(Preset.WEEK, today)
+    assert not range_moved(Preset.WEEK, week, today)
+    assert range_moved(Preset.WEEK, week, today + timedelta(days=1))  # a new day
+    assert not range_moved(None, week, today + timedelta(days=1))  # a custom range stays
+    assert range_moved(Preset.ALL, week, today + timedelta(days=1))
+    assert not range_moved(Preset.ALL, week, today)
+
+
+def test_figures_and_texts_the_tab_lays_out() -> None:
+    from inspector.usage_data import (
+        Loaded,
+        chart_figures,
+        limits_text,
+        no_usage_text,
+        policy_quotas,
+        summary_rows,
+        summary_title,
+    )
+
+    rng = DayRange.from_dates(D("2026-03-02"), D("2026-03-15"))
+    daily = DailyUsage.from_records([rec("a", "2026-03-02", 4000), rec("a", "2026-03-10", 100),
+                                     rec("b", "2026-03-03", 50)], rng)
+    fig = chart_figures(daily, Bucket.WEEK, {"a": 3600})
+    assert fig.hits == {"a": [1, 0]} and list(fig.over["a"]) == [400, 0]
+    assert fig.drawn == ["a", "b"] and fig.rest == []
+    assert chart_figures(daily, Bucket.DAY, {}).over == {}
+    rows = summary_rows(Loaded(daily, None, {"a", "b"}), D("2026-03-10"), {"a": 3600})
+    assert [r.entry_id for r in rows] == ["a", "b"]
+    assert rows[0].week.this_week == 100 and rows[0].week.last_week == 4000
+    assert summary_title(rng, "Mon–Tue") == (
+        "Totals for 2026-03-02 – 2026-03-15 (14 days) · weeks: this week (Mon–Tue) "
+        "against the same days of last week")
+    assert no_usage_text(daily, Preset.WEEK) == ""
+    empty = DailyUsage(DayRange.from_dates(D("2026-03-02"), D("2026-03-02")), {})
+    assert no_usage_text(empty, Preset.ALL) == "No usage was recorded on 2026-03-02."
+    assert no_usage_text(empty, None).endswith("“Everything” shows every day that has usage.")
+    assert limits_text(None, False).startswith("No daily limits shown")
+    assert limits_text("/etc/shepherd/shepherdd.toml", True).startswith(
+        "Daily limits from the policy file shepherdd.toml:")
+    assert limits_text("/x/p.toml", False) == "The policy file p.toml sets no daily limits."
+    assert policy_quotas(None) == {}
