@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QObject, Qt
 
-Index = QModelIndex | QPersistentModelIndex
+from .table_models import ColumnsModel, Index
+
+__all__ = ["Index", "SortedRowsModel"]
 
 
-class SortedRowsModel(QAbstractTableModel):
+class SortedRowsModel(ColumnsModel[Any]):
     """Rows (any objects) in the order of one column; subclasses say how to show them.
 
     Subclasses implement `row_id` (unique per row), `sort_key` and `data`; `tie_key` orders
@@ -29,9 +31,7 @@ class SortedRowsModel(QAbstractTableModel):
     def __init__(self, columns: tuple[str, ...], tips: tuple[str, ...] = (), *,
                  column: int = 0, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder,
                  parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.columns = columns
-        self.tips = tips
+        super().__init__(columns, tips, parent)
         self.rows: list[Any] = []
         self._where: dict[str, int] = {}
         self.sort_column = column
@@ -134,21 +134,3 @@ class SortedRowsModel(QAbstractTableModel):
                for r, i in zip(ids, old, strict=True)]
         self.changePersistentIndexList(old, new)
         self.layoutChanged.emit()
-
-    # --- Qt model interface ------------------------------------------------------------
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.columns)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self.columns):
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self.columns[section]
-        if role == Qt.ItemDataRole.ToolTipRole and section < len(self.tips):
-            return self.tips[section]
-        return None
