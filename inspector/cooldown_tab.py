@@ -5,25 +5,19 @@ off the GUI thread. A 1 s timer only repaints the countdown (no database reads p
 Edits go through `shepherd_store.overrides` on `Database.write()`: one transaction each,
 compared with the raw value the person saw. If the service changed a cooldown meanwhile, the
 person is shown the new value and decides again; nothing is overwritten silently.
+
+The rows and the sentences are decided in `cooldown_logic` (no Qt), the table in
+`cooldown_model`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cached_property
 from typing import Any
 
-from PySide6.QtCore import (
-    QDateTime,
-    QItemSelection,
-    QItemSelectionModel,
-    QModelIndex,
-    QPersistentModelIndex,
-    Qt,
-)
-from PySide6.QtGui import QAction, QBrush, QColor, QKeySequence
+from PySide6.QtCore import QDateTime, QItemSelection, QItemSelectionModel, Qt
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDateTimeEdit,
@@ -41,262 +35,61 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from shepherd_store import OverrideRecord, SqliteStore, StoreError
+from shepherd_store import OverrideRecord, StoreError
 from shepherd_store.overrides import (
     CooldownChange,
     OverrideConflict,
     apply_cooldowns,
     extended_until,
 )
-from shepherd_store.policy import Policy
-from shepherd_store.timefmt import local_now, parse_timestamp
+from shepherd_store.timefmt import local_now
 
-from .database import Database
-from .formatting import (
-    clip,
-    entry_display,
-    format_duration,
-    format_local,
-    format_local_time,
-    to_local,
+from .cooldown_logic import (
+    CooldownRow,
+    change_words,
+    conflict_words,
+    countdown,
+    latest_changes,
+    load_rows,
+    status_sentence,
+    when_text,
 )
-from .sorted_model import SortedRowsModel
+from .cooldown_model import (
+    COL_CONFIGURED,
+    COL_ENTRY,
+    COL_REMAINING,
+    COL_STATUS,
+    COL_UNTIL,
+    COLUMNS,
+    CooldownModel,
+    EntryRole,
+)
+from .database import Database
+from .formatting import clip, entry_display, format_duration, format_local
 from .widgets import (
     DatabaseTab,
     ask_retry,
     ask_yes,
     plain_label,
-    plain_tip,
     set_control,
     show_error,
 )
 
-COLUMNS = ("Entry", "Cooldown until", "Time remaining", "Status", "Configured cooldown")
-COL_ENTRY, COL_UNTIL, COL_REMAINING, COL_STATUS, COL_CONFIGURED = range(len(COLUMNS))
-EntryRole = Qt.ItemDataRole.UserRole + 1
+__all__ = [
+    "COLUMNS", "COL_CONFIGURED", "COL_ENTRY", "COL_REMAINING", "COL_STATUS", "COL_UNTIL",
+    "CooldownModel", "CooldownRow", "CooldownTab", "EntryRole", "countdown", "latest_changes",
+    "load_rows", "read_only_tip", "when_text",
+]
+
 EXTEND_MINUTES = (5, 15, 30)
 DEFAULT_ADD = timedelta(minutes=30)  # a new cooldown's length when the policy does not say
 MAX_CONFLICT_ROUNDS = 3
-_Index = QModelIndex | QPersistentModelIndex
-_STATUS_COLORS = {"active": "#B71C1C", "expired": "#616161", "none": "#616161",
-                  "unreadable": "#E65100"}
-
-
-def when_text(value: datetime, now: datetime) -> str:
-    """`15:45` when `value` is today (local time), else the date and time."""
-    if to_local(value).date() == to_local(now).date():
-        return format_local_time(value)
-    return format_local(value, seconds=False)
-
-
-def countdown(value: timedelta) -> str:
-    """A countdown that visibly moves each second: `44 min 09 s`, `2 h 05 min 09 s`."""
-    secs = max(int(value.total_seconds()), 0)
-    days, rest = divmod(secs, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, seconds = divmod(rest, 60)
-    if days >= 2:
-        return f"{days:,} days {hours} h"
-    hours += days * 24
-    if hours:
-        return f"{hours} h {minutes:02d} min {seconds:02d} s"
-    if minutes:
-        return f"{minutes} min {seconds:02d} s"
-    return f"{seconds} s"
 
 
 def read_only_tip(reason: str) -> str:
     """What a disabled edit control says: why, and how to get write access."""
     return (f"Editing is disabled: {reason}. To make changes, open the database as its owner "
             "(the account that runs shepherdd, e.g. with sudo -u) and turn read-only mode off.")
-
-
-# --- the rows ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CooldownRow:
-    """One entry: its stored cooldown text (None: no row) and what that text means."""
-
-    entry_id: str
-    raw: str | None = None
-
-    @cached_property
-    def until(self) -> datetime | None:
-        """When the entry is available again; None without a (readable) cooldown.
-
-        Parsed once per row: sorting and every repaint ask for it."""
-        if self.raw is None:
-            return None
-        try:
-            return parse_timestamp(self.raw)
-        except ValueError:
-            return None
-
-    def status(self, now: datetime) -> str:
-        """`active`, `expired`, `none`, or `unreadable` (the service reads that as none)."""
-        if self.raw is None:
-            return "none"
-        until = self.until
-        if until is None:
-            return "unreadable"
-        return "active" if until > now else "expired"
-
-
-def load_rows(store: SqliteStore, policy: Policy | None) -> list[CooldownRow]:
-    """Every entry the database (and the policy) knows, with its cooldown (worker thread)."""
-    raw = {c.entry_id: c.raw for c in store.all_cooldowns()}
-    ids = set(store.known_entries()) | set(raw)
-    if policy is not None:
-        ids |= set(policy.entries)
-    return [CooldownRow(e, raw.get(e)) for e in sorted(ids)]
-
-
-def latest_changes(store: SqliteStore) -> dict[str, OverrideRecord]:
-    """The newest manual cooldown change of each entry (worker thread)."""
-    out: dict[str, OverrideRecord] = {}
-    for record in store.list_overrides():  # newest first
-        change = record.change
-        if change.what == "cooldown" and change.entry_id and change.entry_id not in out:
-            out[change.entry_id] = record
-    return out
-
-
-class CooldownModel(SortedRowsModel):
-    """Rows of `CooldownRow`; `tick(now)` repaints the live columns without any reads."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(COLUMNS, column=COL_ENTRY, parent=parent)
-        self.labels: dict[str, str] = {}
-        self.policy: Policy | None = None
-        self.now = local_now()
-        self._next_change: datetime | None = None  # the next active cooldown to end
-
-    def set_rows(self, rows: list[CooldownRow]) -> bool:
-        self.now = local_now()
-        reset = super().set_rows(rows)
-        self._next_change = self._next_expiry()
-        return reset
-
-    def set_context(self, labels: dict[str, str], policy: Policy | None) -> None:
-        if (labels, policy) == (self.labels, self.policy):
-            return  # this follows every commit of the service: nothing to repaint
-        self.labels, self.policy = labels, policy
-        if self.sort_column in (COL_ENTRY, COL_CONFIGURED):
-            self.resort()
-        self.changed_all()
-
-    def tick(self, now: datetime) -> None:
-        """Move the clock: only the countdown and status cells are repainted.
-
-        Rows move only when a cooldown ends while the table is sorted by status.
-        """
-        self.now = now
-        if self._next_change is not None and now >= self._next_change:
-            self._next_change = self._next_expiry()
-            if self.sort_column == COL_STATUS:
-                self.resort()
-        self.changed_all(COL_REMAINING, COL_STATUS,
-                         [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole,
-                          Qt.ItemDataRole.ToolTipRole])
-
-    def _next_expiry(self) -> datetime | None:
-        ends = [u for r in self.rows if (u := r.until) is not None and u > self.now]
-        return min(ends, default=None)
-
-    def update_raw(self, entry_id: str, raw: str | None) -> None:
-        """Show a value learned from a write or a conflict before the next reload."""
-        self.replace_row(CooldownRow(entry_id, raw))
-
-    def name(self, entry_id: str) -> str:
-        """The entry as people call it (its label, else its id)."""
-        return self.labels.get(entry_id) or entry_id
-
-    def configured(self, entry_id: str) -> int | str | None:
-        """The policy's cooldown in seconds, None for none, "" when unknown."""
-        if self.policy is None or entry_id not in self.policy.entries:
-            return ""
-        return self.policy.entries[entry_id].cooldown_seconds
-
-    # --- SortedRowsModel ---------------------------------------------------------------
-
-    def row_id(self, row: CooldownRow) -> str:
-        return row.entry_id
-
-    def tie_key(self, row: CooldownRow) -> tuple[str, str]:
-        return self.name(row.entry_id).casefold(), row.entry_id
-
-    def data(self, index: _Index,
-             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= len(self.rows):
-            return None
-        row, col = self.rows[index.row()], index.column()
-        if role == EntryRole:
-            return row.entry_id
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(row, col)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return plain_tip(self._tooltip(row, col))
-        if role == Qt.ItemDataRole.ForegroundRole and col in (COL_STATUS, COL_REMAINING):
-            return QBrush(QColor(_STATUS_COLORS[row.status(self.now)]))
-        if role == Qt.ItemDataRole.AccessibleTextRole:
-            return f"{COLUMNS[col]}: {self._display(row, col)}"
-        return None
-
-    def _display(self, row: CooldownRow, col: int) -> str:
-        until, status = row.until, row.status(self.now)
-        if col == COL_ENTRY:
-            return clip(entry_display(row.entry_id, self.labels), 200)
-        if col == COL_UNTIL:
-            if status == "unreadable":
-                return clip(f"unreadable: {row.raw}", 80)
-            return format_local(until) if until is not None else "—"
-        if col == COL_REMAINING:
-            return countdown(until - self.now) if until is not None and status == "active" \
-                else "—"
-        if col == COL_STATUS:
-            return status
-        configured = self.configured(row.entry_id)
-        if configured == "":
-            return "—"
-        return format_duration(configured) if isinstance(configured, int) else "none"
-
-    def sort_key(self, row: CooldownRow, col: int) -> Any:
-        if col == COL_ENTRY:
-            return self.tie_key(row)
-        if col in (COL_UNTIL, COL_REMAINING):
-            until = row.until
-            return until.timestamp() if until is not None else float("-inf")
-        if col == COL_STATUS:
-            return ("active", "unreadable", "expired", "none").index(row.status(self.now))
-        configured = self.configured(row.entry_id)
-        return configured if isinstance(configured, int) else -1
-
-    def _tooltip(self, row: CooldownRow, col: int) -> str:
-        stored = f"Stored value: {row.raw}" if row.raw is not None else "No cooldown row stored"
-        if col == COL_STATUS and row.status(self.now) == "unreadable":
-            return (f"{stored}\nThe service cannot read this value and treats it as no "
-                    "cooldown. Clear it or set a new time.")
-        if col == COL_STATUS and row.status(self.now) == "expired" and row.until is not None:
-            return f"Expired {format_duration(self.now - row.until)} ago.\n{stored}"
-        if col == COL_CONFIGURED:
-            if self.policy is None:
-                return "Open the policy file (--config) to see each entry's cooldown length."
-            if row.entry_id not in self.policy.entries:
-                return f"{row.entry_id} is not in the policy file {self.policy.path}."
-            return f"Cooldown length after each session, from {self.policy.path}."
-        return f"{entry_display(row.entry_id, self.labels)}\n{stored}"
-
-
-def _status_sentence(row: CooldownRow, now: datetime) -> str:
-    status = row.status(now)
-    if status == "active" and row.until is not None:
-        return f"Unavailable until {format_local(row.until)} (local time)."
-    if status == "expired" and row.until is not None:
-        return f"Available: the cooldown ended at {format_local(row.until)}."
-    if status == "unreadable":
-        return "The stored value cannot be read; the service treats it as no cooldown."
-    return "Available: no cooldown."
 
 
 # --- the tab -----------------------------------------------------------------------------
@@ -308,7 +101,8 @@ class CooldownTab(DatabaseTab):
     def __init__(self, db: Database, parent: QWidget | None = None) -> None:
         super().__init__(db, "cooldownTab", parent)
         self.changes: dict[str, OverrideRecord] = {}
-        self.model = CooldownModel(self)
+        # The clock is looked up on each call: the screenshots pin this module's `local_now`.
+        self.model = CooldownModel(self, clock=lambda: local_now())
         self._build()
         self._follow()
 
@@ -525,7 +319,7 @@ class CooldownTab(DatabaseTab):
         for row in self._selected_rows()[:50]:
             name = entry_display(row.entry_id, self.model.labels)
             lines = [clip(name, 300)]
-            lines.append("  " + _status_sentence(row, now))
+            lines.append("  " + status_sentence(row, now))
             lines.append(f"  Stored value: {clip(row.raw, 200)}" if row.raw is not None
                          else "  Stored value: no cooldown row")
             configured = self.model.configured(row.entry_id)
@@ -672,65 +466,12 @@ class CooldownTab(DatabaseTab):
                     "Try again when the service is idle.")
         return False
 
-    # --- words ---------------------------------------------------------------------------
+    # --- words (cooldown_logic) ------------------------------------------------------------
 
     def describe(self, changes: list[CooldownChange], now: datetime) -> str:
         """The confirmation text: one sentence per entry, in local time."""
-        lines = []
-        for c in changes:
-            name = self.model.name(c.entry_id)
-            old = CooldownRow(c.entry_id, c.expected)
-            status = old.status(now)
-            if status == "unreadable":
-                was = f"(its stored value {clip(str(c.expected), 60)!r} is unreadable and the " \
-                      "service treats it as no cooldown)"
-            elif status == "active" and old.until is not None:
-                was = f"instead of at {when_text(old.until, now)}"
-            else:
-                was = "instead of now (it has no cooldown running)"
-            if c.until is None:
-                if status == "active":
-                    lines.append(f"{name} will be available again now {was}.")
-                elif status == "unreadable":
-                    lines.append(f"{name}'s cooldown value will be removed {was}.")
-                else:
-                    ended = f" (it ended at {when_text(old.until, now)})" if old.until else ""
-                    lines.append(f"{name}'s expired cooldown{ended} will be removed; it stays "
-                                 "available.")
-            elif c.until <= now:
-                lines.append(f"{name} will be available again now (you picked "
-                             f"{when_text(c.until, now)}, which has passed) {was}.")
-            else:
-                lines.append(f"{name} will be available again at {when_text(c.until, now)} "
-                             f"{was}.")
-        lines.append("")
-        lines.append("The change is written in one step and recorded as a manual change.")
-        return "\n".join(lines)
+        return change_words(changes, now, self.model.name)
 
     def describe_conflict(self, changes: list[CooldownChange], exc: OverrideConflict) -> str:
         """What the service changed meanwhile, in words; nothing was written."""
-        now = local_now()
-        lines = ["The service changed these cooldowns after you looked, so nothing was "
-                 "written:"]
-        for c in changes:
-            if c.entry_id not in exc.conflicts:
-                continue
-            current = CooldownRow(c.entry_id, exc.conflicts[c.entry_id])
-            seen = CooldownRow(c.entry_id, c.expected)
-            lines.append(f"• {self.model.name(c.entry_id)}: now {self._state(current, now)} "
-                         f"(you saw {self._state(seen, now)}).")
-        lines.append("")
-        lines.append("The table shows the new values. Review your change against them, or "
-                     "cancel to keep what the service set.")
-        return "\n".join(lines)
-
-    @staticmethod
-    def _state(row: CooldownRow, now: datetime) -> str:
-        status = row.status(now)
-        if status == "active" and row.until is not None:
-            return f"unavailable until {when_text(row.until, now)}"
-        if status == "expired" and row.until is not None:
-            return f"available (cooldown ended at {when_text(row.until, now)})"
-        if status == "unreadable":
-            return f"an unreadable value {clip(str(row.raw), 60)!r}"
-        return "available, no cooldown"
+        return conflict_words(changes, exc, local_now(), self.model.name)
