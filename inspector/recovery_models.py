@@ -7,17 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QPaintEvent
-from PySide6.QtWidgets import QAbstractItemView, QLabel, QSizePolicy, QTableView, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 from shepherd_store.recovery import RecoveryFinding, Run
 
 from .recovery_logic import RunKey, down_for_good, run_cells, run_key, run_status, run_tip
-from .snapshot_tab import SEVERITY_COLORS, SEVERITY_TEXT
-from .widgets import plain_tip, set_control
+from .table_models import SEVERITY_COLORS, SEVERITY_TEXT, ColumnsModel, Index
+from .widgets import plain_tip
 
-_Index = QModelIndex | QPersistentModelIndex
 RUN_COLUMNS = ("Started", "Ended", "How it ended", "Sessions", "Interrupted")
 FINDING_COLUMNS = ("Finding", "State")
 RUN_COLORS = {"needs_repair": "#C62828", "repaired": "#2E7D32", "unclean": "#E65100",
@@ -47,45 +46,33 @@ class ElidingLabel(QLabel):
         p.drawText(rect, int(self.alignment()), shown)
 
 
-def row_table(parent: QWidget, model: QAbstractTableModel, name: str, tip: str,
-              accessible: str) -> QTableView:
-    """A table of whole rows, one selected at a time, whose columns fit the newest 100 rows
-    (a log of years holds thousands of runs)."""
-    table = QTableView(parent)
-    set_control(table, name, tip, accessible)
-    table.setModel(model)
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    table.verticalHeader().setVisible(False)
-    table.setWordWrap(False)
-    for header in (table.horizontalHeader(), table.verticalHeader()):
-        header.setResizeContentsPrecision(100)
-    return table
-
-
 # --- models --------------------------------------------------------------------------------
 
 
-class RunModel(QAbstractTableModel):
+class RunModel(ColumnsModel[Run]):
     """The service's runs, newest first (a log of years holds thousands: each row's texts
     are made once, when first painted)."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.runs: tuple[Run, ...] = ()
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(RUN_COLUMNS, parent=parent)
+        self.rows: tuple[Run, ...] = ()
         self.findings: dict[RunKey, list[RecoveryFinding]] = {}
         self._cells: dict[int, tuple[str, str, str, str, str]] = {}
         self._rows: dict[tuple[int | None, int | None], int] | None = None
+
+    @property
+    def runs(self) -> tuple[Run, ...]:
+        return self.rows
 
     def set_runs(self, runs: tuple[Run, ...],
                  findings: dict[RunKey, list[RecoveryFinding]] | None = None) -> None:
         """Show `runs` (and their interrupted sessions' `findings`, see `findings_by_run`);
         rows that only changed are repainted, so the selection stays."""
-        old, old_findings = self.runs, self.findings
+        old, old_findings = self.rows, self.findings
         self.findings = findings or {}
         if len(old) == len(runs) and all(a is b or run_key(a) == run_key(b)
                                          for a, b in zip(old, runs, strict=True)):
-            self.runs = runs
+            self.rows = runs
             for row, (a, b) in enumerate(zip(old, runs, strict=True)):
                 key = run_key(b)
                 if (a is not b and a != b) or \
@@ -95,39 +82,27 @@ class RunModel(QAbstractTableModel):
                                           self.index(row, len(RUN_COLUMNS) - 1))
             return
         self.beginResetModel()
-        self.runs = runs
+        self.rows = runs
         self._cells = {}
         self._rows = None
         self.endResetModel()
 
     def row_of(self, key: tuple[int | None, int | None]) -> int | None:
         if self._rows is None:
-            self._rows = {run_key(r): i for i, r in enumerate(self.runs)}
+            self._rows = {run_key(r): i for i, r in enumerate(self.rows)}
         return self._rows.get(key)
 
     def cells(self, row: int) -> tuple[str, str, str, str, str]:
         cells = self._cells.get(row)
         if cells is None:
-            run = self.runs[row]
+            run = self.rows[row]
             cells = self._cells[row] = run_cells(run, self.findings.get(run_key(run)))
         return cells
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.runs)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(RUN_COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return RUN_COLUMNS[section]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= len(self.runs):
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        run = self.row_at(index)
+        if run is None:
             return None
-        run = self.runs[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
             return self.cells(index.row())[index.column()]
         if role == Qt.ItemDataRole.ForegroundRole and index.column() in (2, 4):
@@ -144,36 +119,25 @@ class RunModel(QAbstractTableModel):
         return None
 
 
-class RecoveryFindingModel(QAbstractTableModel):
+class RecoveryFindingModel(ColumnsModel[RecoveryFinding]):
     """The findings, most serious first; repaired ones say so."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.findings: tuple[RecoveryFinding, ...] = ()
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(FINDING_COLUMNS, parent=parent)
+        self.rows: tuple[RecoveryFinding, ...] = ()
+
+    @property
+    def findings(self) -> tuple[RecoveryFinding, ...]:
+        return self.rows
 
     def set_findings(self, findings: tuple[RecoveryFinding, ...]) -> None:
-        if findings == self.findings:
-            return
-        self.beginResetModel()
-        self.findings = findings
-        self.endResetModel()
+        if findings != self.rows:
+            self.reset_rows(findings)
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.findings)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(FINDING_COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return FINDING_COLUMNS[section]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= len(self.findings):
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        f = self.row_at(index)
+        if f is None:
             return None
-        f = self.findings[index.row()]
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return f.title if col == 0 else finding_state(f)

@@ -8,76 +8,43 @@ thread. Top: the runs, newest first, and the findings. Middle: the timeline of t
 run (`recovery_timeline`) and the repair of the selected interrupted session, written with
 `shepherd_store.recovery.repair` on `Database.write()` (one transaction, refused when it was
 already recorded or the log changed). Bottom: the snapshot section (`snapshot_tab`), in full
-only where a snapshot exists.
+only where a snapshot exists. The panes are built in `recovery_panes`; which run and session
+are selected, across them, is kept by `recovery_selection`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import (
-    QItemSelectionModel,
-    QModelIndex,
-    Qt,
-    QTimer,
-)
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QFont, QShowEvent
-from PySide6.QtWidgets import (
-    QFrame,
-    QGroupBox,
-    QHBoxLayout,
-    QHeaderView,
-    QPlainTextEdit,
-    QProgressBar,
-    QScrollArea,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QSplitter, QVBoxLayout, QWidget
 
 from shepherd_store import StoreError
-from shepherd_store.recovery import (
-    RecoveryConflict,
-    RecoveryFinding,
-    RecoveryReport,
-    RepairResult,
-    Run,
-    repair,
-)
+from shepherd_store.recovery import RecoveryConflict, RecoveryFinding, RepairResult, Run, repair
 from shepherd_store.timefmt import local_now
 
 from . import workers
 from .cooldown_tab import read_only_tip
 from .database import Database
 from .recovery_logic import (
-    RunKey,
     build_timeline,
     describe_repair,
     describe_result,
     finding_detail,
-    findings_by_run,
     headline,
     needs_refresh,
     policy_cooldown,
     run_key,
     subline,
 )
-from .recovery_models import (
-    RESOLVED_COLOR,
-    RUN_COLUMNS,
-    ElidingLabel,
-    RecoveryFindingModel,
-    RunModel,
-    row_table,
-)
+from .recovery_models import RESOLVED_COLOR
+from .recovery_panes import FindingsPane, RunsPane, SnapshotSection, TimelinePane
 from .recovery_repair import RepairPanel
 from .recovery_scan import RecoveryState, Scans
-from .recovery_timeline import RunTimeline
-from .snapshot_tab import SEVERITY_COLORS, SnapshotTab
+from .recovery_selection import RunSelection
+from .table_models import SEVERITY_COLORS
 from .widgets import DatabaseTab, ask_yes, plain_label, set_control, show_error
-
-TIMELINE_TITLE = "Timeline of the selected run (local time)"
-
 
 # --- the tab -------------------------------------------------------------------------------
 
@@ -90,10 +57,6 @@ class RecoveryTab(DatabaseTab):
         self.state: RecoveryState | None = None
         self.last_result: RepairResult | None = None
         self.scans = Scans()
-        self._run_key: tuple[int | None, int | None] | None = None
-        self._session_id: str | None = None
-        self._syncing = False
-        self._session_runs: dict[str, RunKey] = {}
         self._load_error: str | None = None
         self._refresh_asked = False
         self._build()
@@ -133,21 +96,27 @@ class RecoveryTab(DatabaseTab):
         top = self.top_splitter = QSplitter(Qt.Orientation.Horizontal, split)
         top.setObjectName("recoveryTopSplitter")
         top.setChildrenCollapsible(False)
-        top.addWidget(self._build_runs(top))
-        top.addWidget(self._build_findings(top))
+        self.runs_pane = RunsPane(top)
+        top.addWidget(self.runs_pane)
+        self.findings_pane = FindingsPane(top)
+        top.addWidget(self.findings_pane)
         top.setStretchFactor(0, 1)
         top.setStretchFactor(1, 1)
         middle = QWidget(split)
         row = QHBoxLayout(middle)
         row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self._build_timeline(middle), 1)
+        self.timeline_box = TimelinePane(middle)
+        self.timeline_box.timeline.sessionClicked.connect(self.select_session)
+        row.addWidget(self.timeline_box, 1)
         self.repair_box = RepairPanel(middle)
         self.repair_box.repairRequested.connect(self.repair_selected)
         self.repair_button = self.repair_box.button
         row.addWidget(self.repair_box)
         split.addWidget(top)
         split.addWidget(middle)
-        split.addWidget(self._build_snapshot(split))
+        self.snapshot_box = SnapshotSection(self.db, split)
+        self.snapshot_box.snapshot.presenceChanged.connect(self._on_snapshot_presence)
+        split.addWidget(self.snapshot_box)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 3)
         split.setStretchFactor(2, 0)
@@ -155,83 +124,18 @@ class RecoveryTab(DatabaseTab):
         self._progress_timer = QTimer(self)
         self._progress_timer.setInterval(150)
         self._progress_timer.timeout.connect(self._show_progress)
-
-    def _build_runs(self, parent: QWidget) -> QGroupBox:
-        box = QGroupBox("Runs of the service (newest first)", parent)
-        box.setObjectName("recoveryRuns")
-        layout = QVBoxLayout(box)
-        self.runs = RunModel(self)
-        self.runs_table = row_table(
-            box, self.runs, "recoveryRunsTable", "Each run of the service, from its start to "
-            "a clean stop, a crash (the next start) or now. Select one to see its timeline.",
-            "Runs of the service")
-        header = self.runs_table.horizontalHeader()
-        for col in range(len(RUN_COLUMNS) - 1):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
-        self.runs_table.selectionModel().currentRowChanged.connect(self._on_run_selected)
-        layout.addWidget(self.runs_table)
-        return box
-
-    def _build_findings(self, parent: QWidget) -> QGroupBox:
-        box = QGroupBox("Findings", parent)
-        box.setObjectName("recoveryFindingsBox")
-        layout = QVBoxLayout(box)
-        self.findings = RecoveryFindingModel(self)
-        self.findings_table = row_table(
-            box, self.findings, "recoveryFindings", "What the audit log shows went "
-            "unrecorded. Select a finding to read it in full and to repair it.", "Findings")
-        header = self.findings_table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        self.findings_table.setMaximumHeight(110)
-        self.findings_table.selectionModel().currentRowChanged.connect(
-            self._on_finding_selected)
-        layout.addWidget(self.findings_table)
-        self.finding_detail = QPlainTextEdit(box)
-        set_control(self.finding_detail, "recoveryFindingDetail",
-                    "The selected finding: what happened, what it lost, and what to do",
-                    "Finding details")
-        self.finding_detail.setReadOnly(True)
-        layout.addWidget(self.finding_detail, 1)
-        return box
-
-    def _build_timeline(self, parent: QWidget) -> QGroupBox:
-        box = QGroupBox(TIMELINE_TITLE, parent)
-        box.setObjectName("recoveryTimelineBox")
-        self.timeline_box = box
-        layout = QVBoxLayout(box)
-        layout.setContentsMargins(6, 4, 6, 6)
-        # A label, not the box's title: a long title would set the window's minimum width.
-        self.timeline_title = ElidingLabel(box)
-        self.timeline_title.setObjectName("recoveryTimelineTitle")
-        self.timeline_title.setAccessibleName("The selected run")
-        layout.addWidget(self.timeline_title)
-        self.timeline = RunTimeline(box)
-        self.timeline.sessionClicked.connect(self.select_session)
-        layout.addWidget(self.timeline, 1)
-        return box
-
-    def _build_snapshot(self, parent: QWidget) -> QGroupBox:
-        box = QGroupBox("Crash-recovery snapshot", parent)
-        box.setObjectName("snapshotSection")
-        layout = QVBoxLayout(box)
-        layout.setContentsMargins(6, 6, 6, 6)
-        # The snapshot's editor needs more height than the tab has left at 1280×800: it
-        # scrolls inside its section rather than make the window taller than the screen.
-        self.snapshot_scroll = QScrollArea(box)
-        self.snapshot_scroll.setObjectName("snapshotScroll")
-        self.snapshot_scroll.setWidgetResizable(True)
-        self.snapshot_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.snapshot = SnapshotTab(self.db)
-        inner = self.snapshot.layout()
-        if inner is not None:
-            inner.setContentsMargins(0, 0, 0, 0)
-        self.snapshot_scroll.setWidget(self.snapshot)
-        self.snapshot.presenceChanged.connect(self._on_snapshot_presence)
-        layout.addWidget(self.snapshot_scroll)
-        self.snapshot_box = box
-        return box
+        # The panes' parts, by the names the tab has always had.
+        self.runs, self.runs_table = self.runs_pane.model, self.runs_pane.table
+        self.findings, self.findings_table = self.findings_pane.model, self.findings_pane.table
+        self.finding_detail = self.findings_pane.detail
+        self.timeline = self.timeline_box.timeline
+        self.timeline_title = self.timeline_box.run_title
+        self.snapshot = self.snapshot_box.snapshot
+        self.snapshot_scroll = self.snapshot_box.scroll_area
+        self.selection = RunSelection(self.runs, self.runs_table, self.findings,
+                                      self.findings_table, self)
+        self.selection.changed.connect(self._on_selection)
+        self.selection.sessionChosen.connect(self._on_session_chosen)
 
     # --- questions to the person (tests answer them by monkeypatching) -----------------
 
@@ -342,82 +246,14 @@ class RecoveryTab(DatabaseTab):
         """Show the state: headline, runs, findings, timeline and repair, keeping the
         selection (the run, the session) across live updates."""
         state = self.state
-        report = state.report if state is not None else None
-        self._syncing = True
-        try:
-            by_run = findings_by_run(report) if report else {}
-            self._session_runs = {f.session_id: key for key, found in by_run.items()
-                                  for f in found if f.session_id}
-            self.runs.set_runs(report.runs if report else (), by_run)
-            self.findings.set_findings(report.findings if report else ())
-            self._choose_selection(report)
-            self._select_rows()
-        finally:
-            self._syncing = False
+        self.selection.show(state.report if state is not None else None)
         self._show_headline()
         self._show_finding()
         self._show_timeline()
         self._update_repair()
 
-    def _choose_selection(self, report: RecoveryReport | None) -> None:
-        if report is None:
-            return
-        if self._run_key is None or self.runs.row_of(self._run_key) is None:
-            first = next((f for f in report.findings if f.needs_action and f.session_id), None)
-            run = self._run_of(first.session_id) if first is not None else None
-            if run is None and report.runs:
-                run = report.runs[0]
-            self._run_key = run_key(run) if run is not None else None
-            self._session_id = first.session_id if first is not None else None
-        if self._session_id is None or self._run_of(self._session_id) is None:
-            self._session_id = self._pick_session(self._selected_run())
-
-    def _select_rows(self) -> None:
-        row = self.runs.row_of(self._run_key) if self._run_key is not None else None
-        model = self.runs_table.selectionModel()
-        flags = (QItemSelectionModel.SelectionFlag.ClearAndSelect
-                 | QItemSelectionModel.SelectionFlag.Rows)
-        if row is not None and self.runs_table.currentIndex().row() != row:
-            model.setCurrentIndex(self.runs.index(row, 0), flags)
-        frow = self._finding_row()
-        fmodel = self.findings_table.selectionModel()
-        if frow is not None and self.findings_table.currentIndex().row() != frow:
-            fmodel.setCurrentIndex(self.findings.index(frow, 0), flags)
-
-    def _finding_row(self) -> int | None:
-        if self._session_id is None:
-            return None
-        return next((i for i, f in enumerate(self.findings.findings)
-                     if f.kind == "interrupted_session" and f.session_id == self._session_id),
-                    None)
-
-    def _run_of(self, session_id: str | None) -> Run | None:
-        """The run a session started in (any interrupted one; others of listed runs)."""
-        if session_id is None or self.state is None:
-            return None
-        key = self._session_runs.get(session_id)
-        row = self.runs.row_of(key) if key is not None else None
-        if row is not None:
-            return self.runs.runs[row]
-        return next((r for r in self.state.report.runs
-                     if any(s.session_id == session_id for s in r.sessions)), None)
-
-    def _pick_session(self, run: Run | None) -> str | None:
-        """The session a run's selection repairs: its first interrupted one not repaired
-        (else its first interrupted one)."""
-        found = self.runs.findings.get(run_key(run), []) if run is not None else []
-        pick = next((f for f in found if not f.resolved), found[0] if found else None)
-        return pick.session_id if pick is not None else None
-
-    def _selected_run(self) -> Run | None:
-        row = self.runs.row_of(self._run_key) if self._run_key is not None else None
-        return self.runs.runs[row] if row is not None else None
-
     def selected_finding(self) -> RecoveryFinding | None:
-        index = self.findings_table.currentIndex()
-        if not index.isValid() or index.row() >= len(self.findings.findings):
-            return None
-        return self.findings.findings[index.row()]
+        return self.selection.selected_finding()
 
     def _show_headline(self) -> None:
         state = self.state
@@ -440,31 +276,24 @@ class RecoveryTab(DatabaseTab):
             finding_detail(self.selected_finding(), state.report) if state else "")
 
     def _show_timeline(self) -> None:
-        run = self._selected_run()
+        run = self.selection.selected_run()
         state = self.state
         if run is None or state is None:
-            self.timeline.set_timeline(None, "Select a run to see its timeline." if state
-                                       else "")
-            self._set_timeline_title("")
+            self.timeline_box.show_message("Select a run to see its timeline." if state
+                                           else "")
             return
         sessions = run.sessions
         if not run.detailed:
             cached = self.scans.old_sessions.get(run_key(run))
             if cached is None:
                 self._read_old_run(run)
-                self.timeline.set_timeline(None, "Reading the sessions of this run…")
-                self._set_timeline_title("")
+                self.timeline_box.show_message("Reading the sessions of this run…")
                 return
             sessions = cached
         findings = {f.session_id: f for f in state.report.findings
                     if f.kind == "interrupted_session" and f.session_id}
-        timeline = build_timeline(run, sessions, findings, local_now())
-        self.timeline.set_timeline(timeline, "The times of this run cannot be read.")
-        self.timeline.set_selected(self._session_id)
-        self._set_timeline_title(timeline.title if timeline else "")
-
-    def _set_timeline_title(self, text: str) -> None:
-        self.timeline_title.setText(text)
+        self.timeline_box.show_timeline(build_timeline(run, sessions, findings, local_now()),
+                                        self.selection.session_id)
 
     def _read_old_run(self, run: Run) -> None:
         """Sessions of a run older than the report keeps in detail, read off the GUI thread."""
@@ -478,7 +307,7 @@ class RecoveryTab(DatabaseTab):
             if scanner is scans.scanner and isinstance(sessions, tuple):
                 scans.reading.discard(key)
                 scans.old_sessions[key] = sessions
-                if self._run_key == key:
+                if self.selection.key == key:
                     self._show_timeline()
 
         def failed(message: str) -> None:
@@ -489,57 +318,19 @@ class RecoveryTab(DatabaseTab):
 
     # --- selection -------------------------------------------------------------------------
 
-    def _on_run_selected(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        if self._syncing or not current.isValid() or current.row() >= len(self.runs.runs):
-            return
-        run = self.runs.runs[current.row()]
-        self._run_key = run_key(run)
-        if self._run_of(self._session_id) is not run:
-            self._session_id = self._pick_session(run)
-            row = self._finding_row()
-            self._syncing = True
-            try:
-                if row is not None:
-                    self.findings_table.selectRow(row)
-            finally:
-                self._syncing = False
+    def _on_selection(self) -> None:
         self._show_finding()
         self._show_timeline()
         self._update_repair()
 
-    def _on_finding_selected(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        if self._syncing:
-            return
-        f = self.selected_finding()
-        if f is not None and f.session_id is not None:
-            run = self._run_of(f.session_id)
-            if f.kind == "interrupted_session":
-                self._session_id = f.session_id
-            if run is not None:
-                self._run_key = run_key(run)
-                self._syncing = True
-                try:
-                    self._select_rows()
-                finally:
-                    self._syncing = False
+    def _on_session_chosen(self, session_id: str) -> None:
         self._show_finding()
-        self._show_timeline()
+        self.timeline.set_selected(session_id)
         self._update_repair()
 
     def select_session(self, session_id: str) -> None:
         """Choose a session (a click on its bar): its finding, if any, becomes the repair's."""
-        self._session_id = session_id
-        run = self._run_of(session_id)
-        if run is not None:
-            self._run_key = run_key(run)
-        self._syncing = True
-        try:
-            self._select_rows()
-        finally:
-            self._syncing = False
-        self._show_finding()
-        self.timeline.set_selected(session_id)
-        self._update_repair()
+        self.selection.select_session(session_id)
 
     def select_run(self, row: int) -> None:
         """Select the run in `row` of the runs table (keyboard and tests)."""
@@ -548,29 +339,16 @@ class RecoveryTab(DatabaseTab):
     # --- the repair ------------------------------------------------------------------------
 
     def _finding_for_repair(self) -> RecoveryFinding | None:
-        if self.state is None or self._session_id is None:
+        session_id = self.selection.session_id
+        if self.state is None or session_id is None:
             return None
-        return self.state.report.finding(self._session_id)
+        return self.state.report.finding(session_id)
 
     def _update_repair(self) -> None:
         """The repair box for the selected session (its amount kept across live updates)."""
         f = self._finding_for_repair()
-        text = ""
-        if f is None:
-            run = self._selected_run()
-            session = next((s for s in run.sessions if s.session_id == self._session_id),
-                           None) if run is not None else None
-            if session is not None and session.status == "running":
-                text = f"{session.label} is running: nothing to repair."
-            elif session is not None:
-                text = f"{session.label} ended normally: nothing to repair."
-            elif self.state is not None and not any(
-                    x.kind == "interrupted_session" for x in self.state.report.findings):
-                text = "No interrupted session: nothing to repair."
-            elif run is not None and not any(x.interrupted for x in run.sessions):
-                text = "No interrupted session in this run: nothing to repair."
-            else:
-                text = "Select an interrupted session (findings or timeline)."
+        report = self.state.report if self.state is not None else None
+        text = "" if f is not None else self.selection.nothing_to_repair(report)
         self.repair_box.show_finding(f, text, self.db.policy, self.db.read_only_reason)
 
     def _can_edit(self) -> bool:
@@ -637,32 +415,18 @@ class RecoveryTab(DatabaseTab):
     def _fit_sections(self) -> None:
         """Share the height: the repair its need, a snapshot (where there is one) nearly
         half, the runs and findings the rest; without a snapshot its section is one line."""
-        box, present, scroll = self.snapshot_box, self.snapshot.present, self.snapshot_scroll
-        unlimited = 16_777_215
-        scroll.setMaximumHeight(unlimited if present else
-                                self.snapshot.absent.sizeHint().height() + 4)
-        scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded if present else
-                                          Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        box.setMaximumHeight(unlimited)
-        line = box.sizeHint().height()
-        box.setMaximumHeight(unlimited if present else line)
+        line = self.snapshot_box.fit()
         total = sum(self.splitter.sizes())
         if total <= 0:
             return
         middle = max(self.repair_box.sizeHint().height(), 200)
-        bottom = max(int(total * 0.42), 220) if present else line
+        bottom = max(int(total * 0.42), 220) if self.snapshot.present else line
         self.splitter.setSizes([max(total - middle - bottom, 120), middle, bottom])
 
     def _fit_runs_width(self) -> None:
         """Once per opened database: widen the runs pane if its columns would be cut (never
         narrow it: the person may have chosen its width)."""
-        table = self.runs_table
-        header = table.horizontalHeader()
-        last = self.runs.columnCount() - 1  # the others fit their contents already
-        needed = sum(header.sectionSize(c) for c in range(last))
-        needed += max(header.sectionSizeHint(last), table.fontMetrics().horizontalAdvance(
-            "1 to repair, 1 repaired") + 12)
-        needed += table.verticalScrollBar().sizeHint().width() + 2 * table.frameWidth() + 30
+        needed = self.runs_pane.needed_width()
         sizes = self.top_splitter.sizes()
         if len(sizes) == 2 and 0 < sizes[0] < needed and sum(sizes) > needed + 300:
             self.top_splitter.setSizes([needed, sum(sizes) - needed])
