@@ -18,7 +18,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from inspector import snapshot_tab, workers
-from inspector.cooldown_tab import CooldownTab
+from inspector.cooldown_tab import CooldownTab, countdown
 from inspector.database import Database
 from inspector.formatting import format_local
 from inspector.snapshot_tab import SnapshotTab
@@ -136,13 +136,13 @@ def test_active_session_summary_and_live_countdown(qtbot: Any, tmp_path: Path,
     assert tab.fields["warnings"].text() == "none"
     assert codes(tab) == ["session_running"]
     left = s.deadline - PINNED
-    assert tab.fields["left"].text() == snapshot_tab.countdown(left) + " left"
+    assert tab.fields["left"].text() == countdown(left) + " left"
     # the timer only repaints: one second later, one second less, no reads
     assert db.store is not None
     monkeypatch.setattr(db.store, "load_snapshot_text", lambda: pytest.fail("read on tick"))
     monkeypatch.setattr(snapshot_tab, "local_now", lambda: PINNED + timedelta(seconds=1))
     tab._tick()
-    assert tab.fields["left"].text() == snapshot_tab.countdown(left - timedelta(seconds=1)) \
+    assert tab.fields["left"].text() == countdown(left - timedelta(seconds=1)) \
         + " left"
     assert tab._timer.interval() == 1000 and tab._timer.isActive()
 
@@ -332,7 +332,7 @@ def test_raw_json_is_validated_live(qtbot: Any, tmp_path: Path, open_db: Any) ->
     assert stored["active_session"]["entry_id"] == "tuxmath"
     assert stored["active_session"]["deadline"] == "2026-07-04T16:00:00-04:00"
     # untick "a session is running": an idle snapshot
-    qtbot.waitUntil(lambda: not tab._dirty and tab.form_entry.text() == "tuxmath",
+    qtbot.waitUntil(lambda: not tab.editor.dirty and tab.form_entry.text() == "tuxmath",
                     timeout=5000)
     tab.form_has_session.click()
     assert json.loads(tab.raw_edit.toPlainText())["active_session"] is None
