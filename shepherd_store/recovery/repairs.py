@@ -17,7 +17,15 @@ from ..events import ManualOverride, decode_event, dumps
 from ..policy import Policy
 from ..schema import Layout
 from ..store import SqliteStore
-from ..timefmt import format_day, format_timestamp, local_now
+from ..store_writes import (
+    add_usage,
+    check_entry_id,
+    cooldown_text,
+    put_cooldown,
+    stored_cooldown,
+    stored_usage,
+)
+from ..timefmt import format_day, local_now
 from .changes import REPAIR_WHAT
 from .findings import credited_day
 from .results import RecoveryConflict, RecoveryFinding, RecoveryReport, RepairResult
@@ -91,7 +99,7 @@ def repair(store: SqliteStore, session_id: str, *, seconds: int | None = None,
     run_open = run is not None and run.end == "open"  # the newest runs are always detailed
     with _unchanged_write(store, "record the unrecorded play of a session in", session_id,
                           report.last_id, services=run_open) as conn:
-        before, after = _add_usage(conn, entry_id, day, credit)
+        before, after = _add_usage(conn, entry_id, day, credit, path=store.path)
         new = dumps({"day": format_day(day), "duration_secs": after, "added_secs": credit,
                      "reason": f"play of interrupted session {session_id} that the service "
                                "never counted", "session_id": session_id,
@@ -123,7 +131,8 @@ def repair_usage_lost(store: SqliteStore, finding: RecoveryFinding) -> RepairRes
                 f"The usage of {finding.entry_id} on {format_day(finding.day)} changed since it "
                 f"was read (now {current!r}); nothing was written. Read again.", "changed",
                 path=store.path)
-        before, after = _add_usage(conn, finding.entry_id, finding.day, finding.min_seconds)
+        before, after = _add_usage(conn, finding.entry_id, finding.day, finding.min_seconds,
+                                   path=store.path)
         new = dumps({"day": format_day(finding.day), "duration_secs": after,
                      "added_secs": finding.min_seconds,
                      "reason": "usage of ended sessions that the service failed to store",
@@ -152,47 +161,28 @@ def repair_cooldown(store: SqliteStore, finding: RecoveryFinding) -> RepairResul
 
 
 def _check_entry(entry_id: object) -> None:
-    from ..overrides import _check_entry_id
-
-    _check_entry_id(entry_id)
+    check_entry_id(entry_id)
 
 
-def _add_usage(conn: sqlite3.Connection, entry_id: str, day: date,
-               seconds: int) -> tuple[int | None, int]:
+def _add_usage(conn: sqlite3.Connection, entry_id: str, day: date, seconds: int, *,
+               path: str) -> tuple[int | None, int]:
     """Add `seconds` to a usage row inside the transaction: (before or None, after)."""
     day_text = format_day(day)
-    rows = conn.execute("SELECT duration_secs FROM usage WHERE entry_id = ? AND day = ?",
-                        (entry_id, day_text)).fetchall()
-    before: int | None = None
-    if rows:
-        value = rows[0][0]
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise SerializationError(
-                f"the stored usage of {entry_id} on {day_text} is {value!r}, not a whole "
-                "number of seconds the service can read; correct it first")
-        before = value
+    before = stored_usage(conn, entry_id, day_text, path=path)
     if seconds:
-        conn.execute("INSERT INTO usage (entry_id, day, duration_secs) VALUES (?, ?, ?) "
-                     "ON CONFLICT(entry_id, day) "
-                     "DO UPDATE SET duration_secs = duration_secs + excluded.duration_secs",
-                     (entry_id, day_text, seconds))
+        add_usage(conn, entry_id, day_text, seconds)
     return before, (before or 0) + seconds
 
 
 def _raise_cooldown(store: SqliteStore, conn: sqlite3.Connection, entry_id: str,
                     until: datetime) -> tuple[datetime | None, str | None, str | None]:
     """Set the cooldown to `until` unless the stored one is later: (written, old text, note)."""
-    rows = conn.execute("SELECT until FROM cooldowns WHERE entry_id = ?", (entry_id,)).fetchall()
-    old = None if not rows else (rows[0][0] if isinstance(rows[0][0], str) else str(rows[0][0]))
+    old = stored_cooldown(conn, entry_id)
     current = _parse_ts(old) if old is not None else None
     if current is not None and current >= until:
         return None, old, (f"the stored cooldown ({old}) already lasts until then or later")
-    try:
-        text = format_timestamp(until)
-    except ValueError as exc:
-        raise SerializationError(f"refusing to write the cooldown: {exc}") from None
-    conn.execute("INSERT INTO cooldowns (entry_id, until) VALUES (?, ?) "
-                 "ON CONFLICT(entry_id) DO UPDATE SET until = excluded.until", (entry_id, text))
+    text = cooldown_text(until)
+    put_cooldown(conn, entry_id, text)
     store.record_override(conn, "cooldown", entry_id, old, text)
     return until, old, None
 
