@@ -31,20 +31,12 @@ from .cli_common import (
 )
 from .cli_text import WHEN_HELP, Column, render_table, sanitize, wrap
 from .describe import entry_name, format_duration, format_local, format_stored_time
-from .diagnose import Finding
-from .recovery import (
-    RecoveredSession,
-    RecoveryConflict,
-    RecoveryFinding,
-    RecoveryReport,
-    Run,
-    recover,
-    repair,
-)
 from .timefmt import format_day, format_timestamp, local_now
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the commands import these when they run: every command registers here
+    from .diagnose import Finding
     from .policy import Policy
+    from .recovery import RecoveredSession, RecoveryFinding, RecoveryReport, Run
     from .store import SqliteStore
 
 __all__ = ["add_commands", "cmd_recovery", "cmd_recovery_fix", "diagnose_findings"]
@@ -105,6 +97,8 @@ def cmd_recovery(args: argparse.Namespace, out: Output) -> int:
     """`recovery`: runs, findings and notes; status 1 when a finding needs action."""
     if getattr(args, "action", None) == "fix":  # (argparse sets func; kept for safety)
         return cmd_recovery_fix(args, out)
+    from .recovery import recover
+
     policy = _policy(args)
     progress = ProgressLine(out.progress, "Reading the audit log…")
     with _open_read(args) as store:
@@ -238,6 +232,8 @@ def _local(value: datetime | None) -> str:
 
 def cmd_recovery_fix(args: argparse.Namespace, out: Output) -> int:
     """`recovery fix SESSION`: `recovery.repair`, saying what it wrote."""
+    from .recovery import RecoveryConflict, recover, repair
+
     policy = _policy(args)
     if args.cooldown and policy is None:
         raise CliError("--cooldown needs the policy's cooldown: give --config POLICY.toml.",
@@ -305,6 +301,9 @@ def diagnose_findings(store: SqliteStore, policy: Policy | None, now: datetime,
                       snapshot_findings: list[Finding]) -> list[Finding]:
     """Recovery's findings as `diagnose.Finding`s for `snapshot diagnose` (a recorded repair
     is `info`). A session the snapshot diagnosis already covers is left to it."""
+    from .diagnose import Finding
+    from .recovery import recover
+
     covered = {f.gap.session_id for f in snapshot_findings if f.gap is not None}
     out = []
     for f in recover(store, policy, now=now).findings:
