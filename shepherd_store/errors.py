@@ -54,6 +54,47 @@ class ConflictError(StoreError):
     """A value changed since the caller read it (optimistic concurrency check failed)."""
 
 
+# --- a database on another computer (`shepherd_store.remote`) ----------------------------
+
+
+class RemoteError(StoreError):
+    """A database on another computer could not be used; the base of the remote errors, and
+    what the remote side's unexpected failures arrive as.
+
+    `edit_id` names the edit that was in flight when a connection dropped or a request timed
+    out (None for a read): it may or may not have been applied, and sending it again with the
+    same id (after `RemoteStore.reconnect()`) applies it once.
+    """
+
+    edit_id: str | None = None
+
+    def __init__(self, message: str, *, path: str | None = None,
+                 edit_id: str | None = None) -> None:
+        super().__init__(message, path=path)
+        self.edit_id = edit_id
+
+
+class ConnectionLostError(RemoteError):
+    """The SSH connection to the remote database could not be made, or it dropped."""
+
+
+class RemoteTimeoutError(RemoteError):
+    """The remote side did not answer a request in time (a slow link, or a long read)."""
+
+
+class RemoteSetupError(RemoteError):
+    """The remote computer lacks what serving the database needs (Python 3.11, this library);
+    the message says what to install there."""
+
+
+class ProtocolError(RemoteError):
+    """A message between the two sides was malformed, or they speak different versions."""
+
+
+class RemoteUrlError(StoreError, ValueError):
+    """A malformed `ssh://[user@]host[:port]/path` address."""
+
+
 # SQLite primary result codes (https://sqlite.org/rescode.html).
 _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB, _PERM = (
     5, 6, 8, 10, 11, 13, 14, 26, 3,
