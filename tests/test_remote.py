@@ -289,7 +289,7 @@ def test_malformed_and_unknown_requests_get_clear_errors_and_the_server_carries_
         early = ask(process, '{"id": 1, "op": "all_cooldowns"}')
         assert "send open before" in early["error"]["message"]
         assert ask(process, open_request())["ok"]
-        refused = {
+        refused: dict[str | bytes, str] = {
             "garbage": "not a JSON line",
             "[1, 2]": "must be a JSON object",
             '{"op": "ping"}': "needs an id",
