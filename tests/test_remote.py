@@ -20,6 +20,7 @@ from remote_fixtures import CLIENT, EST_NOON, RUST_FIXTURES, Connect, copy_fixtu
 from sshd import Sshd
 
 from shepherd_store import (
+    AuditEvent,
     AuditFilter,
     ReadOnlyError,
     SerializationError,
@@ -252,6 +253,25 @@ def test_a_local_commit_is_noticed_within_a_round_trip_and_a_poll(
     # Round trip + the watcher's 100 ms poll; the margin is for a busy 2-core machine.
     assert sorted(latencies)[2] < round_trip + 0.1 + 0.1
     assert max(latencies) < round_trip + 0.1 + 0.5
+
+
+def test_a_change_callback_may_ask_the_store_for_what_changed(tmp_path: Path,
+                                                              connect: Connect) -> None:
+    path = copy_fixture(tmp_path, "rust-clean.db")
+    seen: list[tuple[int, int] | None] = []
+    done = threading.Event()
+    stores: list[RemoteStore] = []
+
+    def changed(_token: ChangeToken) -> None:
+        seen.append(stores[0].audit_id_range())  # (a request from inside the callback)
+        done.set()
+
+    stores.append(connect(path, on_change=changed))
+    with SqliteStore.open(path) as service:
+        event = service.get_recent_audits(1)[0]
+        service.append_audit(AuditEvent(0, event.timestamp, event.event))
+    assert done.wait(5)
+    assert seen == [(1, 110)]
 
 
 # --- requests the server refuses ---------------------------------------------------------------

@@ -7,7 +7,7 @@ starts `python -m shepherd_store.remote serve --stdio --db PATH` there (`server`
 `url`, `protocol` (the JSON-lines messages), `codec` (the typed values that cross),
 `server`, `ops` (what may be asked), `edits` (each edit applied once), `watcher` (change
 notices), `launch` (ssh command lines, the library copied over), `connection` (one ssh
-process and its reader threads) and `client`.
+process and its threads), `link` (connecting, reconnecting, closing) and `client`.
 """
 
 from __future__ import annotations

@@ -4,17 +4,19 @@ read by a thread of its own.
 Requests are numbered; each waits for its answer with a timeout, and any number may be
 under way at once (the server answers them in any order). A thread reads stdout: the
 server's hello first (lines before it, such as a login banner a shell prints, are skipped),
-then answers, handed to the request that waits for each, and notices, handed to
-`on_notice`. Another thread keeps the last lines of stderr, for the messages. When stdout
-ends (ssh exited: the link dropped, the server ended, the process was killed) every waiting
-request fails with `ConnectionLostError`, and `on_lost` hears of it unless the connection
-was being closed.
+then answers, handed to the request that waits for each, and notices. A third thread calls
+`on_notice` with each notice, in order, and then `on_lost`: a callback may make requests of
+its own (the reader is not waiting for it). Another thread keeps the last lines of stderr,
+for the messages. When stdout ends (ssh exited: the link dropped, the server ended, the
+process was killed) every waiting request fails with `ConnectionLostError`, and `on_lost`
+hears of it unless the connection was being closed.
 """
 
 from __future__ import annotations
 
 import collections
 import logging
+import queue
 import subprocess
 import threading
 from collections.abc import Callable, Mapping
@@ -73,6 +75,8 @@ class Connection:
         self._stderr: collections.deque[str] = collections.deque(maxlen=60)
         self._lost: ConnectionLostError | None = None
         self._closing = False
+        #: The callbacks to make, in order (None: no more).
+        self._calls: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         try:
             self.process = subprocess.Popen(
                 argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -84,6 +88,8 @@ class Connection:
             threading.Thread(target=self._read_answers, name="shepherd-remote-reader",
                              daemon=True),
             threading.Thread(target=self._read_stderr, name="shepherd-remote-stderr",
+                             daemon=True),
+            threading.Thread(target=self._call_back, name="shepherd-remote-callbacks",
                              daemon=True)]
         for thread in self._threads:
             thread.start()
@@ -205,10 +211,7 @@ class Connection:
                 self._noise.append(str(message)[:300])
             return True
         if "notice" in message:
-            try:
-                self._on_notice(message)
-            except Exception:  # a callback's failure must not stop the answers
-                _LOG.exception("the change callback failed")
+            self._calls.put(lambda: self._on_notice(message))
             return True
         rid = message.get("id")
         with self._lock:
@@ -245,10 +248,15 @@ class Connection:
             w.done.set()
         self._said_hello.set()
         if not self._closing and self._hello is not None:
+            self._calls.put(lambda: self._on_lost(self, lost))
+        self._calls.put(None)
+
+    def _call_back(self) -> None:
+        while (call := self._calls.get()) is not None:
             try:
-                self._on_lost(self, lost)
-            except Exception:
-                _LOG.exception("the disconnect callback failed")
+                call()
+            except Exception:  # a callback's failure must not stop the others
+                _LOG.exception("a callback of the connection to %s failed", self.where)
 
     def _exit_status(self) -> int | None:
         try:
