@@ -274,6 +274,14 @@ def test_a_change_callback_may_ask_the_store_for_what_changed(tmp_path: Path,
     assert seen == [(1, 110)]
 
 
+def test_a_database_removed_there_is_said(tmp_path: Path, connect: Connect) -> None:
+    path = copy_fixture(tmp_path, "rust-v0.db")
+    gone = threading.Event()
+    connect(path, on_gone=gone.set)
+    path.rename(tmp_path / "moved.db")
+    assert gone.wait(5)
+
+
 # --- requests the server refuses ---------------------------------------------------------------
 
 
