@@ -49,12 +49,16 @@ class ChangeWatcher:
         self._gone = gone
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._primed = threading.Event()
         self._asks: queue.SimpleQueue[Future[ChangeToken]] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="shepherd-remote-watcher",
                                         daemon=True)
 
     def start(self) -> None:
+        """Start watching; returns once the state to compare with is read, so that every
+        commit after the return is noticed."""
         self._thread.start()
+        self._primed.wait(10)
 
     def stop(self) -> None:
         self._stop.set()
@@ -78,6 +82,7 @@ class ChangeWatcher:
         self.store.set_busy_timeout(WATCH_BUSY_TIMEOUT_S)  # (this thread's connection)
         token = self._token()
         stats = self._stats()
+        self._primed.set()
         missing = False
         burst_until = 0.0
         while not self._stop.is_set():
