@@ -219,6 +219,7 @@ def test_killing_a_process_mid_edit_leaves_the_old_or_the_new_values(
         else:
             os.kill(pid, signal.SIGKILL)
         thread.join(10)
+        assert wait_for(partial(gone, pid))  # (after a drop it finishes what it received)
         with SqliteStore.open(path) as store:  # (rolls back what a killed edit left)
             now = {e: overrides.cooldown_text(store, e) for e in old}
         traces = edit_traces(path, edit_id)
