@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import (
@@ -17,22 +17,17 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QFileDialog,
-    QHBoxLayout,
-    QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
-    QPushButton,
     QSplitter,
     QStackedWidget,
-    QStatusBar,
     QTableView,
-    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from shepherd_store import SqliteStore, StoreError
+from shepherd_store import StoreError
 from shepherd_store.paths import candidate_paths
 from shepherd_store.policy import load_policy
 
@@ -40,13 +35,15 @@ from . import __version__
 from .audit_view import AuditTab
 from .cooldown_tab import CooldownTab
 from .database import Database
-from .formatting import format_local
 from .icons import app_icon
+from .lazy_tabs import LazyTabs
 from .recovery_tab import RecoveryTab
+from .snapshot_tab import SnapshotTab
 from .usage_tab import UsageTab
-from .widgets import plain_label, set_control
+from .window_parts import Banner, WindowStatus, first_run_page
 
 MAX_RECENT = 8
+TAB_USAGE, TAB_COOLDOWNS, TAB_RECOVERY = 1, 2, 3  # the tabs' places (the audit log is 0)
 SHORTCUTS = (
     ("Ctrl+O", "Open a database"),
     ("F5", "Reload the database from disk"),
@@ -71,17 +68,16 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.db = db or Database(self)
         self.settings = QSettings("Shepherd", "shepherd-inspector")
-        # The journal mode of the open store, read once per opened database: the status bar
-        # is updated after every commit, and a PRAGMA per commit is a read on the GUI thread.
-        self._journal: tuple[SqliteStore, str] | None = None
-        self.tabs = QTabWidget(self)
+        self.tabs = LazyTabs(self)
         self.tabs.setObjectName("tabs")
         self.tabs.setDocumentMode(True)
         self.audit = AuditTab(self.db, self.tabs)
-        self.tabs.setTabToolTip(self.tabs.addTab(self.audit, "Audit log"),
-                                "Every event the service wrote, newest first")
+        self.tabs.add_page(self.audit, "Audit log", "Every event the service wrote, newest first")
         self._add_tabs()
-        self._build_banner()
+        self.banner = Banner(self)
+        self.banner_text, self.banner_demo = self.banner.text, self.banner.demo
+        self.banner.openRequested.connect(self.choose_file)
+        self.banner.demoRequested.connect(self.demoRequested.emit)
         main = QWidget(self)
         layout = QVBoxLayout(main)
         layout.setContentsMargins(6, 6, 6, 0)
@@ -89,11 +85,14 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.tabs, 1)
         self.pages = QStackedWidget(self)
         self.pages.setObjectName("pages")
-        self.first_run = self._build_first_run()
+        self.first_run = first_run_page(self, self.choose_file, self.demoRequested.emit)
         self.pages.addWidget(main)
         self.pages.addWidget(self.first_run)
         self.setCentralWidget(self.pages)
-        self._build_status_bar()
+        self.status = WindowStatus(self.db, self)
+        self.setStatusBar(self.status)
+        self.status_layout, self.status_access = self.status.layout_label, self.status.access
+        self.status_changed, self.status_demo_clock = self.status.changed, self.status.demo_clock
         self._build_menus()
         self.db.opened.connect(self._on_opened)
         self.db.failed.connect(self._on_failed)
@@ -103,6 +102,7 @@ class MainWindow(QMainWindow):
         self._clock.timeout.connect(self._update_status)
         self._clock.start()
         self._fit_to_screen()
+        self.tabs.built.connect(self._restore_views)
         self.restore_settings()
         self._update_status()
 
@@ -118,128 +118,41 @@ class MainWindow(QMainWindow):
         self.resize(width, height)
 
     def _add_tabs(self) -> None:
-        """The other views' tabs, in reading order (each module owns its view)."""
-        self.usage = UsageTab(self.db, self.tabs)
-        self.cooldowns = CooldownTab(self.db, self.tabs)
-        self.recovery = RecoveryTab(self.db, self.tabs)
-        self.snapshot = self.recovery.snapshot  # the snapshot section of the Recovery tab
-        for tab, title, tip in (
-                (self.usage, "Usage", "Play time per entry and day, with the daily limits"),
-                (self.cooldowns, "Cooldowns", "Every entry's cooldown, and manual changes"),
-                (self.recovery, "Recovery", "The service's runs, the play its crashes lost "
-                                            "and its repair, and the saved snapshot")):
-            self.tabs.setTabToolTip(self.tabs.addTab(tab, title), tip)
+        """The other views' tabs, in reading order (each module owns its view), each built
+        the first time it is shown or asked for: the window's first page does not wait for
+        them."""
+        db = self.db
+        self.tabs.add_lazy(lambda parent: UsageTab(db, parent), "Usage",
+                           "Play time per entry and day, with the daily limits")
+        self.tabs.add_lazy(lambda parent: CooldownTab(db, parent), "Cooldowns",
+                           "Every entry's cooldown, and manual changes")
+        self.tabs.add_lazy(lambda parent: RecoveryTab(db, parent), "Recovery",
+                           "The service's runs, the play its crashes lost and its repair, "
+                           "and the saved snapshot")
 
-    def _build_banner(self) -> None:
-        self.banner = QWidget(self)
-        self.banner.setObjectName("windowBanner")
-        self.banner.setStyleSheet(
-            "#windowBanner { background: #FFF3E0; border: 1px solid #FFB74D; border-radius: 4px; }"
-            "#windowBanner QLabel { color: #4E342E; }")
-        self.banner_text = plain_label(self.banner, "windowMessage")
-        self.banner_text.setWordWrap(True)
-        self.banner_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        open_button = QPushButton("Open a database…", self.banner)
-        open_button.setObjectName("bannerOpen")
-        open_button.setToolTip("Choose the service's database file")
-        open_button.setAccessibleName("Open a database")
-        open_button.clicked.connect(self.choose_file)
-        self.banner_demo = QPushButton("Try the demo", self.banner)
-        self.banner_demo.setObjectName("bannerDemo")
-        self.banner_demo.setToolTip("Open a demo database that a simulated service keeps writing")
-        self.banner_demo.setAccessibleName("Try the demo")
-        self.banner_demo.clicked.connect(self.demoRequested.emit)
-        row = QHBoxLayout(self.banner)
-        row.addWidget(self.banner_text, 1)
-        row.addWidget(open_button)
-        row.addWidget(self.banner_demo)
-        self.banner.setVisible(False)
+    @property
+    def usage(self) -> UsageTab:
+        """The Usage tab (built now if it was not yet)."""
+        return cast(UsageTab, self.tabs.widget(TAB_USAGE))
 
-    def _build_first_run(self) -> QWidget:
-        """What a person sees when no database was found: where it lives, and two ways on."""
-        page = QWidget(self)
-        page.setObjectName("firstRunView")
-        title = QLabel("No Shepherd database found", page)
-        title.setObjectName("firstRunTitle")
-        font = title.font()
-        font.setPointSizeF(font.pointSizeF() * 1.6)
-        font.setBold(True)
-        title.setFont(font)
-        intro = plain_label(page, "firstRunText", (
-            "Shepherd keeps a record of every session, warning and limit in one database "
-            "file. It was not found in any of the usual places:"))
-        places = plain_label(page, "firstRunPlaces",
-                             "\n".join(str(p) for p in candidate_paths()))
-        places.setContentsMargins(16, 0, 0, 0)
-        hint = plain_label(page, "firstRunHint", (
-            "The system service uses the first (set SHEPHERD_DB to point elsewhere); a "
-            "per-user service uses the last. Open the file, or look around in a demo "
-            "database that a simulated service keeps writing while you watch."))
-        for label in (intro, hint):
-            label.setWordWrap(True)
-        open_button = QPushButton(app_icon(), "Open a database…", page)
-        set_control(open_button, "firstRunOpen", "Choose the service's database file (Ctrl+O)",
-                    "Open a database")
-        open_button.clicked.connect(self.choose_file)
-        demo_button = QPushButton("Try the demo", page)
-        set_control(demo_button, "firstRunDemo",
-                    "Open a demo database that a simulated service keeps writing",
-                    "Try the demo")
-        demo_button.clicked.connect(self.demoRequested.emit)
-        for button in (open_button, demo_button):
-            button.setMinimumHeight(36)
-            button.setMinimumWidth(200)
-        buttons = QHBoxLayout()
-        buttons.addWidget(open_button)
-        buttons.addWidget(demo_button)
-        buttons.addStretch(1)
-        box = QVBoxLayout()
-        box.addWidget(title)
-        box.addSpacing(12)
-        box.addWidget(intro)
-        box.addWidget(places)
-        box.addWidget(hint)
-        box.addSpacing(18)
-        box.addLayout(buttons)
-        column = QWidget(page)
-        column.setLayout(box)
-        # A fixed width lets the word-wrapped text compute its height (Qt cannot otherwise).
-        column.setFixedWidth(640)
-        row = QHBoxLayout()  # stretches, not an alignment flag: keeps height-for-width
-        row.addStretch(1)
-        row.addWidget(column)
-        row.addStretch(1)
-        outer = QVBoxLayout(page)
-        outer.addStretch(1)
-        outer.addLayout(row)
-        outer.addStretch(2)
-        return page
+    @property
+    def cooldowns(self) -> CooldownTab:
+        """The Cooldowns tab (built now if it was not yet)."""
+        return cast(CooldownTab, self.tabs.widget(TAB_COOLDOWNS))
+
+    @property
+    def recovery(self) -> RecoveryTab:
+        """The Recovery tab (built now if it was not yet)."""
+        return cast(RecoveryTab, self.tabs.widget(TAB_RECOVERY))
+
+    @property
+    def snapshot(self) -> SnapshotTab:
+        """The snapshot section of the Recovery tab."""
+        return self.recovery.snapshot
 
     def show_first_run(self) -> None:
         """The welcome page instead of empty tabs (no database was found)."""
         self.pages.setCurrentWidget(self.first_run)
-
-    def _build_status_bar(self) -> None:
-        bar = QStatusBar(self)
-        bar.setObjectName("statusBar")
-        self.setStatusBar(bar)
-        self.status_path = plain_label(bar, "statusPath")
-        self.status_layout = plain_label(bar, "statusLayout")
-        self.status_access = plain_label(bar, "statusAccess")
-        self.status_changed = plain_label(bar, "statusChanged")
-        # The demo's simulated clock (inspector.demo), shown only while a demo writes the file.
-        self.status_demo_clock = plain_label(bar, "statusDemoClock")
-        self.status_demo_clock.setAccessibleName("Demo clock")
-        bar.addWidget(self.status_path, 1)
-        for w in (self.status_demo_clock, self.status_layout, self.status_access,
-                  self.status_changed):
-            w.setContentsMargins(8, 0, 8, 0)
-            w.setStyleSheet("QLabel { border-left: 1px solid palette(mid); padding-left: 8px; }")
-            bar.addPermanentWidget(w)
-        self.status_demo_clock.hide()
-        self._demo_tick = QTimer(self)  # the demo clock moves a minute a second at 60x
-        self._demo_tick.setInterval(1000)
-        self._demo_tick.timeout.connect(self._update_demo_clock)
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -326,12 +239,10 @@ class MainWindow(QMainWindow):
 
     def show_message(self, text: str, *, offer_demo: bool = False) -> None:
         """Say what is wrong (plain text) above the tabs; the rest keeps working."""
-        self.banner_text.setText(text)
-        self.banner_demo.setVisible(offer_demo)
-        self.banner.setVisible(True)
+        self.banner.say(text, offer_demo=offer_demo)
 
     def _on_opened(self) -> None:
-        self._journal = None  # (re)opened, perhaps a replaced file: read its mode again
+        self.status.forget_journal()
         self.pages.setCurrentIndex(0)
         self.banner.setVisible(False)
         self._update_status()
@@ -365,59 +276,13 @@ class MainWindow(QMainWindow):
 
     # --- status ----------------------------------------------------------------------------
 
-    def _update_demo_clock(self) -> None:
-        """The demo clock in the status bar while a demo in this process writes the file."""
-        from .demo import demo_clock_for, demo_clock_text
-
-        clock = demo_clock_for(self.db.path)
-        if clock is None:
-            self._demo_tick.stop()
-            self.status_demo_clock.hide()
-            return
-        text, tip = demo_clock_text(clock)
-        self.status_demo_clock.setText(text)
-        self.status_demo_clock.setToolTip(tip)
-        self.status_demo_clock.show()
-        if not self._demo_tick.isActive():
-            self._demo_tick.start()
-
     def _update_status(self) -> None:
-        self._update_demo_clock()
         db = self.db
-        store = db.store
         title = "Shepherd Inspector"
         if db.path is not None:
             title = f"{db.path.name} — {title}"
         self.setWindowTitle(title)
-        self.status_path.setText(str(db.path) if db.path else "No database open")
-        self.status_path.setToolTip(str(db.path) if db.path else "")
-        if store is None:
-            self._journal = None
-            self.status_layout.setText("")
-            self.status_access.setText("cannot read" if db.error else "")
-            self.status_changed.setText("")
-            return
-        journal = self._journal_mode(store)
-        layout = "Rust layout" if store.layout.value == "rust" else "seed layout"
-        self.status_layout.setText(f"{layout} · journal {journal}")
-        self.status_layout.setToolTip(
-            "Table layout: 'Rust' is shepherdd's own; 'seed' is what this library creates.")
-        reason = db.read_only_reason
-        self.status_access.setText("writable" if reason is None else "read-only")
-        self.status_access.setToolTip(reason or "Edits are written in one transaction each")
-        changed = db.last_change
-        self.status_changed.setText(
-            f"last change {format_local(changed)}" if changed else "no changes since opened")
-
-    def _journal_mode(self, store: SqliteStore) -> str:
-        """`store`'s journal mode, read the first time it is asked for after the database
-        was opened ("?" while a lock keeps it from being read: asked again next time)."""
-        if self._journal is None or self._journal[0] is not store:
-            try:
-                self._journal = (store, store.journal_mode)
-            except StoreError:
-                return "?"
-        return self._journal[1]
+        self.status.refresh()
 
     # --- help ----------------------------------------------------------------------------
 
@@ -467,7 +332,8 @@ class MainWindow(QMainWindow):
     # --- settings --------------------------------------------------------------------------
 
     def save_settings(self) -> None:
-        """Remember geometry, tab, splitters, column widths and the views' own state."""
+        """Remember geometry, tab, splitters, column widths and the views' own state (of the
+        tabs built in this window; the others' stored state stays as it was)."""
         s = self.settings
         s.setValue("window/geometry", self.saveGeometry())
         s.setValue("window/tab", self.tabs.currentIndex())
@@ -477,8 +343,7 @@ class MainWindow(QMainWindow):
         for view in self.findChildren(QTableView):
             if view.objectName():
                 s.setValue(f"columns/{view.objectName()}", view.horizontalHeader().saveState())
-        for i in range(self.tabs.count()):
-            tab = self.tabs.widget(i)
+        for tab in self.tabs.built_pages():
             if hasattr(tab, "save_settings"):
                 tab.save_settings(s)
         s.sync()
@@ -494,18 +359,29 @@ class MainWindow(QMainWindow):
             if screen is not None and screen.width() >= smallest.width() and (
                     self.width() > screen.width() or self.height() > screen.height()):
                 self._fit_to_screen()  # saved on a bigger screen: fit this one
+        self._restore_views(self.audit)
         tab = s.value("window/tab", 0)
         with contextlib.suppress(TypeError, ValueError):
             self.tabs.setCurrentIndex(min(max(int(tab), 0), self.tabs.count() - 1))  # type: ignore[arg-type]
         self._pending_splitters = True  # restored once laid out (see showEvent)
-        for view in self.findChildren(QTableView):
+
+    def _restore_views(self, page: QWidget) -> None:
+        """A tab's stored column widths, splitters and own state, once it is built."""
+        s = self.settings
+        for view in page.findChildren(QTableView):
             state = s.value(f"columns/{view.objectName()}")
             if view.objectName() and isinstance(state, QByteArray):
                 view.horizontalHeader().restoreState(state)
-        for i in range(self.tabs.count()):
-            tab_widget = self.tabs.widget(i)
-            if hasattr(tab_widget, "restore_settings"):
-                tab_widget.restore_settings(s)
+        if hasattr(page, "restore_settings"):
+            page.restore_settings(s)
+        if not getattr(self, "_pending_splitters", True):  # built after the window was shown
+            self._restore_splitters(page)
+
+    def _restore_splitters(self, root: QWidget) -> None:
+        for splitter in root.findChildren(QSplitter):
+            state = self.settings.value(f"splitters/{splitter.objectName()}")
+            if splitter.objectName() and isinstance(state, QByteArray):
+                splitter.restoreState(state)
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -513,10 +389,7 @@ class MainWindow(QMainWindow):
             # Splitter sizes only mean something once the window has its real size.
             self._pending_splitters = False
             self.layout().activate()
-            for splitter in self.findChildren(QSplitter):
-                state = self.settings.value(f"splitters/{splitter.objectName()}")
-                if splitter.objectName() and isinstance(state, QByteArray):
-                    splitter.restoreState(state)
+            self._restore_splitters(self)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_settings()
