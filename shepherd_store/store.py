@@ -14,6 +14,7 @@ file, `store_sql` the statements on one connection.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ from typing import Any, Protocol, Self
 
 from . import store_writes
 from .errors import ReadOnlyError, SerializationError, StoreError, translate
-from .events import AuditEvent, ManualOverride, encode_event
+from .events import AuditEvent, ManualOverride, dumps, encode_event
 from .query import SCAN_CHUNK, AuditFilter, ChunkSizer
 from .schema import OVERRIDES_TABLE, Layout
 from .snapshot import StateSnapshot, decode_snapshot, encode_snapshot
@@ -341,6 +342,14 @@ class SqliteStore(StoreQueries):
 
     # --- overrides -------------------------------------------------------------------------
 
+    def trace_user(self) -> str:
+        """Who the traces of manual changes name (this computer's user)."""
+        return user_name()
+
+    def trace_extra(self) -> dict[str, str]:
+        """Keys added to each trace's JSON (none here; a remote edit adds its id)."""
+        return {}
+
     def record_override(self, conn: sqlite3.Connection, what: str, entry_id: str | None,
                         previous: str | None, new: str | None) -> None:
         """Record a manual change inside the caller's write transaction `conn`.
@@ -349,9 +358,12 @@ class SqliteStore(StoreQueries):
         `inspector_overrides`, because the daemon cannot read unknown event types.
         """
         change = ManualOverride(what=what, entry_id=entry_id, previous=previous, new=new,
-                                user=user_name())
+                                user=self.trace_user())
         stamp = format_timestamp(datetime.now().astimezone())
         text = encode_event(change)
+        extra = self.trace_extra()
+        if extra:  # keys of ours beside the event's (the daemon reads no trace; we ignore them)
+            text = dumps({**json.loads(text), **extra})
         if self.layout is Layout.SEED:
             conn.execute("INSERT INTO audit_log (timestamp, event_type, event_data) "
                          "VALUES (?, ?, ?)", (stamp, change.TYPE, text))

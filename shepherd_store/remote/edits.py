@@ -22,16 +22,14 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from .. import overrides
 from ..errors import NotFoundError, ProtocolError
-from ..events import ManualOverride, decode_event, dumps, encode_event
-from ..schema import OVERRIDES_TABLE, Layout
+from ..events import ManualOverride, decode_event
+from ..schema import Layout
 from ..store import SqliteStore
-from ..timefmt import format_timestamp
 
 __all__ = ["EDITS", "EDIT_KEY", "AlreadyApplied", "EditStore", "apply_edit", "edit_traces"]
 
@@ -54,21 +52,11 @@ class EditStore(SqliteStore):
     who = ""
     edit_id = ""
 
-    def record_override(self, conn: sqlite3.Connection, what: str, entry_id: str | None,
-                        previous: str | None, new: str | None) -> None:
-        """`SqliteStore.record_override`, with `who` as the user and the edit's id."""
-        change = ManualOverride(what=what, entry_id=entry_id, previous=previous, new=new,
-                                user=self.who)
-        text = dumps({**json.loads(encode_event(change)), EDIT_KEY: self.edit_id})
-        stamp = format_timestamp(datetime.now().astimezone())
-        if self.layout is Layout.SEED:
-            conn.execute("INSERT INTO audit_log (timestamp, event_type, event_data) "
-                         "VALUES (?, ?, ?)", (stamp, change.TYPE, text))
-        else:
-            conn.execute(OVERRIDES_TABLE)
-            self._tables.add("inspector_overrides")
-            conn.execute("INSERT INTO inspector_overrides (timestamp, event_json) VALUES (?, ?)",
-                         (stamp, text))
+    def trace_user(self) -> str:
+        return self.who
+
+    def trace_extra(self) -> dict[str, str]:
+        return {EDIT_KEY: self.edit_id}
 
     @contextlib.contextmanager
     def override(self, action: str) -> Iterator[sqlite3.Connection]:
