@@ -16,7 +16,8 @@ after 5 s. So by default `check` verifies what it can in short statements instea
   error. A range whose rows all match the canonical forms is proven readable at once
   (`check_fast`); the other rows are decoded one by one;
 - every entry of every index of the audit log is read in keyset chunks, and the entries
-  are counted against the rows (an index missing or holding extra entries);
+  are counted against the rows (an index missing or holding extra entries): each chunk is
+  counted inside SQLite, in the index's own order, so SQLite reads its pages;
 - the small tables (usage, cooldowns, snapshot, ...) get `PRAGMA integrity_check(table)`,
   a statement that checks only that table and its indexes (8 ms for 13,000 usage rows).
 
@@ -34,6 +35,7 @@ copy over, and with the service writing 40 times a second a 230 MB copy never fi
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -47,6 +49,7 @@ from .export import iter_events
 from .schema import SHEPHERD_TABLES, Layout
 from .snapshot import decode_snapshot
 from .store import SqliteStore
+from .store_reads import after_keys
 from .timefmt import parse_day, parse_timestamp
 
 __all__ = [
@@ -60,6 +63,8 @@ Progress = Callable[[int, int], bool]
 #: Tables of this library's own (the side table of manual overrides in a Rust database).
 OWN_TABLES = ("inspector_overrides", "sqlite_sequence", "sqlite_stat1")
 _PAGE = 2000
+#: What gives an index expression an affinity (a column key is quoted).
+_AFFINITY = re.compile(r"\b(cast|collate)\b", re.IGNORECASE)
 #: What `CheckReport.integrity_pragma` says when no whole-file check ran.
 CHUNKED = "chunked"
 #: Tables small enough for `PRAGMA integrity_check(table)`, one statement each.
@@ -370,9 +375,8 @@ def _check_indexes(store: SqliteStore, report: CheckReport,
     total = span * (1 + len(indexes))
     for k, (name, keys) in enumerate(indexes):
         entries = 0
-        for rows in store._walk("rowid", 1, f'audit_log INDEXED BY "{name}"', "1", (), keys,
-                                "check", keys_of_rowid="audit_log"):
-            entries += sum(1 for (rowid,) in rows if rowid <= high)
+        for counted in _index_entries(store, name, keys, high):
+            entries += counted
             if progress is not None and not progress(
                     span * (1 + k) + min(entries, span), total):
                 report.complete = False
@@ -382,6 +386,66 @@ def _check_indexes(store: SqliteStore, report: CheckReport,
             damage.append(f"index {name} has {entries} entries for the "
                           f"{report.events_checked} rows of audit_log up to id {high}")
     return damage
+
+
+def _index_entries(store: SqliteStore, name: str, keys: tuple[str, ...],
+                   high: int) -> Iterator[int]:
+    """The entries of index `name` with rowids up to `high`, counted per statement (each
+    non-empty one yields its count): the keyset walk of `SqliteStore._walk` over
+    `ORDER BY keys`, each chunk counted inside SQLite instead of returned (Python built a
+    million rowids per index in seconds). The statement that counts a chunk also finds
+    its last entry, whose keys (looked up by rowid) continue the walk. Chunks are sized
+    as reads an index serves (`_id_chunks`): a statement costs about the entries it
+    counts, 50-100 ns each."""
+    source = f'audit_log INDEXED BY "{name}"'
+    hidden = ", ".join(
+        f"typeof({k}), CASE WHEN typeof({k}) IN ('text', 'blob') THEN CAST({k} AS BLOB) "
+        f"ELSE {k} END" for k in keys)
+    sizes = store._id_chunks(scanning=False)
+    last: list[tuple[str, Any]] | None = None
+    level = len(keys)  # how many keys the next chunk compares (see `after_keys`)
+    while level > 0:
+        first = last is None
+        where, args, order = "1", (), keys
+        if last is not None:
+            where, args = _after(keys[:level], last[:level])
+            order = keys[level - 1:]
+        chunk = f"SELECT rowid AS r FROM {source} WHERE ({where}) ORDER BY {', '.join(order)}"
+        want = sizes.size
+        rows, held = store._statement(
+            f"SELECT count(*), count(CASE WHEN r <= ? THEN 1 END), ({chunk} LIMIT 1 OFFSET ?) "
+            f"FROM ({chunk} LIMIT ?)", (high, *args, want - 1, *args, want), "check",
+            columns=3)
+        count, counted, end = rows[0]
+        sizes.record(count, held)
+        if count:
+            yield int(counted)
+        if count == want:  # a full chunk: continue after its last entry, comparing every key
+            found = store._read(f"SELECT {hidden} FROM audit_log WHERE rowid = ?", (end,),
+                                "check")
+            if not found:  # (the row went away meanwhile: its keys cannot change)
+                raise StoreError(f"Cannot check {store.path}: a row changed while it was "
+                                 "read; try again.", path=store.path)
+            last = [(str(found[0][2 * i]), found[0][2 * i + 1]) for i in range(len(keys))]
+        elif first:
+            return  # nothing at all, or all of it in the first statement
+        # A short chunk: the entries sharing the first `level - 1` keys are all counted
+        # (its last entry shares them with `last`, so `last` need not move); compare one
+        # key less.
+        level = len(keys) if count == want else level - 1
+
+
+def _after(keys: tuple[str, ...], last: list[tuple[str, Any]]) -> tuple[str, tuple[Any, ...]]:
+    """`after_keys`, but after a NULL of an expression as a range SQLite seeks to: it scans
+    `k IS NOT NULL` from the index's first entry (past 440,000 NULLs of `$.entry_id` at
+    1,000,000 events, 20 ms a statement). An expression without CAST or COLLATE has no
+    affinity, so -Inf is compared as is: every value but NULL sorts at or after it."""
+    cond, args = after_keys(keys, last)
+    key, scan = keys[-1], f"{keys[-1]} IS NOT NULL"
+    if cond.endswith(scan) and not key.startswith('"') and key != "rowid" \
+            and _AFFINITY.search(key) is None:
+        cond = cond[:-len(scan)] + f"{key} >= -9e999"
+    return cond, args
 
 
 def _read(store: SqliteStore, sql: str) -> list[Any]:

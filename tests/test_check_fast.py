@@ -8,7 +8,7 @@
   Rust store wrote (the fixtures), so only odd rows are decoded.
 - Same findings: `check` with the fast path reports exactly what it reports when every row
   is decoded, with the same progress and the same point of cancelling, in chunks of any
-  size.
+  size; its index count equals the keyset walk's.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 import shepherd_store.check as check_module
 import shepherd_store.store as store_module
 from shepherd_store import SqliteStore, StoreError
-from shepherd_store.check import check, event_problem
+from shepherd_store.check import _audit_indexes, _index_entries, check, event_problem
 from shepherd_store.check_fast import SEP, _proven, patterns
 from shepherd_store.events import (
     EVENT_TYPES,
@@ -537,6 +537,54 @@ def test_rows_too_long_for_one_text_are_judged_one_by_one(tmp_path: Path) -> Non
         cut = check(store)
     assert vars(cut) | {"integrity_seconds": None} == vars(whole) | {"integrity_seconds": None}
     assert cut.healthy and cut.events_checked > 100
+
+
+def _walked(store: SqliteStore, name: str, keys: tuple[str, ...], high: int) -> int:
+    """The index's entries up to `high` as `SqliteStore._walk` reads them, row by row."""
+    return sum(sum(1 for (rowid,) in rows if rowid <= high) for rows in store._walk(
+        "rowid", 1, f'audit_log INDEXED BY "{name}"', "1", (), keys, "check",
+        keys_of_rowid="audit_log"))
+
+
+#: Indexes whose keys mix NULLs, numbers, text and blobs: a column (TEXT affinity), an
+#: expression without affinity and one with (see `check._after`).
+ODD_INDEXES = (
+    "CREATE INDEX idx_note ON audit_log(note)",
+    "CREATE INDEX idx_mixed ON audit_log(CASE WHEN id % 7 = 0 THEN zeroblob(2) "
+    "WHEN id % 5 = 0 THEN id * 1.5 WHEN id % 3 = 0 THEN '!' || id END)",
+    "CREATE INDEX idx_cast ON audit_log(CAST(note AS TEXT))",
+)
+
+
+@pytest.mark.parametrize("layout", ["rust", "seed"])
+@pytest.mark.parametrize("tiny", [False, True], ids=["default-chunks", "tiny-chunks"])
+def test_an_index_counts_as_the_keyset_walk_reads_it(tmp_path: Path, layout: str, tiny: bool,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / f"{layout}.db"
+    build(layout, 300, path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    if layout == "seed":
+        conn.execute("CREATE INDEX idx_type_time ON audit_log(event_type, timestamp)")
+    else:
+        conn.execute("ALTER TABLE audit_log ADD COLUMN note TEXT")
+        conn.execute("UPDATE audit_log SET note = CASE WHEN id % 4 = 0 THEN '!' || id "
+                     "WHEN id % 6 = 0 THEN id WHEN id % 9 = 0 THEN x'00' END")
+        for ddl in ODD_INDEXES:
+            conn.execute(ddl)
+    conn.close()
+    if tiny:
+        for name, value in TINY.items():
+            monkeypatch.setattr(store_module, name, value)
+    with SqliteStore.open(path, read_only=True) as store:
+        report = check(store)
+        indexes = _audit_indexes(store, report)
+        low, top = store.audit_id_range() or (0, 0)
+        assert len(indexes) == (4 if layout == "rust" else 5)
+        for name, keys in indexes:
+            for high in (top, top - 7, low):
+                counted = list(_index_entries(store, name, keys, high))
+                assert sum(counted) == _walked(store, name, keys, high), (name, high)
+    assert report.healthy
 
 
 def test_a_clean_log_is_read_in_one_statement_per_range() -> None:
