@@ -282,6 +282,7 @@ def test_rust_fixture_copy_with_awkward_name(tmp_path: Path, rust_v0: Path) -> N
         assert len(store.get_recent_audits(100)) == 23
 
 
+@pytest.mark.permissions
 @not_root
 def test_unreadable_file(tmp_path: Path, rust_v0: Path) -> None:
     path = tmp_path / "secret.db"
@@ -295,6 +296,7 @@ def test_unreadable_file(tmp_path: Path, rust_v0: Path) -> None:
         path.chmod(0o644)
 
 
+@pytest.mark.permissions
 @not_root
 def test_read_only_file_refuses_writes(tmp_path: Path, rust_v0: Path) -> None:
     path = tmp_path / "ro.db"
@@ -313,6 +315,7 @@ def test_read_only_file_refuses_writes(tmp_path: Path, rust_v0: Path) -> None:
     assert path.read_bytes() == before
 
 
+@pytest.mark.permissions
 @not_root
 def test_read_only_directory_refuses_writes(tmp_path: Path, rust_v0: Path) -> None:
     folder = tmp_path / "locked"

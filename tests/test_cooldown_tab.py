@@ -418,6 +418,7 @@ def test_read_only_by_choice(qtbot: Any, db_path: Path) -> None:
         database.close()
 
 
+@pytest.mark.permissions
 def test_read_only_by_file_permissions(qtbot: Any, db_path: Path,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     db_path.chmod(0o444)

@@ -372,6 +372,7 @@ def test_the_file_pulled_away_is_said_and_recovered(qapp, tmp_path: Path, kind: 
     assert outcome.failures == []
 
 
+@pytest.mark.permissions
 @pytest.mark.skipif(ROOT, reason="root reads a file whatever its mode: chmod 000 does not make "
                     "it unreadable (test_permission_lost_as_a_user_would_see_it simulates it)")
 def test_the_file_made_unreadable_is_said_and_recovered(qapp, tmp_path: Path) -> None:
