@@ -1,6 +1,11 @@
 """Hostile input: every file of `hostile_corpus` through the library, the command line and
 the window. Each gives a clear message or a sane display, never a crash or a hang, and
-reading never changes the file."""
+reading never changes the file.
+
+No timing is asserted here (the machine is shared): `benchmarks/reliability.py` runs this
+module and reports how long each case took per channel and how long the huge and deep files
+took to show, against their goals.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from io import StringIO
 from pathlib import Path
 
@@ -38,7 +43,7 @@ from shepherd_store.export import iter_events, write_csv, write_json
 
 REPO = Path(__file__).resolve().parent.parent
 ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
-MAX_SECONDS = 20  # per case and channel: far more than any needs; a hang fails the test
+MAX_SECONDS = 20  # per wait for the window: far more than any needs; a hang fails the test
 CLI_COMMANDS = (["audit", "--limit", "40"], ["audit", "--json", "--limit", "40"], ["usage"],
                 ["cooldowns"], ["snapshot", "show"], ["snapshot", "diagnose"], ["check"])
 DOCUMENTED_EXITS = {0, 1, 3, 4, 5}
@@ -49,8 +54,11 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Case]:
     return {c.name: c for c in build_corpus(tmp_path_factory.mktemp("hostile"))}
 
 
-NAMES = list(CASE_NAMES)
-WINDOW_CASES = NAMES
+#: Cases refused only to a user whom file modes bind: root opens them (as the tests expect),
+#: and .ci/run runs these again as another user (`-m permissions`).
+ROOT_OPENS = ("no-permission.db",)
+CASES = [pytest.param(n, marks=pytest.mark.permissions) if n in ROOT_OPENS else n
+         for n in CASE_NAMES]
 
 
 @pytest.fixture
@@ -66,12 +74,15 @@ def refused(c: Case) -> bool:
     return c.refused is not None and not (ROOT and c.root_opens)
 
 
+def test_the_cases_root_opens_are_marked(corpus: dict[str, Case]) -> None:
+    assert {c.name for c in corpus.values() if c.root_opens} == set(ROOT_OPENS)
+
+
 # --- the library ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("case", NAMES, indirect=True)
+@pytest.mark.parametrize("case", CASES, indirect=True)
 def test_library(case: Case) -> None:
-    started = time.monotonic()
     if refused(case):
         with pytest.raises(StoreError) as info:
             SqliteStore.open(case.path, read_only=True).close()
@@ -120,19 +131,16 @@ def test_library(case: Case) -> None:
         assert {kind for _n, kind in failures} <= {"CorruptDatabaseError", "DatabaseError"}
     else:
         assert failures == []
-    assert time.monotonic() - started < MAX_SECONDS
 
 
 # --- the command line ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("case", NAMES, indirect=True)
+@pytest.mark.parametrize("case", CASES, indirect=True)
 def test_command_line(case: Case, capsys: pytest.CaptureFixture[str]) -> None:
     for command in CLI_COMMANDS:
-        started = time.monotonic()
         status = cli_module.main(["--db", str(case.path), *command])
         out, err = capsys.readouterr()
-        assert time.monotonic() - started < MAX_SECONDS, command
         assert status in DOCUMENTED_EXITS, (command, status, err[-500:])
         assert "Traceback" not in err
         if refused(case):
@@ -193,9 +201,8 @@ def every_tab(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def
     window.grab()
 
 
-@pytest.mark.parametrize("case", WINDOW_CASES, indirect=True)
+@pytest.mark.parametrize("case", CASES, indirect=True)
 def test_window(qtbot, case: Case) -> None:
-    started = time.monotonic()
     window = open_window(case.path, read_only=True)
     qtbot.addWidget(window)
     window.show()
@@ -214,8 +221,10 @@ def test_window(qtbot, case: Case) -> None:
         assert not window.banner.isVisible(), window.banner_text.text()
         assert window.audit.model.rowCount() > 0
         assert not window.audit.message.isVisible(), window.audit.message.text()
-    if case.entries:
-        assert window.cooldowns.model.rowCount() >= case.entries
+    if case.entries:  # the tab reads its rows when first shown (every_tab), in a worker
+        cooldowns = window.cooldowns.model
+        qtbot.waitUntil(lambda: cooldowns.rowCount() >= case.entries,
+                        timeout=MAX_SECONDS * 1000)
     audit = window.audit
     for text, count in case.searches.items():
         audit.search.setText(text)
@@ -227,7 +236,6 @@ def test_window(qtbot, case: Case) -> None:
     plain_everywhere(window)
     window.close()
     workers.wait_all()
-    assert time.monotonic() - started < MAX_SECONDS * 2
 
 
 def shows_literally(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
@@ -267,11 +275,13 @@ def plain_everywhere(window: MainWindow) -> None:
 
 @pytest.mark.parametrize("name", ["huge-event.db", "deep-json.db"])
 def test_huge_or_deep_json_is_shown_cut_without_freezing_the_window(
-        qtbot, corpus: dict[str, Case], name: str) -> None:
+        qtbot, corpus: dict[str, Case], name: str,
+        record_property: Callable[[str, object], None]) -> None:
     # Found by the corpus: the raw panes showed up to 200,000 characters of one unbroken
     # line (a 10 MB event, JSON nested 100,000 deep, a 10 MB snapshot), and Qt took 4-8 s
     # to lay such a line out: opening the file froze the window. Long lines are now broken
-    # for display (never in exports or edits).
+    # for display (never in exports or edits). How long showing takes (goal: 1.5 s) is
+    # recorded for benchmarks/reliability.py, not asserted.
     window = open_window(corpus[name].path, read_only=True)
     qtbot.addWidget(window)
     started = time.perf_counter()
@@ -285,6 +295,6 @@ def test_huge_or_deep_json_is_shown_cut_without_freezing_the_window(
     raw = window.audit.detail_raw.toPlainText()
     assert len(raw) < 250_000  # cut at 200,000 characters (plus the line breaks)
     assert max(len(line) for line in raw.splitlines()) <= 2000
-    assert elapsed < 1.5, f"showing the file took {elapsed:.1f} s"
+    record_property("seconds_to_show", elapsed)
     window.close()
     workers.wait_all()

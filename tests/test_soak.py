@@ -1,22 +1,25 @@
 """Reliability under load: the soak, and the defects it found, each pinned by a test.
 
 The soak (`benchmarks/soak.py`) runs the simulator flat out from another process while the
-window works; here ~7 s per journal mode (the benchmark runs 60 s each).
+window works; here ~7 s per journal mode (the benchmark runs 60 s each). These tests check
+correctness only (nothing lost, every row shown, no error); how long anything took is a
+timing figure, which flakes on a shared machine: `benchmarks/bench_live.py` measures each
+scene's timing goal with the same tools (`hold_write_lock`, `HOGGER`), and the soak's.
 """
 
 from __future__ import annotations
 
 import gc
 import importlib.util
-import itertools
+import json
 import sqlite3
-import subprocess
 import sys
 import threading
 import time
 import weakref
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -32,13 +35,25 @@ REPO = Path(__file__).resolve().parent.parent
 SOAK_SECONDS = 7.0
 
 
+def bench_script(name: str) -> ModuleType:
+    """A script of benchmarks/ (not a package), loaded once; it finds its siblings itself."""
+    module = sys.modules.get(name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return module
+
+
+#: The benchmark that times these scenes; its tools make them here too.
+live = bench_script("bench_live")
+
+
 def run_soak(seconds: float) -> list[Any]:
-    """`benchmarks/soak.py`'s `run_soak` (benchmarks/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("soak", REPO / "benchmarks" / "soak.py")
-    assert spec is not None and spec.loader is not None
-    module = sys.modules.setdefault("soak", importlib.util.module_from_spec(spec))
-    spec.loader.exec_module(module)
-    return module.run_soak(seconds)  # type: ignore[no-any-return]
+    """`benchmarks/soak.py`'s `run_soak`."""
+    return bench_script("soak").run_soak(seconds)  # type: ignore[no-any-return]
 
 
 def test_worker_reads_reuse_one_connection_per_pool_thread(qtbot, rust_v0: Path) -> None:
@@ -76,61 +91,22 @@ def test_a_finished_task_releases_its_signals(qtbot) -> None:
     qtbot.waitUntil(all_freed, timeout=3000)
 
 
-class Heartbeat:
-    """A 10 ms timer in the GUI thread; `max_gap_ms` is the longest wait between ticks."""
-
-    def __init__(self) -> None:
-        self.timer = QTimer()
-        self.timer.setInterval(10)
-        self.timer.timeout.connect(self._tick)
-        self.last = time.perf_counter()
-        self.max_gap_ms = 0.0
-        self.timer.start()
-
-    def _tick(self) -> None:
-        now = time.perf_counter()
-        self.max_gap_ms = max(self.max_gap_ms, (now - self.last) * 1000)
-        self.last = now
-
-
-def hold_write_lock(path: Path, seconds: float) -> threading.Thread:
-    """Another connection holds the write lock for `seconds`, as a busy service does."""
-    ready = threading.Event()
-
-    def hold() -> None:
-        conn = sqlite3.connect(path, isolation_level=None)
-        conn.execute("BEGIN EXCLUSIVE")
-        ready.set()
-        time.sleep(seconds)
-        conn.execute("COMMIT")
-        conn.close()
-
-    thread = threading.Thread(target=hold)
-    thread.start()
-    ready.wait(5)
-    return thread
-
-
 def test_an_edit_waiting_for_the_services_lock_keeps_the_window_responsive(
         qtbot, rust_copy: Path) -> None:
     # Found by the soak: an edit waited for the write lock on the GUI thread, up to the 5 s
-    # busy timeout: the window froze for seconds while the service wrote flat out.
+    # busy timeout: the window froze for seconds while the service wrote flat out. The edit
+    # now waits in a worker, and is written once the lock is free (the stall: bench_live).
     window = open_window(rust_copy)
     qtbot.addWidget(window)
     tab = window.cooldowns
     qtbot.waitUntil(lambda: tab.model.row_of("tuxmath") is not None, timeout=5000)
     tab.confirm = lambda _text: True  # type: ignore[method-assign]
     tab.select_entries(["tuxmath"])
-    beat = Heartbeat()
-    qtbot.wait(30)
-    holder = hold_write_lock(rust_copy, 0.6)
+    holder = live.hold_write_lock(rust_copy, 0.6)
     try:
         tab.extend_selected(timedelta(minutes=5))
-        qtbot.wait(30)  # the next tick measures how long the GUI thread was away
     finally:
         holder.join()
-        beat.timer.stop()
-    assert beat.max_gap_ms < 100, f"the GUI thread stalled {beat.max_gap_ms:.0f} ms"
     with SqliteStore.open(rust_copy, read_only=True) as store:
         assert [o.change.entry_id for o in store.list_overrides()] == ["tuxmath"]
     workers.wait_all()
@@ -139,7 +115,8 @@ def test_an_edit_waiting_for_the_services_lock_keeps_the_window_responsive(
 def test_reads_on_the_gui_thread_do_not_wait_out_a_writers_lock(qtbot, rust_copy: Path) -> None:
     # Found by the soak: the window's own reads (change token, the rows being painted, a
     # reload) waited up to 0.75 s for a writer's lock on the GUI thread, and a locked block
-    # of rows was remembered as missing. Now they give up at once and try again.
+    # of rows was remembered as missing. Now they give up at once and try again (how long
+    # they take under the lock: bench_live).
     window = open_window(rust_copy, read_only=True)
     qtbot.addWidget(window)
     window.show()
@@ -148,20 +125,14 @@ def test_reads_on_the_gui_thread_do_not_wait_out_a_writers_lock(qtbot, rust_copy
     with SqliteStore.open(rust_copy) as store:
         for i in range(5):
             store.append_audit(AuditEvent.new(PolicyLoaded(i)))
-    holder = hold_write_lock(rust_copy, 0.8)
+    holder = live.hold_write_lock(rust_copy, 0.8)
     try:
-        started = time.perf_counter()
         window.db.check_now()
         model.reload()
         model._blocks.clear()  # the rows must be read again, under the lock
         texts = [model.index(r, COL_SUMMARY).data() for r in range(20)]
-        elapsed = (time.perf_counter() - started) * 1000
     finally:
         holder.join()
-    # Not even 20 ms each: in rollback-journal mode the watcher alone read the token ~100
-    # times a second, and waiting up to 20 ms each time kept the GUI thread busy 60 % of
-    # the time under a service writing flat out. It now never waits; it tries again.
-    assert elapsed < 15, f"the GUI thread waited {elapsed:.0f} ms for the lock"
     assert not any(t and "no row" in str(t) for t in texts)
     # Once the lock is gone, everything shows without another commit or a click.
     qtbot.waitUntil(lambda: model.rowCount() == 28, timeout=3000)
@@ -176,7 +147,8 @@ def test_a_flood_of_commits_refreshes_the_views_only_as_often_as_they_can_afford
     # Found by the soak: every commit of a service writing flat out made every view refresh
     # (80 times a second), keeping the GUI thread busy most of the time and chaining the
     # handlers into stalls. Changes are now passed on so that refreshing takes at most about
-    # a quarter of the GUI thread; the last commit is always shown.
+    # a quarter of the GUI thread (bench_live counts the refreshes); the last commit is
+    # always shown.
     window = open_window(seed_path, read_only=True)
     qtbot.addWidget(window)
     changes: list[float] = []
@@ -204,11 +176,14 @@ def test_a_flood_of_commits_refreshes_the_views_only_as_often_as_they_can_afford
         stop.set()
         writer.join()
     model = window.audit.model
+    assert written and changes
     qtbot.waitUntil(lambda: model.rowCount() == len(written), timeout=3000)
-    assert len(written) > 100, "the writer barely wrote: the test proves nothing"
-    gaps = [b - a for a, b in itertools.pairwise(changes)]
-    assert len(changes) <= 25, f"{len(changes)} refreshes for {len(written)} commits"
-    assert min(gaps) >= 0.075, f"refreshed again after {min(gaps) * 1000:.0f} ms"
+
+    def newest_shown() -> bool:
+        event = model.event_at(0)
+        return event is not None and event.id == written[-1]
+
+    qtbot.waitUntil(newest_shown, timeout=3000)  # the last commit is shown
 
 
 def bulk_log(path: Path, n: int) -> None:
@@ -229,24 +204,12 @@ def bulk_log(path: Path, n: int) -> None:
     conn.close()
 
 
-def median_paint_ms(window, times: int = 9) -> float:  # type: ignore[no-untyped-def]
-    """How long the event loop takes to repaint the window (as it does on its own)."""
-    app = QApplication.instance()
-    spent = []
-    for _ in range(times):
-        window.update()
-        window.audit.table.viewport().update()
-        started = time.perf_counter()
-        app.processEvents()
-        spent.append((time.perf_counter() - started) * 1000)
-    return sorted(spent)[times // 2]
-
-
 def test_an_export_running_does_not_slow_the_windows_painting(qtbot, tmp_path: Path) -> None:
     # Found by the soak: a JSON export in a worker kept the GIL, and each of the ~2,000
     # calls into Python that a repaint makes waited for it: a 12 ms repaint took 150-280
     # ms. Letting the GUI thread in every few rows still left 100-140 ms stalls in the 60 s
-    # soak; the export now runs in a process of its own (shepherd_store.export_job).
+    # soak; the export now runs in a process of its own (shepherd_store.export_job). Here:
+    # the window paints while it runs and every row is exported (the slowdown: bench_live).
     path = tmp_path / "big.db"
     bulk_log(path, 30_000)
     window = open_window(path, read_only=True)
@@ -255,29 +218,14 @@ def test_an_export_running_does_not_slow_the_windows_painting(qtbot, tmp_path: P
     window.show()
     qtbot.waitExposed(window)
     qtbot.waitUntil(lambda: window.audit.model.rowCount() == 30_000, timeout=5000)
-    qtbot.wait(100)
-    idle = median_paint_ms(window)
+    app = QApplication.instance()
     sig = window.audit.export(tmp_path / "out.json", "json", show_progress=False)
     finished: list[object] = []
     sig.finished.connect(finished.append)
-    qtbot.wait(100)  # the export is under way
-    busy = median_paint_ms(window)
-    assert not finished, "the export ended before the paints: the test proves nothing"
+    live.median_paint_ms(app, window)
     qtbot.waitUntil(lambda: bool(finished), timeout=30_000)
-    assert busy < 4 * idle + 10, f"painting took {busy:.0f} ms during an export, {idle:.0f} idle"
-
-
-HOGGER = """
-import sqlite3, sys, time
-conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=5)
-print("ready", flush=True)
-end = time.monotonic() + float(sys.argv[2])
-while time.monotonic() < end:  # a service writing flat out: the lock, with short gaps
-    conn.execute(sys.argv[3] if len(sys.argv) > 3 else "BEGIN IMMEDIATE")
-    time.sleep(0.02)
-    conn.execute("COMMIT")
-    time.sleep(0.001)
-"""
+    assert finished == [30_000]
+    assert len(json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))) == 30_000
 
 
 def test_an_edit_gets_the_write_lock_from_a_service_writing_flat_out(rust_copy: Path) -> None:
@@ -285,22 +233,18 @@ def test_an_edit_gets_the_write_lock_from_a_service_writing_flat_out(rust_copy: 
     # after each commit leaves short gaps; SQLite's busy handler backs off to 100 ms between
     # tries and kept missing them: one write in ten waited 0.4-1 s, some the full 5 s, and
     # now and then an inspector edit failed with "locked". Taking the lock now polls every
-    # half millisecond, so a write gets in at the first gap.
-    hogger = subprocess.Popen([sys.executable, "-c", HOGGER, str(rust_copy), "20"],
-                              stdout=subprocess.PIPE, text=True)
-    waits = []
+    # half millisecond, so a write gets in at the first gap (how long it waits: bench_live).
+    hogger = live.start_hogger(rust_copy)
+    last = datetime(2030, 1, 1, tzinfo=UTC) + timedelta(minutes=9)
     try:
-        assert hogger.stdout is not None and hogger.stdout.readline().strip() == "ready"
         for i in range(10):
-            started = time.monotonic()
-            with SqliteStore.open(rust_copy) as store:
-                store.set_cooldown_until("soak", datetime(2030, 1, 1, tzinfo=UTC)
-                                         + timedelta(minutes=i))
-            waits.append(time.monotonic() - started)
+            with SqliteStore.open(rust_copy) as store:  # LockedError would fail the test
+                store.set_cooldown_until("soak", last - timedelta(minutes=9 - i))
     finally:
         hogger.kill()
         hogger.wait()
-    assert max(waits) < 0.25, f"writes waited {sorted(round(w, 3) for w in waits)} s"
+    with SqliteStore.open(rust_copy, read_only=True) as store:
+        assert store.get_cooldown_until("soak") == last
 
 
 def test_a_refresh_the_services_lock_turned_away_is_repeated(qtbot, rust_copy: Path) -> None:
@@ -369,23 +313,21 @@ def test_a_worker_read_gets_in_between_the_services_commits(rust_copy: Path) -> 
     # Found by the soak: a background load (the Snapshot tab's) gave up with "locked" while
     # the service wrote flat out: readers are shut out during each commit, SQLite's busy
     # handler backs off to 100 ms between tries and missed the short gaps, and the window
-    # gave its workers 0.75 s. Reads now poll for the lock, and workers wait up to 5 s.
+    # gave its workers 0.75 s. Reads now poll for the lock, and workers wait up to 5 s
+    # (how long a read waits: bench_live).
     store = SqliteStore.open(rust_copy, read_only=True, busy_timeout=0.75)
-    hogger = subprocess.Popen([sys.executable, "-c", HOGGER, str(rust_copy), "20",
-                               "BEGIN EXCLUSIVE"], stdout=subprocess.PIPE, text=True)
+    hogger = live.start_hogger(rust_copy, "BEGIN EXCLUSIVE")
     outcomes: list[str] = []
 
     def worker() -> None:
         for _ in range(10):
-            started = time.monotonic()
             try:
                 store.usage_between()
-                outcomes.append(f"{time.monotonic() - started:.3f}")
+                outcomes.append("read")
             except LockedError:
                 outcomes.append("locked")
 
     try:
-        assert hogger.stdout is not None and hogger.stdout.readline().strip() == "ready"
         thread = threading.Thread(target=worker)
         thread.start()
         thread.join()
@@ -393,8 +335,7 @@ def test_a_worker_read_gets_in_between_the_services_commits(rust_copy: Path) -> 
         hogger.kill()
         hogger.wait()
         store.close()
-    assert "locked" not in outcomes, outcomes
-    assert max(float(o) for o in outcomes) < 0.25, outcomes
+    assert outcomes == ["read"] * 10, outcomes
 
 
 @pytest.mark.slow
@@ -410,8 +351,7 @@ def test_soak_nothing_lost_nothing_broken_window_responsive(qapp) -> None:
         assert fig.integrity == "ok"
         assert fig.rss_growth_mb <= 20
         # The GUI-stall goal (<= 100 ms) is a timing figure, checked and printed by
-        # benchmarks/soak.py and reliability.py, never asserted in the suite, which shares a
-        # 2-core machine with everything else.
+        # benchmarks/soak.py and reliability.py, never asserted in the suite.
 
 
 def test_no_task_outlives_its_run_when_the_pool_is_quick(qtbot) -> None:
