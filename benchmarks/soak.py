@@ -213,11 +213,7 @@ class Person:
     def look(self) -> None:
         """Note any message about the database that a tab shows (none should appear)."""
         w = self.w
-        labels = [w.cooldowns.notice, w.snapshot.notice]
-        usage = getattr(w, "usage", None)
-        if usage is not None:
-            labels.append(usage.message)
-        for label in labels:
+        for label in (w.cooldowns.notice, w.snapshot.notice, w.usage.message):
             text = f"{label.objectName()}: {label.text()}"
             if label.isVisibleTo(w) and label.text() and \
                     not label.text().startswith("Read-only") and text not in self.shown:
@@ -251,12 +247,11 @@ class Person:
         elif choice == 9:
             self.export()
         elif choice == 10:
-            usage = getattr(w, "usage", None)
-            if usage is not None:
-                w.tabs.setCurrentWidget(usage)
-                combo = rng.choice([usage.range_combo, usage.mode_combo, usage.bucket_combo])
-                if combo.count():
-                    combo.setCurrentIndex(rng.randrange(combo.count()))
+            usage = w.usage
+            w.tabs.setCurrentWidget(usage)
+            combo = rng.choice([usage.range_combo, usage.mode_combo, usage.bucket_combo])
+            if combo.count():
+                combo.setCurrentIndex(rng.randrange(combo.count()))
         elif choice == 11:
             tab = w.cooldowns
             w.tabs.setCurrentWidget(tab)
