@@ -19,9 +19,16 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 SMOKE = r"""
-import os, sys
+import importlib, os, pkgutil, sys
 from pathlib import Path
 assert "site-packages" in __import__("inspector").__file__, __import__("inspector").__file__
+# Every module of both packages is in the wheel (a subpackage left out of pyproject's list
+# would only show when its code first runs: the window builds its tabs lazily).
+for package in ("shepherd_store", "inspector"):
+    root_module = importlib.import_module(package)
+    for info in pkgutil.walk_packages(root_module.__path__, package + "."):
+        if not info.name.endswith("__main__"):
+            importlib.import_module(info.name)
 from PySide6.QtWidgets import QApplication
 app = QApplication([])
 from inspector.icons import app_icon, kind_icon, resource_root
@@ -36,6 +43,8 @@ window = open_window(sys.argv[1], read_only=True)
 window.show()
 app.processEvents()
 assert window.audit.model.rowCount() == 23
+window.tabs.setCurrentWidget(window.recovery)  # every tab, built on first show
+app.processEvents()
 assert not window.grab().isNull()
 print("smoke ok")
 """
