@@ -15,6 +15,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from inspector import workers
+from inspector.cooldown_logic import when_text
 from inspector.cooldown_tab import (
     COL_CONFIGURED,
     COL_ENTRY,
@@ -187,7 +188,7 @@ def test_clear_now_with_the_delete_key(qtbot: Any, db: Database) -> None:
     with qtbot.waitSignal(tab.written, timeout=5000):
         qtbot.keyClick(tab.table, Qt.Key.Key_Delete)
     assert answers.asked[0].startswith(
-        f"Minecraft will be available again now instead of at {format_local(old)[11:16]}.")
+        f"Minecraft will be available again now instead of at {when_text(old, local_now())}.")
     assert stored(db.path, "minecraft") is None
     (record,) = overrides(db.path)
     assert (record.change.what, record.change.entry_id, record.change.new) == (
@@ -225,8 +226,10 @@ def test_extend_by_fixed_amounts(qtbot: Any, db: Database, minutes: int) -> None
     added = parse_timestamp(stored(db.path, "gcompris"))  # type: ignore[arg-type]
     assert abs(added - (local_now() + timedelta(minutes=minutes))) < timedelta(seconds=10)
     text = answers.asked[0]
-    assert f"Minecraft will be available again at {format_local(new)[11:16]} instead of at " \
-           f"{format_local(old)[11:16]}." in text
+    # The time alone when it is today, with its date when it is another day (any hour).
+    now = local_now()
+    assert f"Minecraft will be available again at {when_text(new, now)} instead of at " \
+           f"{when_text(old, now)}." in text
     assert "gcompris will be available again at" in text
     assert "instead of now (it has no cooldown running)" in text
     assert len(overrides(db.path)) == 2  # one transaction, two traces
