@@ -14,6 +14,11 @@ This module is the parser and `main`. Each command is in a module of its own (`c
 they share (exit statuses, output, opening the database, --config) in `cli_common`, the pure
 text in `cli_text`. They import only light modules at the top and the heavy ones inside the
 command that needs them, so the first line stays fast.
+
+A --db `ssh://[user@]host[:port]/path` is a database on another computer (`cli_remote`):
+every command reads it as the file there, and edits it with --write. `shepherd-store serve
+--stdio --db PATH [--write]` is the other end of that connection (`remote.serve_main`, what
+ssh runs there); it is handled before the parser, as it is not a command for people.
 """
 
 from __future__ import annotations
@@ -67,13 +72,17 @@ exit status:
   1  something needs action (diagnose, check), or an edit was refused (a value changed
      since it was read, or `cooldown set` of an entry nobody knows without --new)
   2  usage error (unknown option, bad WHEN, DAY or DURATION, unknown --type, a missing or
-     invalid --config file, a negative cooldown)
-  3  cannot open the database (missing, no permission, read-only for an edit, locked)
+     invalid --config file, a negative cooldown, a malformed ssh:// address)
+  3  cannot open the database (missing, no permission, read-only for an edit, locked; on
+     another computer: ssh cannot connect, or Python or this library is missing there)
   4  not a Shepherd database, an incompatible layout, or a damaged file
-  5  any other database error (disk full, input/output error)
+  5  any other database error (disk full, input/output error, a connection lost)
 
 The database defaults to the first existing of $SHEPHERD_DB, /var/lib/shepherdd/shepherdd.db
-and ~/.local/share/shepherdd/shepherdd.db (as in the inspector)."""
+and ~/.local/share/shepherdd/shepherdd.db (as in the inspector).
+--db ssh://[user@]host[:port]/path reads one on another computer through the system ssh
+client (your keys, agent and ~/.ssh/config; $SHEPHERD_SSH_OPTIONS adds ssh options,
+$SHEPHERD_REMOTE_PYTHON names the python there): read-only, unless an edit is given --write."""
 
 
 # --- arguments ------------------------------------------------------------------------------
@@ -141,11 +150,25 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS,
                         help="the database (default: $SHEPHERD_DB, /var/lib/shepherdd/"
-                             "shepherdd.db, ~/.local/share/shepherdd/shepherdd.db)")
+                             "shepherdd.db, ~/.local/share/shepherdd/shepherdd.db), or "
+                             "ssh://[user@]host[:port]/path for one on another computer")
     common.add_argument("--config", metavar="POLICY.toml", default=argparse.SUPPRESS,
                         help="the service's policy file: entry labels, daily quotas, cooldown "
                              "lengths; read by every command before it starts (a missing or "
                              "invalid file is a usage error)")
+    common.add_argument("--write", action="store_true", default=argparse.SUPPRESS,
+                        help="with an ssh:// --db: allow this command's edit (a database on "
+                             "another computer is opened read-only without it); a local file "
+                             "needs no switch")
+    common.add_argument("--ssh-option", metavar="OPTION", action="append",
+                        default=argparse.SUPPRESS,
+                        help="with an ssh:// --db: an option for ssh, as its -o takes it "
+                             "(e.g. ProxyJump=gateway); repeat for several; before those of "
+                             "$SHEPHERD_SSH_OPTIONS")
+    common.add_argument("--bootstrap", action="store_true", default=argparse.SUPPRESS,
+                        help="with an ssh:// --db: if this library is missing on the other "
+                             "computer, copy it to ~/.cache/shepherd-store there and run it "
+                             "from there (no root needed; it needs Python 3.11 there)")
     parser = argparse.ArgumentParser(
         prog="shepherd-store", parents=[common], epilog=EXIT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -343,7 +366,7 @@ def _negative_cooldown(words: Sequence[str]) -> str | None:
             skip = False
         elif word == "--":
             break
-        elif word in ("--db", "--config"):
+        elif word in ("--db", "--config", "--ssh-option"):
             skip = True
         elif not word.startswith("-") or NEGATIVE_DURATION.fullmatch(word):
             plain.append(word)
@@ -354,8 +377,15 @@ def _negative_cooldown(words: Sequence[str]) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `shepherd-store`; returns the exit status (see `EXIT_HELP`)."""
-    parser = build_parser()
     words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["serve"]:  # the other end of an ssh:// --db (see the module)
+        from .remote.server import serve_main
+
+        try:
+            return serve_main(words[1:])
+        except SystemExit as exc:  # --help, or a usage error (already printed)
+            return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    parser = build_parser()
     negative = _negative_cooldown(words)
     if negative is not None:  # argparse would take it for an unknown option
         _note(f"shepherd-store: {NEGATIVE_COOLDOWN.format(text=negative)}")

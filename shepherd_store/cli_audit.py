@@ -12,6 +12,7 @@ import itertools
 import re
 import time
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from .cli_common import (
     EXIT_ACTION,
@@ -24,6 +25,7 @@ from .cli_common import (
     _note,
     _open_read,
     _policy,
+    _reads,
 )
 from .cli_text import Cell, Column, event_colour, event_summary, fit_widths, render_row
 from .describe import format_local
@@ -31,7 +33,9 @@ from .errors import LockedError
 from .events import AuditEvent, SessionStarted, UnknownEvent, event_session_id, is_uuid
 from .export import iter_events, write_json
 from .query import AuditFilter
-from .store import SqliteStore
+
+if TYPE_CHECKING:
+    from .cli_common import CliStore
 
 __all__ = ["FOLLOW_BACKLOG", "FOLLOW_POLL_S", "cmd_audit"]
 
@@ -57,7 +61,7 @@ def cmd_audit(args: argparse.Namespace, out: Output) -> int:
             _TableEmitter(out, bounds[1] if bounds else 0, _labels(store, _policy(args)))
         if args.follow:
             return _follow(store, flt, args.limit or FOLLOW_BACKLOG, emit, progress)
-        events = _cleared(iter_events(store, flt, page=_PAGE, limit=args.limit,
+        events = _cleared(iter_events(_reads(store), flt, page=_PAGE, limit=args.limit,
                                       progress=progress), progress)
         if emit.write(events) == 0:
             _note("No events match." if not flt.is_empty else "The audit log is empty.")
@@ -75,7 +79,7 @@ def _cleared(events: Iterator[AuditEvent], progress: ProgressLine) -> Iterator[A
         progress.clear()
 
 
-def _resolve_session(store: SqliteStore, text: str) -> str:
+def _resolve_session(store: CliStore, text: str) -> str:
     """A full session id from an id or its first 8+ characters (as the table shows them)."""
     if is_uuid(text):
         return text
@@ -84,7 +88,7 @@ def _resolve_session(store: SqliteStore, text: str) -> str:
         raise CliError(f"--session {text!r} is neither a session id nor its first 8 or more "
                        "characters", EXIT_USAGE)
     found: list[str] = []
-    for event in iter_events(store, AuditFilter(text=prefix), page=_PAGE):
+    for event in iter_events(_reads(store), AuditFilter(text=prefix), page=_PAGE):
         sid = event_session_id(event.event)
         if sid and sid.lower().startswith(prefix) and sid not in found:
             found.append(sid)
@@ -157,7 +161,7 @@ class _TableEmitter:
         return n
 
 
-def _follow(store: SqliteStore, flt: AuditFilter, backlog: int,
+def _follow(store: CliStore, flt: AuditFilter, backlog: int,
             emit: _JsonEmitter | _TableEmitter, progress: ProgressLine) -> int:
     """Print the last `backlog` matches oldest first, then new ones as they commit (Ctrl-C
     ends it with status 0). Polls the change token; reads only ids above the last seen."""
@@ -186,7 +190,7 @@ def _follow(store: SqliteStore, flt: AuditFilter, backlog: int,
         return EXIT_OK
 
 
-def _between(store: SqliteStore, flt: AuditFilter, low: int, high: int) -> list[AuditEvent]:
+def _between(store: CliStore, flt: AuditFilter, low: int, high: int) -> list[AuditEvent]:
     """Matching events with `low < id <= high`, oldest first."""
     found: list[AuditEvent] = []
     before: int | None = high + 1

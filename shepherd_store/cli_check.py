@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import TYPE_CHECKING
 
 from .cli_common import (
     EXIT_ACTION,
@@ -21,6 +22,9 @@ from .cli_common import (
 from .cli_text import Column, render_table, sanitize, wrap
 from .store import SqliteStore
 
+if TYPE_CHECKING:
+    from .cli_common import CliStore
+
 __all__ = ["cmd_check"]
 
 
@@ -29,10 +33,10 @@ def cmd_check(args: argparse.Namespace, out: Output) -> int:
     from .check import CHUNKED, check
     from .schema import Layout
 
-    def warn_whole_file_check(store: SqliteStore, pragma: str) -> None:
+    def warn_whole_file_check(store: CliStore, pragma: str) -> None:
         """Say, before it starts, that a whole-file check is one statement holding the lock."""
-        try:
-            size = os.path.getsize(store.path)
+        try:  # (the size of a database on another computer is not known here)
+            size = os.path.getsize(store.path) if isinstance(store, SqliteStore) else 0
         except OSError:
             size = 0
         if store.journal_mode.lower() == "wal":
@@ -52,7 +56,10 @@ def cmd_check(args: argparse.Namespace, out: Output) -> int:
     with _open_read(args) as store:
         if args.full or args.quick:
             warn_whole_file_check(store, "integrity_check" if args.full else "quick_check")
-        report = check(store, quick=args.quick, full=args.full, progress=progress)
+        if isinstance(store, SqliteStore):
+            report = check(store, quick=args.quick, full=args.full, progress=progress)
+        else:  # (run there, where the file is)
+            report = store.check(quick=args.quick, full=args.full)
     progress.clear()
     if report.integrity_seconds is not None:
         _note(f"PRAGMA {report.integrity_pragma} held the database's read lock for "

@@ -5,6 +5,11 @@ status of a library error (`exit_status`), `Output` (a terminal gets colours and
 tables; a pipe plain, unclipped lines) and the `ProgressLine` on stderr, opening the store
 read-only or for an edit (`_open_read`, `_open_write`), the --config policy read once by
 `main` (`_policy`) and the entry labels every command names entries by (`_labels`).
+
+A --db of the form `ssh://[user@]host[:port]/path` opens a `RemoteStore` instead (through
+`cli_remote`, imported only then): the commands read it with the same calls, so they print
+the same; the few things done differently there (an edit, a recovery scan, a check) go
+through `_edit` and the commands' own `isinstance(store, SqliteStore)`.
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, TextIO, TypeVar, cast
 
 from .cli_text import Style
 from .errors import (
@@ -29,13 +35,20 @@ from .errors import (
     StoreError,
 )
 from .paths import candidate_paths, default_database
+from .remote.url import looks_remote
 from .store import SqliteStore, file_read_only_reason
 
 if TYPE_CHECKING:
     from .policy import Policy
+    from .remote import RemoteStore
+
+    #: What a command reads: the file here, or the database on another computer.
+    CliStore = SqliteStore | RemoteStore
+
+T = TypeVar("T")
 
 __all__ = ["EXIT_ACTION", "EXIT_CORRUPT", "EXIT_ERROR", "EXIT_OK", "EXIT_OPEN", "EXIT_USAGE",
-           "CliError", "Output", "ProgressLine", "exit_status", "write_refusal"]
+           "CliError", "Output", "ProgressLine", "exit_status", "remote_address", "write_refusal"]
 
 EXIT_OK = 0
 EXIT_ACTION = 1  # diagnose/check found something, or an edit was refused (value changed)
@@ -167,11 +180,32 @@ def _db_path(args: argparse.Namespace) -> Path:
     return found
 
 
-def _open_read(args: argparse.Namespace) -> SqliteStore:
+def remote_address(args: argparse.Namespace) -> str | None:
+    """The `ssh://` address of the database, when --db (else $SHEPHERD_DB) is one."""
+    given = getattr(args, "db", None) or os.environ.get("SHEPHERD_DB")
+    return given if given and looks_remote(given) else None
+
+
+def _open_read(args: argparse.Namespace) -> CliStore:
+    address = remote_address(args)
+    if address is not None:
+        from .cli_remote import open_remote
+
+        return open_remote(args, address, write=False)
     return SqliteStore.open(_db_path(args), read_only=True)
 
 
-def _open_write(args: argparse.Namespace) -> SqliteStore:
+def _open_write(args: argparse.Namespace) -> CliStore:
+    """A store to edit: a remote one only with --write (`cli_remote`), else the file."""
+    address = remote_address(args)
+    if address is not None:
+        from .cli_remote import open_remote
+
+        return open_remote(args, address, write=True)
+    return _open_write_local(args)
+
+
+def _open_write_local(args: argparse.Namespace) -> SqliteStore:
     """A writable store on an existing database, refusing write-protected files early."""
     path = _db_path(args)
     if not path.exists():
@@ -180,6 +214,25 @@ def _open_write(args: argparse.Namespace) -> SqliteStore:
     if reason is not None:
         raise CliError(f"Cannot change {path}: {reason}. Nothing was written.", EXIT_OPEN)
     return SqliteStore.open(path)
+
+
+def _reads(store: CliStore) -> SqliteStore:
+    """`store` for a library function typed for a `SqliteStore` that only reads through
+    calls a `RemoteStore` answers the same way (`find_audits`, `all_cooldowns`,
+    `load_snapshot_text`, `get_usage`, `list_overrides`): nothing is converted."""
+    return cast("SqliteStore", store)
+
+
+def _edit(store: CliStore, local: Callable[[SqliteStore], T],
+          remote: Callable[[RemoteStore, str], T], *, see: str) -> T:
+    """One edit: `local(store)` on a file; on a remote database `remote(store, edit_id)`,
+    sent once more after a dropped connection (`cli_remote.remote_edit`; `see` is the
+    command that shows the value, named when the outcome is unknown)."""
+    if isinstance(store, SqliteStore):
+        return local(store)
+    from .cli_remote import remote_edit
+
+    return remote_edit(store, remote, see=see)
 
 
 def write_refusal(path: Path) -> str | None:
@@ -220,7 +273,7 @@ def _load_config(args: argparse.Namespace) -> Policy | None:
         raise CliError(f"--config: {exc}", EXIT_USAGE) from None
 
 
-def _labels(store: SqliteStore, policy: Policy | None) -> dict[str, str]:
+def _labels(store: CliStore, policy: Policy | None) -> dict[str, str]:
     """Entry labels for `entry_name`, the one rule every command names entries by: the
     policy's (--config) over the newest the log recorded."""
     labels = store.entry_labels()

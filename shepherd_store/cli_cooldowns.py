@@ -2,7 +2,8 @@
 
 The list reads the database read-only; the two edits open it writable and go through
 `overrides` with the value just read as `expected`, so they leave the same trace as the
-inspector's. `cooldown set` refuses an entry nobody knows (a misspelt id) unless --new.
+inspector's (on another computer: the same calls there, with --write). `cooldown set`
+refuses an entry nobody knows (a misspelt id) unless --new.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from .cli_common import (
     EXIT_USAGE,
     CliError,
     Output,
+    _edit,
     _labels,
     _note,
     _open_read,
     _open_write,
     _policy,
+    _reads,
 )
 from .cli_text import (
     NEGATIVE_COOLDOWN,
@@ -110,8 +113,10 @@ def cmd_cooldown_set(args: argparse.Namespace, out: Output) -> int:
         if args.entry not in known and not args.new:
             raise CliError(_unknown_entry(args.entry, sorted(known), labels,
                                           policy.path if policy else None), EXIT_ACTION)
-        expected = cooldown_text(store, args.entry)
-        set_cooldown(store, args.entry, until, expected=expected)
+        expected = cooldown_text(_reads(store), args.entry)
+        _edit(store, lambda s: set_cooldown(s, args.entry, until, expected=expected),
+              lambda r, edit_id: r.set_cooldown(args.entry, until, expected=expected,
+                                                edit_id=edit_id), see="cooldowns")
     was = "it had none" if expected is None else f"it was until {format_stored_time(expected)}"
     out.line(f"Cooldown of {sanitize(entry_name(args.entry, labels))} set until "
              f"{format_local(until)} ({format_duration(until - now)} from now; {was}).")
@@ -150,12 +155,14 @@ def cmd_cooldown_clear(args: argparse.Namespace, out: Output) -> int:
     from .overrides import clear_cooldown, cooldown_text
 
     with _open_write(args) as store:
-        expected = cooldown_text(store, args.entry)
+        expected = cooldown_text(_reads(store), args.entry)
         if expected is None:
             name = entry_name(args.entry, _labels(store, _policy(args)))
             out.line(f"{sanitize(name)} has no cooldown; nothing changed.")
             return EXIT_OK
-        clear_cooldown(store, args.entry, expected=expected)
+        _edit(store, lambda s: clear_cooldown(s, args.entry, expected=expected),
+              lambda r, edit_id: r.clear_cooldown(args.entry, expected=expected,
+                                                  edit_id=edit_id), see="cooldowns")
         name = entry_name(args.entry, _labels(store, _policy(args)))
     out.line(f"Cooldown of {sanitize(name)} cleared (it was until "
              f"{format_stored_time(expected)}).")

@@ -6,7 +6,8 @@
 The library's `recovery` module does the work; this module parses arguments and prints, with
 the conventions of `cli_common` (local times, plain lines to a pipe, tables fitted to a terminal).
 `cli.build_parser` registers the commands with `add_commands`, and `snapshot diagnose` adds
-`diagnose_findings` to its own.
+`diagnose_findings` to its own. On a database on another computer the scan runs there
+(`RemoteStore.recover`); `recovery fix` is not available there yet.
 """
 
 from __future__ import annotations
@@ -26,18 +27,21 @@ from .cli_common import (
     ProgressLine,
     _labels,
     _open_read,
-    _open_write,
+    _open_write_local,
     _policy,
+    remote_address,
 )
 from .cli_text import WHEN_HELP, Column, render_table, sanitize, wrap
 from .describe import entry_name, format_duration, format_local, format_stored_time
+from .store import SqliteStore
 from .timefmt import format_day, format_timestamp, local_now
 
 if TYPE_CHECKING:  # the commands import these when they run: every command registers here
+    from .cli_common import CliStore
     from .diagnose import Finding
     from .policy import Policy
     from .recovery import RecoveredSession, RecoveryFinding, RecoveryReport, Run
-    from .store import SqliteStore
+    from .store_queries import Progress
 
 __all__ = ["add_commands", "cmd_recovery", "cmd_recovery_fix", "diagnose_findings"]
 
@@ -97,18 +101,26 @@ def cmd_recovery(args: argparse.Namespace, out: Output) -> int:
     """`recovery`: runs, findings and notes; status 1 when a finding needs action."""
     if getattr(args, "action", None) == "fix":  # (argparse sets func; kept for safety)
         return cmd_recovery_fix(args, out)
-    from .recovery import recover
-
     policy = _policy(args)
     progress = ProgressLine(out.progress, "Reading the audit log…")
     with _open_read(args) as store:
-        report = recover(store, policy, since=args.since, now=local_now(), progress=progress)
+        report = _recover(store, policy, since=args.since, now=local_now(), progress=progress)
     progress.clear()
     if args.json:
         out.line(json.dumps(report_json(report), ensure_ascii=False))
     else:
         _print_report(report, out, all_runs=args.since is not None)
     return EXIT_ACTION if report.needs_action else EXIT_OK
+
+
+def _recover(store: CliStore, policy: Policy | None, *, now: datetime,
+             since: datetime | None = None, progress: Progress | None = None) -> RecoveryReport:
+    """`recovery.recover` here, or run there on a database on another computer."""
+    if not isinstance(store, SqliteStore):
+        return store.recover(policy, since=since, now=now)
+    from .recovery import recover
+
+    return recover(store, policy, since=since, now=now, progress=progress)
 
 
 def report_json(report: RecoveryReport) -> dict[str, Any]:
@@ -234,12 +246,17 @@ def cmd_recovery_fix(args: argparse.Namespace, out: Output) -> int:
     """`recovery fix SESSION`: `recovery.repair`, saying what it wrote."""
     from .recovery import RecoveryConflict, recover, repair
 
+    address = remote_address(args)
+    if address is not None:  # (the remote side has no repair of its own yet)
+        from .cli_remote import not_available_remotely
+
+        raise not_available_remotely(address, "recovery fix")
     policy = _policy(args)
     if args.cooldown and policy is None:
         raise CliError("--cooldown needs the policy's cooldown: give --config POLICY.toml.",
                        EXIT_USAGE)
     progress = ProgressLine(out.progress, "Reading the audit log…")
-    with _open_write(args) as store:
+    with _open_write_local(args) as store:
         report = recover(store, policy, now=local_now(), progress=progress)
         progress.clear()
         session_id = _resolve(report, args.session)
@@ -297,16 +314,15 @@ def _resolve(report: RecoveryReport, text: str) -> str:
 # --- snapshot diagnose ------------------------------------------------------------------------
 
 
-def diagnose_findings(store: SqliteStore, policy: Policy | None, now: datetime,
+def diagnose_findings(store: CliStore, policy: Policy | None, now: datetime,
                       snapshot_findings: list[Finding]) -> list[Finding]:
     """Recovery's findings as `diagnose.Finding`s for `snapshot diagnose` (a recorded repair
     is `info`). A session the snapshot diagnosis already covers is left to it."""
     from .diagnose import Finding
-    from .recovery import recover
 
     covered = {f.gap.session_id for f in snapshot_findings if f.gap is not None}
     out = []
-    for f in recover(store, policy, now=now).findings:
+    for f in _recover(store, policy, now=now).findings:
         if f.kind == "interrupted_session" and f.session_id in covered:
             continue
         severity = "info" if f.resolved else f.severity

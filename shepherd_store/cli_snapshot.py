@@ -2,7 +2,8 @@
 
 `show` decodes the crash-recovery snapshot or says why it cannot be read; `diagnose` prints
 the inspector's findings and recovery's (`cli_recovery.diagnose_findings`); `clear-session`
-goes through `overrides.clear_active_session` with the text just read as `expected`.
+goes through `overrides.clear_active_session` with the text just read as `expected` (on
+another computer: the same call there, with --write).
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from .cli_common import (
     EXIT_ACTION,
     EXIT_OK,
     Output,
+    _edit,
     _labels,
     _open_read,
     _open_write,
     _policy,
+    _reads,
 )
 from .cli_text import sanitize, wrap
 from .describe import entry_name, format_duration, format_local
@@ -80,7 +83,7 @@ def cmd_snapshot_diagnose(args: argparse.Namespace, out: Output) -> int:
 
     policy = _policy(args)
     with _open_read(args) as store:
-        findings = diagnose(store, now=local_now(), policy=policy)
+        findings = diagnose(_reads(store), now=local_now(), policy=policy)
         findings += diagnose_findings(store, policy, local_now(), findings)
     colours = {"problem": "red", "warning": "yellow", "info": "green"}
     for i, f in enumerate(findings):
@@ -123,6 +126,8 @@ def cmd_snapshot_clear(args: argparse.Namespace, out: Output) -> int:
                 return EXIT_OK
             name = entry_name(session.entry_id, _labels(store, _policy(args)))
             what = f"the session of {sanitize(name)} [{session.session_id}]"
-        clear_active_session(store, expected=expected)
+        _edit(store, lambda s: clear_active_session(s, expected=expected),
+              lambda r, edit_id: r.clear_active_session(expected=expected, edit_id=edit_id),
+              see="snapshot show")
     out.line(f"Cleared {what} from the snapshot; the change is recorded as a manual change.")
     return EXIT_OK
