@@ -111,11 +111,14 @@ def run(capsys: pytest.CaptureFixture[str]) -> Any:
     return call
 
 
+NOT_INSTALLED = ("the shepherd-store console script is not installed in this environment: "
+                 "`make test` installs the package (pip install -e '.[test,dev]')")
+
+
 def run_entry(*args: str | Path, env: dict[str, str] | None = None,
               timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """Run the installed `shepherd-store` console script (output to a pipe)."""
-    if not ENTRY_POINT.exists():
-        pytest.skip("the shepherd-store console script is not installed")
+    assert ENTRY_POINT.exists(), NOT_INSTALLED
     return subprocess.run([str(ENTRY_POINT), *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, cwd=REPO,
                           env={**os.environ, "TZ": "America/New_York", **(env or {})})
@@ -124,8 +127,7 @@ def run_entry(*args: str | Path, env: dict[str, str] | None = None,
 def run_in_terminal(*args: str | Path, columns: int = 80,
                     env: dict[str, str] | None = None) -> str:
     """Run the console script on a pseudo-terminal `columns` wide; everything it printed."""
-    if not ENTRY_POINT.exists():
-        pytest.skip("the shepherd-store console script is not installed")
+    assert ENTRY_POINT.exists(), NOT_INSTALLED
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
     full_env = {**os.environ, "TZ": "America/New_York", "TERM": "xterm", **(env or {})}
@@ -246,8 +248,9 @@ def test_default_database_comes_from_shepherd_db(run: Any, monkeypatch: pytest.M
 
 def test_no_database_found_exits_3(run: Any, monkeypatch: pytest.MonkeyPatch,
                                    tmp_path: Path) -> None:
-    if Path("/var/lib/shepherdd/shepherdd.db").exists():
-        pytest.skip("this machine has a system database")
+    # Not this machine's own places: a system database there must not turn the test off.
+    monkeypatch.setattr("shepherd_store.paths.SYSTEM_DB", tmp_path / "system" / "shepherdd.db")
+    monkeypatch.delenv("SHEPHERD_DB", raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     result = run("cooldowns")
     assert result.status == 3
@@ -547,8 +550,7 @@ def test_terminal_fits_every_table(rust_v0: Path, tmp_path: Path) -> None:
 
 
 def test_output_to_a_closed_pipe_stops_quietly(seed_db: Path) -> None:
-    if not ENTRY_POINT.exists():
-        pytest.skip("the shepherd-store console script is not installed")
+    assert ENTRY_POINT.exists(), NOT_INSTALLED
     proc = subprocess.Popen(f"'{ENTRY_POINT}' --db '{seed_db}' audit --json | head -n 1",
                             shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, cwd=REPO)
@@ -587,8 +589,7 @@ def read_json_lines(proc: subprocess.Popen[bytes], n: int, timeout: float) -> li
 @pytest.mark.parametrize("layout", ["seed-wal", "rust-journal"])
 def test_follow_prints_rows_another_process_writes(tmp_path: Path, seed_db: Path,
                                                    layout: str) -> None:
-    if not ENTRY_POINT.exists():
-        pytest.skip("the shepherd-store console script is not installed")
+    assert ENTRY_POINT.exists(), NOT_INSTALLED
     db = copy_of(seed_db if layout == "seed-wal" else fixture_path("rust-v0.db"),
                  tmp_path / "live.db")
     with SqliteStore.open(db, read_only=True) as store:
@@ -618,8 +619,7 @@ def test_follow_prints_rows_another_process_writes(tmp_path: Path, seed_db: Path
 
 
 def test_follow_table_with_a_filter_skips_other_rows(tmp_path: Path, rust_copy: Path) -> None:
-    if not ENTRY_POINT.exists():
-        pytest.skip("the shepherd-store console script is not installed")
+    assert ENTRY_POINT.exists(), NOT_INSTALLED
     follower = subprocess.Popen([str(ENTRY_POINT), "--db", str(rust_copy), "audit", "-f",
                                  "--entry", "writer-1"], stdout=subprocess.PIPE, text=True,
                                 cwd=REPO, env={**os.environ, "TZ": "America/New_York"})
@@ -1108,8 +1108,7 @@ def test_demo_refuses_the_services_database(run: Any, monkeypatch: pytest.Monkey
 
 
 def test_demo_live_writes_until_ctrl_c(tmp_path: Path) -> None:
-    if not ENTRY_POINT.exists():
-        pytest.skip("the shepherd-store console script is not installed")
+    assert ENTRY_POINT.exists(), NOT_INSTALLED
     db = tmp_path / "live.db"
     proc = subprocess.Popen([str(ENTRY_POINT), "demo", str(db), "--days", "1", "--live",
                              "--interval", "0.05"], stdout=subprocess.PIPE,
