@@ -1,4 +1,6 @@
-"""Starting the inspector: `shepherd-inspector [PATH] [--read-only] [--demo] [--config TOML]`."""
+"""Starting the inspector: `shepherd-inspector [PATH | ssh://[user@]host[:port]/PATH]
+[--read-only] [--demo] [--config TOML]` (an `ssh://` address opens the database of another
+computer through the system ssh client, read-only until File ▸ Read-only allows edits)."""
 
 from __future__ import annotations
 
@@ -56,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="shepherd-inspector",
         description="Browse, chart and safely edit the Shepherd screen-time service's database.")
     p.add_argument("path", nargs="?", help="the database (default: $SHEPHERD_DB, then "
-                   "/var/lib/shepherdd/shepherdd.db, then ~/.local/share/shepherdd/shepherdd.db)")
+                   "/var/lib/shepherdd/shepherdd.db, then ~/.local/share/shepherdd/shepherdd.db)"
+                   ", or ssh://[user@]host[:port]/path/shepherdd.db on another computer")
     p.add_argument("--read-only", action="store_true", help="never write to the database")
     p.add_argument("--demo", action="store_true",
                    help="open a fresh demo database with a simulated service writing live")
@@ -117,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         return quitter.exec(app)
     finally:
         workers.wait_idle(3000)  # a cancelled export kills its child process meanwhile
+        window.db.wait_closed(2.0)  # a remote database's ssh, closed on a thread
         if demo is not None:
             demo.cleanup()
         quitter.close()

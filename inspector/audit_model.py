@@ -35,6 +35,7 @@ from shepherd_store import (
 from shepherd_store.paging import PAGE, REFRESH_LIMIT, AuditPaging, Refresh
 
 from . import workers
+from .audit_remote import RemoteAuditReads
 from .database import Database
 from .formatting import (
     entry_display,
@@ -78,6 +79,7 @@ class AuditModel(QAbstractTableModel):
         self._retry_timer.setSingleShot(True)
         self._retry_timer.setInterval(RETRY_MS)
         self._retry_timer.timeout.connect(self._on_retry)
+        self._remote = RemoteAuditReads(self)  # (a remote database's reads: in the pool)
         db.stateChanged.connect(self._on_state)
 
     # --- state ---------------------------------------------------------------------------
@@ -117,7 +119,12 @@ class AuditModel(QAbstractTableModel):
         self._texts.clear()
         self._set_loading(False)
         self._retry.clear()
+        self._remote.forget()
         store = self._db.store
+        if store is not None and self._db.reads_in_workers:
+            self.endResetModel()
+            self._remote.start(store)  # the range is read in the pool, then the rows
+            return
         if store is not None:
             try:
                 if not self.filtered:
@@ -161,8 +168,11 @@ class AuditModel(QAbstractTableModel):
         block = self._paging.block_of(event_id)
         rows = self._paging.cached(block)
         if rows is None:
-            if "rows" in self._retry:
+            if "rows" in self._retry or block in self._remote.pending:
                 return None  # locked out a moment ago: one wait per paint, not one per cell
+            if self._db.reads_in_workers:
+                self._remote.load_block(block)  # painted when it arrives
+                return None
             rows = self._load_block(block)
         return rows.get(event_id)
 
@@ -196,7 +206,7 @@ class AuditModel(QAbstractTableModel):
         col = index.column()
         if event is None:
             if role == Qt.ItemDataRole.DisplayRole and col == COL_SUMMARY and \
-                    "rows" not in self._retry:
+                    "rows" not in self._retry and not self._remote.pending:
                 return f"(no row with id {self._paging.id_at(index.row())})"
             return None
         if role == Qt.ItemDataRole.DisplayRole:
@@ -266,7 +276,8 @@ class AuditModel(QAbstractTableModel):
         if store is None:
             return
         flt, before, gen = self._paging.filter, self._paging.next_before, self._generation
-        if store.is_indexed(flt):  # an index lookup: faster inline than a thread hop
+        # An index lookup: faster inline than a thread hop (not over a link, though).
+        if not self._db.reads_in_workers and store.is_indexed(flt):
             try:
                 self._append_page(store.find_audits(flt, before_id=before, limit=PAGE))
             except LockedError:
@@ -320,6 +331,8 @@ class AuditModel(QAbstractTableModel):
         store = self._db.store
         if store is None:
             return 0
+        if self._db.reads_in_workers:
+            return self._remote.refresh()
         paging = self._paging
         try:
             plan = paging.plan_refresh(store.change_token().last_audit_id)
@@ -370,6 +383,11 @@ class AuditModel(QAbstractTableModel):
             self.refresh()
         if "fetch" in todo:
             self.fetchMore(QModelIndex())
-        if "rows" in todo and self.rowCount():
+        if "rows" in todo:
+            self.repaint_rows()
+
+    def repaint_rows(self) -> None:
+        """Ask the views to paint every row again (rows that were read meanwhile)."""
+        if self.rowCount():
             self.dataChanged.emit(self.index(0, 0),
                                   self.index(self.rowCount() - 1, len(COLUMNS) - 1))

@@ -39,7 +39,6 @@ from shepherd_store import OverrideRecord, StoreError
 from shepherd_store.overrides import (
     CooldownChange,
     OverrideConflict,
-    apply_cooldowns,
     extended_until,
 )
 from shepherd_store.timefmt import local_now
@@ -66,6 +65,7 @@ from .cooldown_model import (
 )
 from .database import Database
 from .formatting import clip, entry_display, format_duration, format_local
+from .store_edits import apply_cooldowns
 from .widgets import (
     DatabaseTab,
     ask_retry,

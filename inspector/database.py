@@ -9,6 +9,15 @@ Views connect to the signals:
 - `changed`: another connection committed; refresh incrementally, keeping the user's place.
 - `failed(message)`: the file cannot be read; show the message (the window stays usable).
 - `stateChanged`: read-only state, labels or policy changed (status bar, enabled actions).
+
+A database on another computer (`ssh://...`, issue #17) is a `RemoteStore` kept by a
+`RemoteConnection` (remote_connection.py): the same signals, no file watcher (the remote
+side's own notices drive `changed`), connecting and reconnecting off the GUI thread
+(`connectionChanged` says when its state moves), read-only until `allow_remote_edits`, and
+edits sent with an edit id that a retry after a drop reuses (`store_edits`). Views ask
+`reads_in_workers` whether every read must leave the GUI thread (a remote one: each read is
+a round trip over a link that may be slow); `known_token` is the newest change token the
+remote side sent, so a refresh can plan without a read.
 """
 
 from __future__ import annotations
@@ -25,9 +34,13 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from shepherd_store import ReadOnlyError, SqliteStore, StoreError
 from shepherd_store.policy import Policy
+from shepherd_store.remote import RemoteStore, looks_remote, new_edit_id
 from shepherd_store.store import file_read_only_reason
 
 from . import workers
+from .database_remote import RemoteDatabase
+from .remote_connection import RemoteConnection
+from .store_edits import RemoteEdit
 from .watcher import DbWatcher
 from .watcher_logic import ChangePacer, file_identity
 
@@ -48,20 +61,32 @@ WORKER_BUSY_TIMEOUT_S = 5.0
 # `ChangePacer`.
 
 T = TypeVar("T")
+#: What the views read through: a local file, or a database on another computer.
+AnyStore = SqliteStore | RemoteStore
 
 
-class Database(QObject):
+class Database(RemoteDatabase, QObject):
     """The database the window shows (or the reason it cannot show one)."""
 
     opened = Signal()
     changed = Signal()
     failed = Signal(str)
     stateChanged = Signal()
+    #: A remote database's connection changed state (connecting, lost, reconnecting ...).
+    connectionChanged = Signal()
+    #: A remote database could not be reached (message, whether copying the library helps).
+    connectFailed = Signal(str, bool)
 
     def __init__(self, parent: QObject | None = None, *, poll_ms: int | None = None) -> None:
         super().__init__(parent)
         self.path: Path | None = None
-        self.store: SqliteStore | None = None
+        self.store: AnyStore | None = None
+        #: The `ssh://` address of a remote database (then `path` is None).
+        self.url: str | None = None
+        #: `RemoteStore` options for every remote open (tests: ssh_config, remote_python).
+        self.remote_options: dict[str, object] = {}
+        self.remote: RemoteConnection | None = None
+        self._closing: list[RemoteConnection] = []
         self.error: str | None = None
         self.user_read_only = False
         self.policy: Policy | None = None
@@ -82,15 +107,30 @@ class Database(QObject):
     # --- opening -------------------------------------------------------------------------
 
     def open(self, path: str | Path, *, read_only: bool | None = None) -> bool:
-        """Open `path` for reading; on failure keep the message in `error` and emit `failed`."""
+        """Open `path` for reading; on failure keep the message in `error` and emit `failed`.
+
+        An `ssh://` address opens a remote database (`open_remote`)."""
+        if isinstance(path, str) and looks_remote(path):
+            return self.open_remote(path, read_only=read_only)
         self._close_store()
+        self.url = None
         self.path = Path(path).expanduser().absolute()
         if read_only is not None:
             self.user_read_only = read_only
         return self._open_current()
 
     def reload(self) -> bool:
-        """Close and reopen the current file (File ▸ Reload)."""
+        """Close and reopen the current file (File ▸ Reload); a remote database is read
+        again (or reconnected at once when its connection is down)."""
+        if self.remote is not None:
+            if self.store is not None and self.remote.connected_now:
+                self.opened.emit()
+                self.stateChanged.emit()
+            elif self.store is not None:
+                self.remote.reconnect_now()
+            elif self.url is not None:
+                return self.open_remote(self.url)
+            return True
         if self.path is None:
             return False
         self._close_store()
@@ -100,6 +140,12 @@ class Database(QObject):
         """Stop watching and close the read connection."""
         self._retry.stop()
         self._close_store()
+
+    def wait_closed(self, timeout: float = 10.0) -> bool:
+        """Wait for closed remote connections to end (tests and quitting)."""
+        ok = all(r.wait_closed(timeout) for r in self._closing)
+        self._closing = [r for r in self._closing if r.busy]
+        return ok
 
     def _open_current(self) -> bool:
         assert self.path is not None
@@ -131,20 +177,30 @@ class Database(QObject):
 
     def _close_store(self) -> None:
         self._change_timer.stop()
+        if self.remote is not None:
+            self.remote.close()  # (on a thread: never waits for the link)
+            self._closing = [r for r in self._closing if r.busy] + [self.remote]
+            self.remote = None
         if self._watcher is not None:
             self._watcher.stop()
             self._watcher = None
-        if self.store is not None:
+        if isinstance(self.store, SqliteStore):
             self.store.close()
-            self.store = None
+        self.store = None
 
-    def _fail(self, message: str, *, retry: bool) -> None:
-        self._close_store()
+    def _fail(self, message: str, *, retry: bool, keep: bool = False) -> None:
+        if not keep:
+            self._close_store()
         self.error = message
         self.failed.emit(message)
         self.stateChanged.emit()
         if retry and self.path is not None:
             self._retry.start()
+
+    @property
+    def location(self) -> str | None:
+        """The open database as people read it: a path, or an `ssh://` address."""
+        return self.url if self.url is not None else (str(self.path) if self.path else None)
 
     def _on_gone(self) -> None:
         assert self.path is not None
@@ -205,6 +261,10 @@ class Database(QObject):
             return "no database is open"
         if self.user_read_only:
             return "read-only mode is on (File ▸ Read-only)"
+        if isinstance(self.store, RemoteStore):
+            if self.remote is None or not self.remote.connected_now:
+                return f"the connection to {self.host} is down"
+            return self.store.read_only_reason
         # The read store is read-only on purpose: ask about the file itself.
         return file_read_only_reason(self.store.path)
 
@@ -228,11 +288,17 @@ class Database(QObject):
         edit waits for it in a worker while the window keeps painting and reacting, and the
         call returns `edit`'s result, or raises its exception, as a plain call would. One
         edit at a time: another one asked for meanwhile is refused with a `StoreError`.
+
+        A remote edit gets a `RemoteEdit` (`store_edits`): when its connection drops, it is
+        sent again with the same edit id once reconnected (applied at most once), or
+        reported when the connection does not come back.
         """
         path = self._writable_path()
         if self._writing:
             raise StoreError("Another change is still being written. Try again in a moment.",
                              path=str(path))
+        if isinstance(self.store, RemoteStore):
+            return self._write_remote(self.store, edit)  # type: ignore[arg-type]
 
         def run() -> T:
             with SqliteStore.open(path) as store:
@@ -245,17 +311,24 @@ class Database(QObject):
             self._writing = False
             self.check_now()
 
-    def _writable_path(self) -> Path:
+    def _writable_path(self) -> Path | str:
         reason = self.read_only_reason
+        if reason is None and self.url is not None:
+            return self.url
         if reason is not None or self.path is None:
-            raise ReadOnlyError(f"Cannot edit {self.path}: {reason}.", path=str(self.path))
+            where = self.location
+            raise ReadOnlyError(f"Cannot edit {where}: {reason}.", path=str(where))
         return self.path
 
     @contextlib.contextmanager
     def writer(self) -> Iterator[SqliteStore]:
         """A short-lived read-write store for one edit, on the calling thread; closed when
         the block ends. The window's own edits use `write`, which never blocks it."""
-        store = SqliteStore.open(self._writable_path())
+        where = self._writable_path()
+        if isinstance(self.store, RemoteStore):
+            yield RemoteEdit(self.store, new_edit_id())  # type: ignore[misc]
+            return
+        store = SqliteStore.open(where)
         try:
             yield store
         finally:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from shepherd_store import StoreError
 from shepherd_store.paths import candidate_paths
 from shepherd_store.policy import load_policy
+from shepherd_store.remote import looks_remote
 
 from . import __version__
 from .audit_view import AuditTab
@@ -38,14 +39,18 @@ from .database import Database
 from .icons import app_icon
 from .lazy_tabs import LazyTabs
 from .recovery_tab import RecoveryTab
+from .remote_connection import RemoteConnection
+from .remote_window import ConnectionBanner, OpenRemoteDialog, remember_remote
 from .snapshot_tab import SnapshotTab
 from .usage_tab import UsageTab
+from .widgets import ask_yes
 from .window_parts import Banner, WindowStatus, first_run_page
 
 MAX_RECENT = 8
 TAB_USAGE, TAB_COOLDOWNS, TAB_RECOVERY = 1, 2, 3  # the tabs' places (the audit log is 0)
 SHORTCUTS = (
     ("Ctrl+O", "Open a database"),
+    ("Ctrl+Shift+O", "Open a database on another computer (ssh)"),
     ("F5", "Reload the database from disk"),
     ("Ctrl+F", "Search the audit log"),
     ("Ctrl+E", "Audit log: sessions ⇄ all events; Cooldowns: extend the selected"),
@@ -82,6 +87,8 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(main)
         layout.setContentsMargins(6, 6, 6, 0)
         layout.addWidget(self.banner)
+        self.connection_banner = ConnectionBanner(self.db, self)
+        layout.addWidget(self.connection_banner)
         layout.addWidget(self.tabs, 1)
         self.pages = QStackedWidget(self)
         self.pages.setObjectName("pages")
@@ -97,6 +104,7 @@ class MainWindow(QMainWindow):
         self.db.opened.connect(self._on_opened)
         self.db.failed.connect(self._on_failed)
         self.db.stateChanged.connect(self._update_status)
+        self.db.connectionChanged.connect(self._update_status)
         self._clock = QTimer(self)  # keeps "changed 5 s ago" true without any reads
         self._clock.setInterval(5000)
         self._clock.timeout.connect(self._update_status)
@@ -158,6 +166,8 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         self.action_open = self._action(file_menu, "&Open…", self.choose_file,
                                         QKeySequence.StandardKey.Open, "actionOpen")
+        self._action(file_menu, "Open Re&mote…", self.choose_remote, "Ctrl+Shift+O",
+                     "actionOpenRemote")
         self.recent_menu = QMenu("Open &Recent", self)
         self.recent_menu.setObjectName("recentMenu")
         file_menu.addMenu(self.recent_menu)
@@ -166,7 +176,7 @@ class MainWindow(QMainWindow):
                                              "actionReadOnly")
         self.action_read_only.setCheckable(True)
         self.action_read_only.setToolTip("Never write to the database (edits are disabled)")
-        self.action_read_only.toggled.connect(self.db.set_user_read_only)
+        self.action_read_only.toggled.connect(self._on_read_only_toggled)
         self._action(file_menu, "Open &Policy File…", self.choose_policy, None, "actionPolicy")
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit, "actionQuit")
@@ -197,7 +207,11 @@ class MainWindow(QMainWindow):
     # --- opening -----------------------------------------------------------------------
 
     def open_path(self, path: str | Path, *, read_only: bool | None = None) -> bool:
-        """Open a database; a failure is shown in the window, never raised."""
+        """Open a database; a failure is shown in the window, never raised. An `ssh://`
+        address connects in the background and opens read-only."""
+        if isinstance(path, str) and looks_remote(path):
+            self.action_read_only.setChecked(True)
+            return self.db.open_remote(path, read_only=True)
         if read_only is not None:
             self.action_read_only.setChecked(read_only)
         ok = self.db.open(path, read_only=self.action_read_only.isChecked())
@@ -212,6 +226,38 @@ class MainWindow(QMainWindow):
             "SQLite databases (*.db *.sqlite *.sqlite3);;All files (*)")
         if path:
             self.open_path(path)
+
+    def choose_remote(self) -> OpenRemoteDialog:
+        """File ▸ Open Remote…: the dialog (window-modal); it hands over a connected
+        database, or the one open now stays."""
+        dialog = OpenRemoteDialog(self.settings, self, options=self.db.remote_options)
+        dialog.connectedTo.connect(self.use_remote)
+        self.remote_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def use_remote(self, connection: RemoteConnection) -> None:
+        """Show the database of a connected `connection` (read-only until allowed)."""
+        self.action_read_only.setChecked(True)
+        self.db.use_remote(connection, read_only=True)
+
+    def _on_read_only_toggled(self, checked: bool) -> None:
+        """File ▸ Read-only; unchecked on a remote database, edits are allowed only after a
+        confirmation, by reconnecting with write access."""
+        db = self.db
+        if checked or db.remote is None or not db.user_read_only:
+            db.set_user_read_only(checked)
+        elif self.confirm_remote_edits(db.remote.host):
+            db.allow_remote_edits()
+        else:
+            self.action_read_only.blockSignals(True)
+            self.action_read_only.setChecked(True)
+            self.action_read_only.blockSignals(False)
+
+    def confirm_remote_edits(self, host: str) -> bool:
+        return ask_yes(self, "Allow edits", f"Allow edits on {host}?\n\nChanges you make are "
+                       f"written to the service's database on {host} (each one confirmed, "
+                       "and recorded with your name and computer).")
 
     def choose_policy(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open the service's policy file", "",
@@ -230,7 +276,7 @@ class MainWindow(QMainWindow):
         return True
 
     def reload(self) -> None:
-        if self.db.path is not None:
+        if self.db.location is not None:
             self.db.reload()
 
     def focus_search(self) -> None:
@@ -242,6 +288,9 @@ class MainWindow(QMainWindow):
         self.banner.say(text, offer_demo=offer_demo)
 
     def _on_opened(self) -> None:
+        if self.db.url is not None:
+            self._remember(self.db.url)
+            remember_remote(self.settings, self.db.url)
         self.status.forget_journal()
         self.pages.setCurrentIndex(0)
         self.banner.setVisible(False)
@@ -260,8 +309,9 @@ class MainWindow(QMainWindow):
             value = [value]
         return [str(v) for v in value or []]
 
-    def _remember(self, path: Path) -> None:
-        text = str(path.expanduser().absolute())
+    def _remember(self, path: Path | str) -> None:
+        remote = isinstance(path, str) and looks_remote(path)
+        text = str(path) if remote else str(Path(path).expanduser().absolute())
         recent = [text] + [p for p in self._recent() if p != text]
         self.settings.setValue("recentFiles", recent[:MAX_RECENT])
         self._rebuild_recent()
@@ -279,7 +329,9 @@ class MainWindow(QMainWindow):
     def _update_status(self) -> None:
         db = self.db
         title = "Shepherd Inspector"
-        if db.path is not None:
+        if db.remote is not None:
+            title = f"{db.remote.url.path.rpartition('/')[2]} on {db.remote.host} — {title}"
+        elif db.path is not None:
             title = f"{db.path.name} — {title}"
         self.setWindowTitle(title)
         self.status.refresh()

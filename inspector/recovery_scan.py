@@ -4,6 +4,9 @@ One `shepherd_store.recovery.RecoveryScanner` per opened store and policy: its f
 a full scan (with progress, cancelled when the database goes away), every later one an
 `update()` that reads only the rows committed since. `DatabaseTab`'s Reloader runs the jobs
 one at a time, so the scanner is never used by two threads at once.
+
+A database on another computer is scanned there (`RemoteStore.recover`: one request, no
+progress), each read a whole report again (`RemoteScanner`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from datetime import datetime
 
 from shepherd_store import SqliteStore
 from shepherd_store.policy import Policy
-from shepherd_store.recovery import RecoveredSession, RecoveryReport, RecoveryScanner
+from shepherd_store.recovery import RecoveredSession, RecoveryReport, RecoveryScanner, Run
+from shepherd_store.remote import RemoteStore
 
 from .recovery_logic import RunKey
 
@@ -26,6 +30,24 @@ class RecoveryState:
 
     report: RecoveryReport
     cooldowns: dict[str, datetime | None]
+
+
+class RemoteScanner:
+    """`RecoveryScanner`'s calls for a remote database: the scan runs there."""
+
+    def __init__(self, store: RemoteStore, policy: Policy | None) -> None:
+        self.store = store
+        self.policy = policy
+
+    def scan(self, _progress: object = None, _cancel: object = None) -> RecoveryReport:
+        return self.store.recover(self.policy)
+
+    def update(self) -> RecoveryReport:
+        return self.store.recover(self.policy)
+
+    def run_sessions(self, run: Run) -> tuple[RecoveredSession, ...]:
+        """(Runs the report keeps no detail of show no sessions.)"""
+        return run.sessions
 
 
 class Scans:
@@ -59,7 +81,9 @@ class Scans:
         if full:
             self.stop()
             self._cancelled = threading.Event()
-            scanner = self.scanner = RecoveryScanner(store, policy)
+            scanner = self.scanner = (
+                RemoteScanner(store, policy) if isinstance(store, RemoteStore)  # type: ignore[assignment]
+                else RecoveryScanner(store, policy))
             self.progress = (0, 0)
         assert scanner is not None
         cancelled = self._cancelled

@@ -21,7 +21,7 @@ from PySide6.QtGui import QFont, QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QSplitter, QVBoxLayout, QWidget
 
 from shepherd_store import StoreError
-from shepherd_store.recovery import RecoveryConflict, RecoveryFinding, RepairResult, Run, repair
+from shepherd_store.recovery import RecoveryConflict, RecoveryFinding, RepairResult, Run
 from shepherd_store.timefmt import local_now
 
 from . import workers
@@ -43,6 +43,7 @@ from .recovery_panes import FindingsPane, RunsPane, SnapshotSection, TimelinePan
 from .recovery_repair import RepairPanel
 from .recovery_scan import RecoveryState, Scans
 from .recovery_selection import RunSelection
+from .store_edits import repair
 from .table_models import SEVERITY_COLORS
 from .widgets import DatabaseTab, ask_yes, plain_label, set_control, show_error
 

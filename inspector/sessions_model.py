@@ -23,6 +23,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor, QIcon
 
 from shepherd_store.paging import SessionRows
+from shepherd_store.remote import RemoteStore
 from shepherd_store.sessions import (
     PAGE,
     Session,
@@ -41,6 +42,7 @@ from shepherd_store.store import SqliteStore
 from shepherd_store.timefmt import local_now
 
 from . import workers
+from .audit_remote import RemoteSessionReader
 from .database import Database
 from .formatting import format_local, format_stored
 from .icons import kind_icon
@@ -171,7 +173,8 @@ class SessionsModel(QAbstractTableModel):
         if store is None:
             self._reader = None
         elif self._reader is None or self._reader.store is not store:
-            self._reader = SessionReader(store)
+            self._reader = (RemoteSessionReader(store) if isinstance(store, RemoteStore)
+                            else SessionReader(store))  # type: ignore[assignment]
         return store
 
     # --- reading -------------------------------------------------------------------------

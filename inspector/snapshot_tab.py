@@ -40,13 +40,7 @@ from shepherd_store.diagnose import (
     UsageGap,
     diagnose,
 )
-from shepherd_store.overrides import (
-    OverrideConflict,
-    add_usage,
-    clear_active_session,
-    delete_snapshot,
-    save_snapshot_text,
-)
+from shepherd_store.overrides import OverrideConflict
 from shepherd_store.policy import Policy
 from shepherd_store.timefmt import format_day, local_now
 
@@ -70,6 +64,7 @@ from .snapshot_logic import (
     session_words,
 )
 from .snapshot_panes import SnapshotDiagnosis, SnapshotSummary
+from .store_edits import add_usage, clear_active_session, delete_snapshot, save_snapshot_text
 from .widgets import (
     DatabaseTab,
     ask_retry,

@@ -6,6 +6,9 @@ few rows, about a millisecond), so the chart follows the service at once and nev
 the user's range, zoom, selection or hidden entries. A read that a newer one superseded is
 dropped; changes committed during a read are swapped in when it arrives and read again
 once things settle. What is read is `usage_data` (pure).
+
+A database on another computer (`Database.reads_in_workers`) reads yesterday and today in
+the pool too (each read is a round trip over the link), and applies them when they arrive.
 """
 
 from __future__ import annotations
@@ -114,7 +117,7 @@ class UsageReader(WhenShown):
         self._loading = False
         before, self._data = self._data, result
         store = self._db.store
-        if self._pending and store is not None:
+        if self._pending and store is not None and not self._db.reads_in_workers:
             # changes arrived while reading: the newest days win over what was read
             self._overlay_recent(store)
         if self.preset is not None:
@@ -158,6 +161,9 @@ class UsageReader(WhenShown):
         if range_moved(self.preset, self._data.daily.range, self._today()):
             self.reload(keep_view=True)  # the day changed: the range moves with it
             return
+        if self._db.reads_in_workers:
+            self._overlay_in_pool(store)
+            return
         if not self._overlay_recent(store):
             return  # the database reports its own failure
         self._apply(keep_view=True)
@@ -172,6 +178,24 @@ class UsageReader(WhenShown):
     def _on_reconcile(self) -> None:
         if not self.later_if_hidden(self._catch_up):
             self._catch_up()
+
+    def _overlay_in_pool(self, store: SqliteStore) -> None:
+        """`_overlay_recent` for a remote database: read in the pool, applied on arrival
+        (dropped when a full read started meanwhile; that read sees the change)."""
+        data, gen, today = self._data, self._gen, self._today()
+        assert data is not None
+
+        def done(result: object) -> None:
+            if gen != self._gen or self._data is not data or not isinstance(result, Loaded):
+                return
+            self._data = result
+            self._apply(keep_view=True)
+            if not self._loading:
+                self._reconcile.start()
+            self.dataApplied.emit()
+
+        workers.start(lambda _report: read_recent(store, data, today), done,
+                      lambda _message: None)  # (the database reports its own failures)
 
     def _overlay_recent(self, store: SqliteStore) -> bool:
         """Swap a fresh read of yesterday and today into the data (`read_recent`)."""

@@ -21,6 +21,7 @@ from shepherd_store.paths import candidate_paths
 from .database import Database
 from .formatting import format_local
 from .icons import app_icon
+from .remote_window import connection_words
 from .widgets import plain_label, set_control
 
 
@@ -123,7 +124,8 @@ def first_run_page(parent: QWidget, on_open: Callable[[], None],
 
 class WindowStatus(QStatusBar):
     """The file, its layout and journal mode, read-only or writable, the last change, and
-    the demo's simulated clock while a demo in this process writes the file."""
+    the demo's simulated clock while a demo in this process writes the file. For a database
+    on another computer: its address, and whether the connection is up (`connection`)."""
 
     def __init__(self, db: Database, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -136,14 +138,17 @@ class WindowStatus(QStatusBar):
         self.layout_label = plain_label(self, "statusLayout")
         self.access = plain_label(self, "statusAccess")
         self.changed = plain_label(self, "statusChanged")
+        self.connection = plain_label(self, "statusConnection")
         self.demo_clock = plain_label(self, "statusDemoClock")
         self.demo_clock.setAccessibleName("Demo clock")
         self.addWidget(self.path, 1)
-        for w in (self.demo_clock, self.layout_label, self.access, self.changed):
+        for w in (self.demo_clock, self.connection, self.layout_label, self.access,
+                  self.changed):
             w.setContentsMargins(8, 0, 8, 0)
             w.setStyleSheet("QLabel { border-left: 1px solid palette(mid); padding-left: 8px; }")
             self.addPermanentWidget(w)
         self.demo_clock.hide()
+        self.connection.hide()
         self._demo_tick = QTimer(self)  # the demo clock moves a minute a second at 60x
         self._demo_tick.setInterval(1000)
         self._demo_tick.timeout.connect(self.update_demo_clock)
@@ -172,8 +177,12 @@ class WindowStatus(QStatusBar):
         self.update_demo_clock()
         db = self._db
         store = db.store
-        self.path.setText(str(db.path) if db.path else "No database open")
-        self.path.setToolTip(str(db.path) if db.path else "")
+        self.path.setText(db.location or "No database open")
+        self.path.setToolTip(db.location or "")
+        words, tip = connection_words(db)
+        self.connection.setText(words)
+        self.connection.setToolTip(tip)
+        self.connection.setVisible(bool(words))
         if store is None:
             self._journal = None
             self.layout_label.setText("")
@@ -190,6 +199,8 @@ class WindowStatus(QStatusBar):
         changed = db.last_change
         self.changed.setText(
             f"last change {format_local(changed)}" if changed else "no changes since opened")
+        if db.remote is not None and not db.remote.connected_now:
+            self.changed.setText("stale: as read before the connection dropped")
 
     def _journal_mode(self, store: SqliteStore) -> str:
         """`store`'s journal mode, read the first time it is asked for after the database

@@ -39,6 +39,7 @@ from ..policy import Policy
 from ..query import AuditFilter, AuditPage
 from ..recovery import RecoveryReport
 from ..schema import Layout
+from ..sessions import Session, SessionFilter, SessionPage, SessionUpdate
 from ..snapshot import StateSnapshot
 from ..store import ChangeToken, CooldownRecord, OverrideRecord, UsageRecord
 from ..store_queries import Progress
@@ -164,6 +165,22 @@ class RemoteStore(RemoteLink):
 
     def known_entries(self) -> list[str]:
         return self._get_list(str, "known_entries")
+
+    def session_page(self, flt: SessionFilter | None = None, *, before_id: int | None = None,
+                     after_id: int | None = None, limit: int = 100,
+                     now: datetime | None = None) -> SessionPage:
+        """`sessions.SessionReader.page` run there (one request; no progress)."""
+        return self._get(SessionPage, "session_page", {
+            "flt": flt, "before_id": before_id, "after_id": after_id, "limit": limit,
+            "now": now}, timeout=self.scan_timeout)
+
+    def session_refresh(self, flt: SessionFilter | None, after_id: int,
+                        unfinished: Sequence[Session], *,
+                        now: datetime | None = None) -> SessionUpdate:
+        """`sessions.SessionReader.refresh` run there."""
+        return self._get(SessionUpdate, "session_refresh", {
+            "flt": flt, "after_id": after_id, "unfinished": list(unfinished), "now": now},
+            timeout=self.scan_timeout)
 
     def recover(self, policy: Policy | None = None, *, since: datetime | None = None,
                 now: datetime | None = None) -> RecoveryReport:

@@ -34,6 +34,7 @@ from ..policy import Policy, PolicyEntry
 from ..query import AuditFilter, AuditPage
 from ..recovery import RecoveredSession, RecoveryFinding, RecoveryReport, Run
 from ..schema import Layout
+from ..sessions import Session, SessionFilter, SessionPage, SessionUpdate
 from ..snapshot import SessionSnapshot, StateSnapshot
 from ..store import ChangeToken, CooldownRecord, OverrideRecord, UsageRecord
 
@@ -44,7 +45,8 @@ _RECORD_TYPES: tuple[type[Any], ...] = (
     AuditEvent, *EVENT_TYPES.values(), UnknownEvent, *REASON_TYPES.values(), AuditFilter,
     AuditPage, UsageRecord, CooldownRecord, ChangeToken, OverrideRecord, StateSnapshot,
     SessionSnapshot, CooldownChange, RecoveryReport, Run, RecoveredSession, RecoveryFinding,
-    CheckReport, RowProblem, Policy, PolicyEntry)
+    CheckReport, RowProblem, Policy, PolicyEntry, Session, SessionFilter, SessionPage,
+    SessionUpdate)
 RECORDS: dict[str, type[Any]] = {cls.__name__: cls for cls in _RECORD_TYPES}
 #: Every enumeration that may cross, by class name.
 ENUMS: dict[str, type[Enum]] = {cls.__name__: cls for cls in (Layout,)}

@@ -15,6 +15,8 @@ from ..errors import ProtocolError, ReadOnlyError
 from ..overrides import CooldownChange
 from ..policy import Policy
 from ..query import AuditFilter
+from ..sessions import Session as StoredSession
+from ..sessions import SessionFilter
 from ..snapshot import StateSnapshot
 from ..store import SqliteStore, file_read_only_reason
 from .edits import EDITS, apply_edit
@@ -97,6 +99,21 @@ def _check(session: Session, args: dict[str, Any]) -> Any:
     return check(session.store, **args)
 
 
+def _session_page(session: Session, args: dict[str, Any]) -> Any:
+    from ..sessions import SessionReader
+
+    args["limit"] = min(args.get("limit", 100), MAX_PAGE)
+    return SessionReader(session.store).page(**args)
+
+
+def _session_refresh(session: Session, args: dict[str, Any]) -> Any:
+    from ..sessions import SessionReader
+
+    if not all(isinstance(s, StoredSession) for s in args["unfinished"]):
+        raise ProtocolError("session_refresh: unfinished must be a list of Session")
+    return SessionReader(session.store).refresh(**args)
+
+
 _FLT = (AuditFilter, NONE)
 _ID = (int, NONE)
 _DAY = (date, NONE)
@@ -126,6 +143,12 @@ OPS: dict[str, Op] = {
     "known_entries": Op(_method("known_entries")),
     "recover": Op(_recover, {"policy": (Policy, NONE), "since": (datetime, NONE),
                              "now": (datetime, NONE)}),
+    "session_page": Op(_session_page, {"flt": (SessionFilter, NONE), "before_id": _ID,
+                                       "after_id": _ID, "limit": (int,),
+                                       "now": (datetime, NONE)}),
+    "session_refresh": Op(_session_refresh, {"flt": (SessionFilter, NONE), "after_id": (int,),
+                                             "unfinished": (list,), "now": (datetime, NONE)},
+                          frozenset({"after_id", "unfinished"})),
     "check": Op(_check, {"quick": (bool,), "full": (bool,), "max_problems": (int,)}),
 }
 _EDIT_ARGS: dict[str, dict[str, tuple[type[Any], ...]]] = {
