@@ -1,9 +1,9 @@
-"""The window's side of `service_latency.py`: the real MainWindow, offscreen, in a process of
+"""The window's side of `bench_service_latency.py`: the real MainWindow, offscreen, in a process of
 its own, running the heaviest reads a person can start (a search with no match, an export of
 every event, three years of usage, the Recovery tab's full scan) while the parent measures the
 service's writes. Each action reports how many times it ran and our longest statement.
 
-    .venv/bin/python benchmarks/_latency_window.py PATH   # driven by service_latency.py
+    .venv/bin/python benchmarks/_latency_window.py PATH   # driven by bench_service_latency.py
 """
 
 from __future__ import annotations

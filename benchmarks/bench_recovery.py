@@ -6,7 +6,7 @@ service leaves them):
 
 - full scan: `recover(store)` over the whole log, read-only (goal <= 2 s, median of runs;
   the first run is in the note), and the longest of its statements (no goal here: what a
-  statement holds is service_latency.py's goal);
+  statement holds is bench_service_latency.py's goal);
 - incremental update: one new session's rows appended by a separate writer as the service
   writes them (session_started, two warnings, usage, cooldown, session_ended), then
   `RecoveryScanner.update` of the previous report (goal <= 20 ms, median; p95 in the note);
@@ -255,7 +255,7 @@ def bench(layout: str, n: int, crashes: bool, runs: int, updates: int, work: Pat
                           f"{kinds['unclean_shutdown']} unclean")
         REPORT.info(f"longest statement, full scan, {section}", max(held, default=None), "ms",
                     note=f"{len(held) // runs:,} statements a scan (statement_observer; "
-                         "benchmarks/service_latency.py measures what the service waits)")
+                         "benchmarks/bench_service_latency.py measures what the service waits)")
         REPORT.check(f"wrong findings, {section}", wrong_findings(report, truth), "",
                      at_most=0, note="against the injected crashes" if crashes else
                      "a history without crashes")

@@ -29,7 +29,7 @@ whole-file `integrity_check` for that, `quick=True` (`--quick`) the whole-file
 Copying the file first with SQLite's backup API in small steps (then checking the copy) was
 measured and rejected: a step that finds the source changed since the last one starts the
 copy over, and with the service writing 40 times a second a 230 MB copy never finishes
-(benchmarks/service_latency.py measures it).
+(benchmarks/bench_service_latency.py measures it).
 """
 
 from __future__ import annotations

@@ -6,19 +6,15 @@ that can run long on a big log is therefore cut into short statements over keyse
 These tests prove the *structure* (how many statements, how wide each one's range, no
 transaction spanning two, the lock free between them) and that the answer is the same as
 the one-statement read, on small and medium databases in both layouts, malformed rows
-included. How long a statement takes is measured by benchmarks/service_latency.py, never
+included. How long a statement takes is measured by benchmarks/bench_service_latency.py, never
 asserted here.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
-import math
-import os
 import shutil
 import sqlite3
-import subprocess
 import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -579,27 +575,3 @@ def test_chunk_sizer() -> None:
     sizes.record(0, 5.0)
     assert sizes.size == 1000  # nothing covered: nothing learnt
     assert ChunkSizer(5, 10, 7).size == 7 and ChunkSizer(5, 100, 7).lowest == 7
-
-
-# --- the benchmark --------------------------------------------------------------------------
-
-
-def test_service_latency_benchmark_quick_run(tmp_path: Path) -> None:
-    """The benchmark's quick mode runs and reports finite figures, whole error counts."""
-    env = {**os.environ, "BENCH_DATA": str(tmp_path / "data"),
-           "BENCH_REPORT": str(tmp_path / "report.json")}
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "service_latency.py"), "--events", "20000",
-         "--seconds", "3", "--quick"], cwd=REPO, env=env, capture_output=True, text=True,
-        timeout=600)
-    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
-    data = json.loads((tmp_path / "report.json").read_text())
-    assert data["complete"], proc.stdout + proc.stderr
-    figures = {f["name"]: f for f in data["figures"]}
-    assert figures
-    for name, fig in figures.items():
-        assert fig["value"] is not None and math.isfinite(fig["value"]), (name, fig)
-        if fig["unit"] == "errors":
-            assert float(fig["value"]).is_integer(), name
-    assert any(n.startswith("delete, alone") for n in figures)
-    assert any("failed writes" in n for n in figures)

@@ -831,7 +831,7 @@ def test_a_scan_is_short_statements_with_the_lock_free_between(
     transaction open, another connection can take the exclusive lock (as the service's
     commit does) between any two, the ranges of the log follow each other without a gap
     or an overlap, and the answer is the one-statement answer. How long statements take is
-    measured by benchmarks/service_latency.py, never asserted here."""
+    measured by benchmarks/bench_service_latency.py, never asserted here."""
     path = rust_db(tmp_path / "db.db")
     monkeypatch.setattr(recovery_module, "DETAIL_RUNS", 5)  # old runs' warnings: batches
     monkeypatch.setattr(recovery_module, "_ALIVE_BATCH", 4)

@@ -419,7 +419,7 @@ def test_new_sessions_above_keep_the_rows_in_view_and_say_how_many_came(
 
 def test_a_hidden_audit_tab_reads_no_sessions_and_catches_up_when_shown(
         qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    # Found by benchmarks/service_latency.py: with another tab shown, the Sessions view
+    # Found by benchmarks/bench_service_latency.py: with another tab shown, the Sessions view
     # still read after every commit (43-109 ms statements on a million events).
     path = writable_copy("rust-crash-restarted", tmp_path)
     window = make_window(qtbot, path)

@@ -17,7 +17,7 @@ the lock released between them), the usage table is read in keyset statements of
 number of rows, and the lookups a scan needs by the hundred (the last row before each
 restart, the warnings of old runs' interrupted sessions) are batched, one seek or one short
 range per item. `tests/test_recovery.py` checks the structure;
-`benchmarks/service_latency.py` measures what the service's writes wait.
+`benchmarks/bench_service_latency.py` measures what the service's writes wait.
 
 Rules (what the report means):
 

@@ -25,8 +25,9 @@ window's and each command's process). Goals: no failed write, p99 at most 100 ms
 writer alone, max at most 250 ms, no statement of ours over 50 ms. Then the same in WAL mode
 (where readers never block the writer) to show the difference.
 
-    .venv/bin/python benchmarks/service_latency.py [--events N] [--seconds S] [--modes delete,wal]
-    .venv/bin/python benchmarks/service_latency.py --quick        # test-sized: 20,000 events, 3 s
+    .venv/bin/python benchmarks/bench_service_latency.py [--events N] [--seconds S]
+                                                         [--modes delete,wal]
+    .venv/bin/python benchmarks/bench_service_latency.py --quick   # 20,000 events, 3 s phases
 
 Other engineers' tests on a 2-core machine distort the figures: the load average is printed.
 """
@@ -445,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     from _report import Report, isolate_user_config
 
     isolate_user_config()
-    report = Report("service_latency")
+    report = Report("bench_service_latency")
     source = ensure_db("rust", args.events)
     print(f"{source.name}: {source.stat().st_size / 1e6:.0f} MB; {args.rate:g} writes/s; "
           f"{args.seconds:g} s per phase; load average {load_average()} "
