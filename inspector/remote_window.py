@@ -272,6 +272,9 @@ class OpenRemoteDialog(QDialog):
         self._drop_connection()
         self.progress.setVisible(False)
         self.connect_button.setEnabled(True)
+        if can_copy:  # (the library's words name its argument; here it is a button)
+            message = message.replace("connect with bootstrap=True to copy",
+                                      "press Copy the library there to copy")
         self.status.setText(message)
         self.copy_library.setVisible(can_copy)
 
