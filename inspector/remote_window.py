@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 
-from PySide6.QtCore import QSettings, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -90,6 +90,7 @@ class ConnectionBanner(QWidget):
     def __init__(self, db: Database, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("connectionBanner")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)  # (its colour shows)
         self.setStyleSheet(
             "#connectionBanner { background: #FFF8E1; border: 1px solid #FFB300; "
             "border-radius: 4px; } #connectionBanner QLabel { color: #4E342E; }")

@@ -200,7 +200,7 @@ class WindowStatus(QStatusBar):
         self.changed.setText(
             f"last change {format_local(changed)}" if changed else "no changes since opened")
         if db.remote is not None and not db.remote.connected_now:
-            self.changed.setText("stale: as read before the connection dropped")
+            self.changed.setText("stale (connection down)")
 
     def _journal_mode(self, store: SqliteStore) -> str:
         """`store`'s journal mode, read the first time it is asked for after the database

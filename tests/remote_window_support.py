@@ -13,21 +13,35 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
+import shutil
 import socket
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QElapsedTimer, QTimer
+from remote_fixtures import copy_fixture
 from sshd import Sshd
 
 from inspector.main_window import MainWindow
 
 #: The client name the window's edits are traced with.
 CLIENT = "tester@laptop"
+
+
+@contextlib.contextmanager
+def shot_database(name: str) -> Iterator[Path]:
+    """A copy of the Rust fixture `name` as `shepherdd.db` in a short-named folder (the
+    screenshots show its address), removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="kids-pc-"))
+    try:
+        yield copy_fixture(folder, name).rename(folder / "shepherdd.db")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def remote_options(sshd: Sshd, **more: Any) -> dict[str, Any]:

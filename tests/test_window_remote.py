@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import remote_fixtures
 from remote_fixtures import copy_fixture
-from remote_window_support import close_window, remote_options, remote_window
+from remote_window_support import close_window, remote_options, remote_window, shot_database
 from sshd import Sshd
 
 from inspector import workers
@@ -72,30 +72,30 @@ def loaded_tabs(qtbot: Any, window: MainWindow) -> dict[str, Any]:
 
 def test_a_remote_window_shows_what_a_local_one_shows(qtbot: Any, tmp_path: Path,
                                                       sshd: Sshd) -> None:
-    path = copy_fixture(tmp_path, "rust-crash-restarted.db")
-    remote = remote_window(qtbot, sshd, path)
-    local = MainWindow()
-    qtbot.addWidget(local)
-    local.open_path(path, read_only=True)
-    try:
-        assert remote.db.remote is not None and remote.db.host == "127.0.0.1"
-        assert remote.windowTitle() == "rust-crash-restarted.db on 127.0.0.1 — Shepherd Inspector"
-        assert remote.status.path.text() == sshd.url(path)
-        assert remote.status.connection.text() == "connected to 127.0.0.1"
-        assert remote.status.access.text() == "read-only"
-        assert remote.status.layout_label.text() == local.status.layout_label.text()
-        assert audit_texts(qtbot, remote) == audit_texts(qtbot, local)
-        assert len(audit_texts(qtbot, remote)) == 130
-        remote_tabs, local_tabs = loaded_tabs(qtbot, remote), loaded_tabs(qtbot, local)
-        assert remote_tabs == local_tabs
-        assert remote_tabs["findings"] and len(remote_tabs["sessions"]) == 16
-        assert sum(sum(v) for v in remote_tabs["usage"][1].values()) > 0
-        remote.tabs.setCurrentIndex(0)
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        assert remote.grab().save(str(SHOTS / "remote-window.png"))
-    finally:
-        close_window(remote)
-        close_window(local)
+    with shot_database("rust-crash-restarted.db") as path:
+        remote = remote_window(qtbot, sshd, path)
+        local = MainWindow()
+        qtbot.addWidget(local)
+        local.open_path(path, read_only=True)
+        try:
+            assert remote.db.remote is not None and remote.db.host == "127.0.0.1"
+            assert remote.windowTitle() == "shepherdd.db on 127.0.0.1 — Shepherd Inspector"
+            assert remote.status.path.text() == sshd.url(path)
+            assert remote.status.connection.text() == "connected to 127.0.0.1"
+            assert remote.status.access.text() == "read-only"
+            assert remote.status.layout_label.text() == local.status.layout_label.text()
+            assert audit_texts(qtbot, remote) == audit_texts(qtbot, local)
+            assert len(audit_texts(qtbot, remote)) == 130
+            remote_tabs, local_tabs = loaded_tabs(qtbot, remote), loaded_tabs(qtbot, local)
+            assert remote_tabs == local_tabs
+            assert remote_tabs["findings"] and len(remote_tabs["sessions"]) == 16
+            assert sum(sum(v) for v in remote_tabs["usage"][1].values()) > 0
+            remote.tabs.setCurrentIndex(0)
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            assert remote.grab().save(str(SHOTS / "remote-window.png"))
+        finally:
+            close_window(remote)
+            close_window(local)
 
 
 def test_a_local_commit_appears_in_the_remote_window_live(qtbot: Any, tmp_path: Path,
