@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import shlex
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -25,7 +26,7 @@ from .errors import (
     RemoteTimeoutError,
     RemoteUrlError,
 )
-from .remote import RemoteStore, new_edit_id
+from .remote import RemoteStore, new_edit_id, parse_url
 
 __all__ = ["RECONNECT_ATTEMPTS", "not_available_remotely", "open_remote", "remote_edit"]
 
@@ -74,27 +75,41 @@ def remote_edit(store: RemoteStore, send: Callable[[RemoteStore, str], T], *, se
     try:
         return send(store, edit_id)
     except ConnectionLostError as exc:
-        _note(f"shepherd-store: {_first_sentence(exc)} Connecting again to send the edit once "
+        _note(f"shepherd-store: {_without_advice(exc)} Connecting again to send the edit once "
               "more (it is applied only once).")
+    except RemoteTimeoutError as exc:
+        raise _unknown(store, exc, see) from None
     try:
         store.reconnect(attempts=RECONNECT_ATTEMPTS)
         return send(store, edit_id)
     except (ConnectionLostError, RemoteTimeoutError, RemoteSetupError) as exc:
-        raise CliError(f"{_first_sentence(exc)} The edit may or may not have been applied: "
-                       f"see with `shepherd-store --db {store.path} {see}`.",
-                       EXIT_ERROR) from None
+        raise _unknown(store, exc, see) from None
+
+
+def _unknown(store: RemoteStore, exc: Exception, see: str) -> CliError:
+    """An edit whose outcome is not known: what happened, and how to see the value."""
+    return CliError(f"{_without_advice(exc)} The edit may or may not have been applied: see "
+                    f"with `shepherd-store --db {store.path} {see}`.", EXIT_ERROR)
 
 
 def not_available_remotely(address: str, command: str) -> CliError:
-    """The refusal of a command that cannot run on a database on another computer yet."""
-    return CliError(f"`{command}` is not available remotely yet: it cannot change {address} "
-                    f"from this computer. Run it on that computer (shepherd-store --db PATH "
-                    f"{command} ...), or from here with ssh. Nothing was written.", EXIT_USAGE)
+    """The refusal of a command that cannot change a database on another computer yet."""
+    try:
+        url = parse_url(address)
+        port = "" if url.port is None else f"-p {url.port} "
+        there = (f"ssh {port}{url.destination} shepherd-store --db {shlex.quote(url.path)} "
+                 f"{command}")
+    except RemoteUrlError:
+        there = f"shepherd-store --db PATH {command}"
+    return CliError(f"`{command}` is not available remotely yet ({address}): run it on that "
+                    f"computer, for example `{there} ...`. Nothing was written.", EXIT_USAGE)
 
 
-def _first_sentence(exc: Exception) -> str:
+def _without_advice(exc: Exception) -> str:
     """The error's message without the library's advice about edit ids (this command acts
     on it itself)."""
     text = str(exc)
-    cut = text.find(" The edit may or may not have been applied")
-    return text if cut < 0 else text[:cut]
+    for advice in (" The edit may or may not have been applied", "; try again"):
+        cut = text.find(advice)
+        text = text if cut < 0 else text[:cut] + ("." if advice.startswith(";") else "")
+    return text
