@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QModelIndex
+from PySide6.QtCore import QModelIndex, QTimer
 
 from shepherd_store import AuditEvent, AuditFilter, AuditPage
 from shepherd_store.paging import PAGE, REFRESH_LIMIT, Refresh
@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 __all__ = ["RemoteAuditReads", "RemoteSessionReader"]
 
+#: How often rows that could not be read are asked for again while the link is down.
+RETRY_DOWN_MS = 1000
+
 
 class RemoteAuditReads:
     """The worker-pool reads of one `AuditModel` over a remote database (see module)."""
@@ -41,6 +44,10 @@ class RemoteAuditReads:
         self._refreshing = False
         self._refresh_again = False
         self._starting = False
+        self._down_retry = QTimer(model)
+        self._down_retry.setSingleShot(True)
+        self._down_retry.setInterval(RETRY_DOWN_MS)
+        self._down_retry.timeout.connect(model.repaint_rows)
 
     def forget(self) -> None:
         """A reload: reads still under way are dropped when they arrive (generation)."""
@@ -110,7 +117,11 @@ class RemoteAuditReads:
         def failed(message: str) -> None:
             if gen == model._generation:
                 self.pending.discard(block)
-                model._retry_later("rows")  # (a lock there, or the link: try again shortly)
+                remote = model._db.remote
+                if remote is not None and remote.connected_now:
+                    model._retry_later("rows")  # (a lock there: try again shortly)
+                else:  # the link is down: look again in a while, not 20 times a second
+                    self._down_retry.start()
 
         workers.start(run, done, failed)
 

@@ -147,18 +147,22 @@ class RemoteDatabase:
 
     def _write_remote(self: Database, store: RemoteStore, edit: Callable[[RemoteEdit], T]) -> T:
         target = RemoteEdit(store, new_edit_id())
+        deadline = time.monotonic() + EDIT_RECONNECT_S
         self._writing = True
         try:
-            try:
-                return workers.run_waiting(lambda: edit(target))
-            except (ConnectionLostError, RemoteTimeoutError) as exc:
-                if not self._wait_connected(EDIT_RECONNECT_S):
-                    raise StoreError(
-                        f"The connection to {self.host} dropped while the change was being "
-                        "sent, and it is not back: it may or may not have been written. "
-                        "Look at the values once it is back before changing them again.",
-                        path=store.path) from exc
-            return workers.run_waiting(lambda: edit(target))  # (the same edit id)
+            while True:
+                try:
+                    return workers.run_waiting(lambda: edit(target))
+                except (ConnectionLostError, RemoteTimeoutError) as exc:
+                    # Sent again with the same edit id (applied at most once) once the
+                    # connection is back; until then the window goes on.
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not self._wait_connected(left):
+                        raise StoreError(
+                            f"The connection to {self.host} dropped while the change was "
+                            "being sent, and it is not back: it may or may not have been "
+                            "written. Look at the values once it is back before changing "
+                            "them again.", path=store.path) from exc
         finally:
             self._writing = False
 
@@ -171,11 +175,11 @@ class RemoteDatabase:
         tick.timeout.connect(loop.quit)
         tick.start(50)
         while remote is not None and remote is self.remote and time.monotonic() < deadline:
+            loop.exec()  # (first a tick: a connection just killed may not know it yet)
             if remote.store.connected and remote.connected_now:
                 return True
             if remote.state == "reconnecting" and remote.retry_at is not None:
                 remote.reconnect_now()  # an edit is waiting: no backoff
             if remote.state in ("failed", "closed"):
                 return False
-            loop.exec()
         return False

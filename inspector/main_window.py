@@ -298,7 +298,8 @@ class MainWindow(QMainWindow):
 
     def _on_failed(self, message: str) -> None:
         self.pages.setCurrentIndex(0)
-        self.show_message(message)
+        if self.db.remote is None or self.db.remote.state != "failed":
+            self.show_message(message)  # (a connection's failure: its own banner says it)
         self._update_status()
 
     # --- recent files --------------------------------------------------------------------

@@ -75,6 +75,7 @@ class RemoteConnection(QObject):
         self.token: ChangeToken | None = None
         self._backoff = backoff
         self._failures = 0
+        self._ever = False  # connected at least once (then a failure is a reconnect's)
         self._attempt = 0
         self._threads: list[threading.Thread] = []
         self.store = RemoteStore(self.url, write=write, bootstrap=bootstrap,
@@ -136,13 +137,13 @@ class RemoteConnection(QObject):
         if attempt != self._attempt or self.state == "closed":
             return
         if error is None:
-            first = self.state == "connecting"
+            first, self._ever = not self._ever, True
             self.state, self.error, self.retry_at, self._failures = "connected", None, None, 0
             self.stateChanged.emit()
             (self.connected if first else self.reconnected).emit()
             return
         message = str(error)
-        if kind == "first":
+        if not self._ever:
             self.state, self.error = "failed", message
             self.stateChanged.emit()
             self.connectFailed.emit(message, isinstance(error, RemoteSetupError)

@@ -142,7 +142,7 @@ class ConnectionBanner(QWidget):
         else:  # failed: what a person must fix (or the first connect failed)
             self._tick.stop()
             self.text.setText(f"Cannot connect to {remote.host}: {remote.error}")
-            self.reconnect.setVisible(self._db.store is not None)
+            self.reconnect.setVisible(True)
             self.copy_library.setVisible(self._can_copy)
         self.setVisible(True)
 

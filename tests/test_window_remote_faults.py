@@ -112,7 +112,7 @@ def test_an_edit_whose_connection_dropped_is_applied_once(
         tab.select_entries(["minecraft"])
         tab.extend_selected(timedelta(minutes=30))
         assert reports == []
-        assert len(sent) == 2 and sent[0] == sent[1] and sent[0]  # the same edit id
+        assert len(sent) >= 2 and len(set(sent)) == 1 and sent[0]  # the same edit id
         with SqliteStore.open(path, read_only=True) as local:
             traces = [o.change for o in local.list_overrides()]
             until = local.get_cooldown_until("minecraft")
@@ -127,7 +127,7 @@ def test_an_edit_whose_connection_dropped_is_applied_once(
         sent.clear()
         tab.select_entries(["tuxmath"])
         tab.extend_selected(timedelta(minutes=30))
-        assert len(sent) == 1 and len(reports) == 1
+        assert len(set(sent)) == 1 and len(reports) == 1
         assert "dropped while the change was being sent" in reports[0]
     finally:
         close_window(window)
