@@ -20,7 +20,8 @@ from sshd import Sshd
 from inspector import workers
 from inspector.main_window import MainWindow
 from inspector.remote_window import recent_remotes
-from shepherd_store import AuditEvent, ReadOnlyError, SqliteStore
+from inspector.store_edits import repair
+from shepherd_store import AuditEvent, ReadOnlyError, SqliteStore, StoreError
 from shepherd_store.events import ServiceStarted
 from shepherd_store.remote.launch import library_zip
 from shepherd_store.timefmt import local_now
@@ -125,7 +126,8 @@ def test_a_remote_database_is_read_only_until_edits_are_allowed(
         with pytest.raises(ReadOnlyError):
             db.write(lambda store: None)
         tab.select_entries(["minecraft"])
-        assert not tab.extend_button.isEnabled() if hasattr(tab, "extend_button") else True
+        assert tab.edit_actions and not any(a.isEnabled() for a in tab.edit_actions.values())
+        assert tab.notice.text().startswith("Read-only: read-only mode is on")
         asked: list[str] = []
         monkeypatch.setattr(window, "confirm_remote_edits",
                             lambda host: asked.append(host) is not None)  # says no
@@ -137,6 +139,8 @@ def test_a_remote_database_is_read_only_until_edits_are_allowed(
         window.action_read_only.setChecked(False)
         qtbot.waitUntil(lambda: db.writable, timeout=30_000)
         assert window.status.access.text() == "writable"
+        tab.select_entries(["minecraft"])
+        assert any(a.isEnabled() for a in tab.edit_actions.values())
         with SqliteStore.open(path, read_only=True) as local:
             old = local.get_cooldown_until("minecraft")
         assert old is not None
@@ -157,6 +161,32 @@ def test_a_remote_database_is_read_only_until_edits_are_allowed(
         assert trace.entry_id == "minecraft" and "tester@laptop" in trace.user
         qtbot.waitUntil(lambda: dict((r.entry_id, r.raw) for r in tab.model.rows)[
             "minecraft"] == trace.new, timeout=15_000)
+    finally:
+        close_window(window)
+
+
+def test_snapshot_edits_go_through_and_repairs_say_where_to_run_them(
+        qtbot: Any, tmp_path: Path, sshd: Sshd, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = copy_fixture(tmp_path, "rust-v0.db")
+    window = remote_window(qtbot, sshd, path)
+    try:
+        monkeypatch.setattr(window, "confirm_remote_edits", lambda host: True)
+        window.action_read_only.setChecked(False)
+        qtbot.waitUntil(lambda: window.db.writable, timeout=30_000)
+        snapshot = window.snapshot
+        qtbot.waitUntil(lambda: snapshot.state is not None, timeout=30_000)
+        assert snapshot.state is not None and "active_session" in (snapshot.state.text or "")
+        monkeypatch.setattr(snapshot, "confirm", lambda text: True)
+        reports: list[str] = []
+        monkeypatch.setattr(snapshot, "report", reports.append)
+        assert snapshot.clear_session() and reports == []
+        with SqliteStore.open(path, read_only=True) as local:
+            stored = local.load_snapshot()
+            trace = local.list_overrides()[0].change
+        assert stored is not None and stored.active_session is None
+        assert trace.what == "snapshot" and "tester@laptop" in trace.user
+        with pytest.raises(StoreError, match="recovery fix"):
+            window.db.write(lambda store: repair(store, "0123"))
     finally:
         close_window(window)
 
