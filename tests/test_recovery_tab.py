@@ -25,6 +25,7 @@ from PySide6.QtWidgets import QLabel, QPlainTextEdit
 from inspector import recovery_repair, recovery_tab, snapshot_tab, workers
 from inspector.app import open_window
 from inspector.database import Database
+from inspector.formatting import format_local
 from inspector.recovery_logic import (
     amount_text,
     build_timeline,
@@ -477,7 +478,12 @@ def test_a_long_run_is_shown_from_before_what_it_lost() -> None:
     assert t is not None
     assert t.hi - t.lo < timedelta(hours=3)
     assert t.lanes == ("Minecraft",)  # January's sessions are off the range shown
-    assert t.marks[0].kind == "earlier" and "2026-01-10" in t.marks[0].text
+    # The run began 2026-01-10 in New York: that instant as this computer's local time (the
+    # date is 2026-01-11 east of UTC+11).
+    assert run.started_at is not None
+    assert t.marks[0].kind == "earlier"
+    assert t.marks[0].text == f"◀ run started {format_local(run.started_at)}"
+    assert run.started_at.astimezone(NY).date() == date(2026, 1, 10)
     ticks, step = axis_ticks(t.lo, t.hi, 600)
     assert 2 <= len(ticks) <= 8 and step <= 3600
     ticks, step = axis_ticks(datetime(2026, 1, 10, tzinfo=NY), datetime(2026, 7, 4, tzinfo=NY),
