@@ -35,7 +35,6 @@ from .errors import (
     StoreError,
 )
 from .paths import candidate_paths, default_database
-from .remote.url import looks_remote
 from .store import SqliteStore, file_read_only_reason
 
 if TYPE_CHECKING:
@@ -183,7 +182,11 @@ def _db_path(args: argparse.Namespace) -> Path:
 def remote_address(args: argparse.Namespace) -> str | None:
     """The `ssh://` address of the database, when --db (else $SHEPHERD_DB) is one."""
     given = getattr(args, "db", None) or os.environ.get("SHEPHERD_DB")
-    return given if given and looks_remote(given) else None
+    if not given or given[:4].lower() != "ssh:":  # (a local file: the remote package, even
+        return None  # its `url`, is imported only for what may be an address)
+    from .remote.url import looks_remote
+
+    return given if looks_remote(given) else None
 
 
 def _open_read(args: argparse.Namespace) -> CliStore:

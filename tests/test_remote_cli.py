@@ -3,7 +3,7 @@ prints on the same file locally (copies of the Rust fixtures and a seed database
 the real sshd of tests/sshd.py); the edits need --write and print and store what the local
 ones do; `recovery fix` says it is not available remotely; a bad address, an unreachable
 computer and a missing library are said with the exit status of the local equivalent;
-`serve --stdio` is the other end; and a local command never imports the remote client.
+`serve --stdio` is the other end; and a local command never imports the remote package.
 """
 
 from __future__ import annotations
@@ -254,7 +254,7 @@ def test_serve_is_the_other_end(tmp_path: Path, sshd: Sshd) -> None:
         assert remote.hello["pid"] != os.getpid()
 
 
-def test_a_local_command_does_not_import_the_remote_client(tmp_path: Path) -> None:
+def test_a_local_command_does_not_import_the_remote_package(tmp_path: Path) -> None:
     path = copy_fixture(tmp_path, "rust-v0.db")
     code = ("import sys, io, contextlib\nfrom shepherd_store.cli import main\n"
             "with contextlib.redirect_stdout(io.StringIO()):\n"
@@ -263,7 +263,7 @@ def test_a_local_command_does_not_import_the_remote_client(tmp_path: Path) -> No
             "                     if m.startswith('shepherd_store.remote')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, check=True).stdout
-    assert out.split(" ", 1) == ["0", "['shepherd_store.remote', 'shepherd_store.remote.url']\n"]
+    assert out == "0 []\n"  # (the first line stays fast: bench_cli.py)
 
 
 # --- live ----------------------------------------------------------------------------------------

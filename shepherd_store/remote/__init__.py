@@ -9,9 +9,8 @@ starts `python -m shepherd_store.remote serve --stdio --db PATH` there (`server`
 notices), `launch` (ssh command lines, the library copied over), `connection` (one ssh
 process and its threads), `link` (connecting, reconnecting, closing) and `client`.
 
-The names below are imported when first asked for, so `shepherd-store` can ask
-`looks_remote` of every --db (`from shepherd_store.remote.url import ...`) without paying
-for the client and the server (about 60 ms of imports) on a local file.
+The names below are imported when first asked for, so asking `looks_remote` or
+`parse_url` of an address does not import the client and the server (about 60 ms).
 """
 
 from __future__ import annotations
