@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
+import os
 import shutil
 import socket
 import sys
@@ -31,6 +32,15 @@ from inspector.main_window import MainWindow
 
 #: The client name the window's edits are traced with.
 CLIENT = "tester@laptop"
+SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+
+
+def shot_path(name: str, tmp_path: Path) -> str:
+    """Where a test saves the screenshot `name`: docs/screenshots/ when SHEPHERD_SCREENSHOTS
+    is set (to renew the committed pictures), else the test's own folder (still rendered)."""
+    folder = SHOTS if os.environ.get("SHEPHERD_SCREENSHOTS") else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder / name)
 
 
 @contextlib.contextmanager

@@ -14,7 +14,13 @@ from typing import Any
 import pytest
 import remote_fixtures
 from remote_fixtures import copy_fixture
-from remote_window_support import close_window, remote_options, remote_window, shot_database
+from remote_window_support import (
+    close_window,
+    remote_options,
+    remote_window,
+    shot_database,
+    shot_path,
+)
 from sshd import Sshd
 
 from inspector import workers
@@ -28,7 +34,6 @@ from shepherd_store.timefmt import local_now
 from shepherd_store.usage import DayRange
 
 sshd = remote_fixtures.sshd
-SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 MARCH = DayRange.from_dates(date(2026, 2, 20), date(2026, 3, 12))
 
 
@@ -92,8 +97,7 @@ def test_a_remote_window_shows_what_a_local_one_shows(qtbot: Any, tmp_path: Path
             assert remote_tabs["findings"] and len(remote_tabs["sessions"]) == 16
             assert sum(sum(v) for v in remote_tabs["usage"][1].values()) > 0
             remote.tabs.setCurrentIndex(0)
-            SHOTS.mkdir(parents=True, exist_ok=True)
-            assert remote.grab().save(str(SHOTS / "remote-window.png"))
+            assert remote.grab().save(shot_path("remote-window.png", tmp_path))
         finally:
             close_window(remote)
             close_window(local)
@@ -212,7 +216,7 @@ def test_open_remote_dialog_says_what_is_missing_and_copies_the_library(
         assert "pip install" in dialog.status.text()
         assert window.db.store is None  # nothing changed in the window
         dialog.resize(760, dialog.sizeHint().height())
-        assert dialog.grab().save(str(SHOTS / "remote-open-dialog.png"))
+        assert dialog.grab().save(shot_path("remote-open-dialog.png", tmp_path))
         dialog.copy_library.click()
         qtbot.waitUntil(lambda: window.db.store is not None, timeout=60_000)
         assert not dialog.isVisible()

@@ -15,7 +15,14 @@ from typing import Any
 import pytest
 import remote_fixtures
 from remote_fixtures import copy_fixture
-from remote_window_support import Heartbeat, SlowRelay, close_window, remote_window, shot_database
+from remote_window_support import (
+    Heartbeat,
+    SlowRelay,
+    close_window,
+    remote_window,
+    shot_database,
+    shot_path,
+)
 from sshd import Sshd
 
 from inspector import database_remote, workers
@@ -26,7 +33,6 @@ from shepherd_store.events import ServiceStarted
 from shepherd_store.timefmt import local_now
 
 sshd = remote_fixtures.sshd
-SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 #: How long the relay holds each chunk (a round trip takes twice that).
 DELAY_S = 0.3
 #: The longest the GUI thread may go without turning its event loop.
@@ -67,7 +73,7 @@ def test_a_drop_shows_the_banner_and_reconnects(qtbot: Any, tmp_path: Path,
             assert window.status.connection.text().startswith("reconnecting to 127.0.0.1 in")
             assert window.status.changed.text().startswith("stale")
             assert not db.writable and model.rowCount() == rows  # kept what they showed
-            assert window.grab().save(str(SHOTS / "remote-reconnecting.png"))
+            assert window.grab().save(shot_path("remote-reconnecting.png", tmp_path))
 
             commit(path)  # made while the connection is down: shown once it is back
             banner.reconnect.click()
