@@ -20,6 +20,7 @@ import queue
 import subprocess
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import IO, Any
 
 from ..errors import ConnectionLostError, ProtocolError, RemoteTimeoutError, StoreError
@@ -55,6 +56,16 @@ class _Waiting:
         self.done = threading.Event()
         self.answer: dict[str, Any] | None = None  # None when the connection was lost
 
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A request sent and not yet answered."""
+
+    rid: int
+    op: str
+    edit_id: str | None
+    waiting: _Waiting
 
 class Connection:
     """The ssh process `argv` and its two reader threads."""
@@ -126,6 +137,13 @@ class Connection:
         """Send one request and wait for its answer: the result, or the error it carries
         raised as itself. `ConnectionLostError` when the connection drops first,
         `RemoteTimeoutError` after `timeout` seconds (None: wait as long as it takes)."""
+        return self.answer(self.send(op, args, edit_id=edit_id), timeout=timeout)
+
+    def send(self, op: str, args: Mapping[str, Any], *,
+             edit_id: str | None = None) -> Pending:
+        """Send one request now; `answer` waits for it. (Sent before the server's hello has
+        arrived, a request waits in the pipe until the server reads it: the round trip of
+        the hello and the request's own overlap.)"""
         waiting = _Waiting()
         encoded = {k: encode_value(v) for k, v in args.items()}
         with self._lock:
@@ -134,6 +152,7 @@ class Connection:
             self._next_id += 1
             rid = self._next_id
             self._waiting[rid] = waiting
+        pending = Pending(rid, op, edit_id, waiting)
         line = encode_line({"id": rid, "op": op, "args": encoded})
         try:
             with self._write_lock:
@@ -146,13 +165,18 @@ class Connection:
             with self._lock:
                 self._waiting.pop(rid, None)
             raise self._lost_error(edit_id) from None
+        return pending
+
+    def answer(self, pending: Pending, *, timeout: float | None) -> Any:
+        """The answer to a request `send` sent (see `request`)."""
+        waiting, edit_id = pending.waiting, pending.edit_id
         if not waiting.done.wait(timeout):
             with self._lock:
-                self._waiting.pop(rid, None)
+                self._waiting.pop(pending.rid, None)
             raise RemoteTimeoutError(
-                f"{self.where} did not answer {op} within {timeout:g} s (a slow link, or a "
-                "long read there); try again" + (", with the same edit id" if edit_id else ""),
-                edit_id=edit_id)
+                f"{self.where} did not answer {pending.op} within {timeout:g} s (a slow link, "
+                "or a long read there); try again"
+                + (", with the same edit id" if edit_id else ""), edit_id=edit_id)
         answer = waiting.answer
         if answer is None:
             raise self._lost_error(edit_id)
