@@ -1,6 +1,7 @@
 """Starting the inspector: `shepherd-inspector [PATH | ssh://[user@]host[:port]/PATH]
 [--read-only] [--demo] [--config TOML]` (an `ssh://` address opens the database of another
-computer through the system ssh client, read-only until File ▸ Read-only allows edits)."""
+computer through the system ssh client, read-only until File ▸ Read-only allows edits).
+The databases open together when the window last closed are opened again beside it."""
 
 from __future__ import annotations
 
@@ -109,7 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     window.demoRequested.connect(lambda: start_demo(window))
     if args.demo and args.path is None:
         start_demo(window)
-    elif path is None and not args.demo:
+    # The databases open together last time come back beside it (remote ones connect in
+    # the background, read-only).
+    reopened = window.reopen_databases()
+    if path is None and not args.demo and not reopened:
         answer = QMessageBox.question(
             window, "No database found",
             "No Shepherd database was found on this computer. Open the demo instead?")
@@ -120,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         return quitter.exec(app)
     finally:
         workers.wait_idle(3000)  # a cancelled export kills its child process meanwhile
-        window.db.wait_closed(2.0)  # a remote database's ssh, closed on a thread
+        window.wait_closed(2.0)  # remote databases' ssh, closed on threads
         if demo is not None:
             demo.cleanup()
         quitter.close()

@@ -1,4 +1,8 @@
-"""The main window: menus, tabs, status bar, drag-and-drop and the messages about the file."""
+"""The main window: menus, tabs, status bar, drag-and-drop and the messages about the file.
+
+It holds one database or several side by side (issue #17; `window_databases`): each has
+its own tab set (`workspace`), and `db`, `tabs`, `audit`, `usage`, ... are the current
+one's, of which the title, status bar and banner speak."""
 
 from __future__ import annotations
 
@@ -33,18 +37,20 @@ from shepherd_store.policy import load_policy
 from shepherd_store.remote import looks_remote
 
 from . import __version__
-from .audit_view import AuditTab
 from .cooldown_tab import CooldownTab
 from .database import Database
+from .database_switcher import DatabaseSwitcher
 from .icons import app_icon
-from .lazy_tabs import LazyTabs
 from .recovery_tab import RecoveryTab
 from .remote_connection import RemoteConnection
-from .remote_window import ConnectionBanner, OpenRemoteDialog, remember_remote
+from .remote_window import OpenRemoteDialog
 from .snapshot_tab import SnapshotTab
+from .usage_side_by_side import UsageSideBySide
 from .usage_tab import UsageTab
 from .widgets import ask_yes
+from .window_databases import WindowDatabases
 from .window_parts import Banner, WindowStatus, first_run_page
+from .workspace import Workspace
 
 MAX_RECENT = 8
 TAB_USAGE, TAB_COOLDOWNS, TAB_RECOVERY = 1, 2, 3  # the tabs' places (the audit log is 0)
@@ -56,13 +62,17 @@ SHORTCUTS = (
     ("Ctrl+E", "Audit log: sessions ⇄ all events; Cooldowns: extend the selected"),
     ("Ctrl+C", "Copy the selected rows"),
     ("Ctrl+1 … Ctrl+4", "Switch tabs"),
+    ("Ctrl+W", "Close the database shown (when several are open)"),
+    ("Alt+1 … Alt+9", "Show the first … ninth open database"),
+    ("Ctrl+PgDown/PgUp", "Show the next / previous open database"),
+    ("Alt+0", "Usage of every open database side by side"),
     ("Ctrl+Shift+R", "Toggle read-only mode"),
     ("Ctrl+Q", "Quit"),
 )
 
 
-class MainWindow(QMainWindow):
-    """The inspector's window over one `Database`."""
+class MainWindow(WindowDatabases, QMainWindow):
+    """The inspector's window over one `Database`, or several side by side."""
 
     demoRequested = Signal()
 
@@ -71,25 +81,29 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
-        self.db = db or Database(self)
         self.settings = QSettings("Shepherd", "shepherd-inspector")
-        self.tabs = LazyTabs(self)
-        self.tabs.setObjectName("tabs")
-        self.tabs.setDocumentMode(True)
-        self.audit = AuditTab(self.db, self.tabs)
-        self.tabs.add_page(self.audit, "Audit log", "Every event the service wrote, newest first")
-        self._add_tabs()
+        self.side_by_side: UsageSideBySide | None = None
+        self._closed_dbs: list[Database] = []  # closed remote ones may still be ending
+        self._closed_remotes: list[RemoteConnection] = []
+        self.workspace = Workspace(self)
+        first = self.workspace.add(db or Database(self))
         self.banner = Banner(self)
         self.banner_text, self.banner_demo = self.banner.text, self.banner.demo
         self.banner.openRequested.connect(self.choose_file)
         self.banner.demoRequested.connect(self.demoRequested.emit)
+        self.switcher = DatabaseSwitcher(self)
+        self.switcher.setVisible(False)
+        self.switcher.chosen.connect(self.show_database)
+        self.switcher.sideBySideChosen.connect(self.show_side_by_side)
+        self.switcher.closeRequested.connect(self._close_at)
+        self.switcher.addRequested.connect(self.choose_add_file)
+        self.switcher.addRemoteRequested.connect(self.choose_add_remote)
         main = QWidget(self)
         layout = QVBoxLayout(main)
         layout.setContentsMargins(6, 6, 6, 0)
+        layout.addWidget(self.switcher)
         layout.addWidget(self.banner)
-        self.connection_banner = ConnectionBanner(self.db, self)
-        layout.addWidget(self.connection_banner)
-        layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.workspace, 1)
         self.pages = QStackedWidget(self)
         self.pages.setObjectName("pages")
         self.first_run = first_run_page(self, self.choose_file, self.demoRequested.emit)
@@ -101,16 +115,15 @@ class MainWindow(QMainWindow):
         self.status_layout, self.status_access = self.status.layout_label, self.status.access
         self.status_changed, self.status_demo_clock = self.status.changed, self.status.demo_clock
         self._build_menus()
-        self.db.opened.connect(self._on_opened)
-        self.db.failed.connect(self._on_failed)
-        self.db.stateChanged.connect(self._update_status)
-        self.db.connectionChanged.connect(self._update_status)
+        self._attach(first)
         self._clock = QTimer(self)  # keeps "changed 5 s ago" true without any reads
         self._clock.setInterval(5000)
         self._clock.timeout.connect(self._update_status)
         self._clock.start()
         self._fit_to_screen()
         self.tabs.built.connect(self._restore_views)
+        self.workspace.slotBuilt.connect(self._on_slot_built)
+        self.workspace.shown.connect(self._on_shown)
         self.restore_settings()
         self._update_status()
 
@@ -124,19 +137,6 @@ class MainWindow(QMainWindow):
             width = min(width, int(screen.width() * 0.92))
             height = min(height, int(screen.height() * 0.9))
         self.resize(width, height)
-
-    def _add_tabs(self) -> None:
-        """The other views' tabs, in reading order (each module owns its view), each built
-        the first time it is shown or asked for: the window's first page does not wait for
-        them."""
-        db = self.db
-        self.tabs.add_lazy(lambda parent: UsageTab(db, parent), "Usage",
-                           "Play time per entry and day, with the daily limits")
-        self.tabs.add_lazy(lambda parent: CooldownTab(db, parent), "Cooldowns",
-                           "Every entry's cooldown, and manual changes")
-        self.tabs.add_lazy(lambda parent: RecoveryTab(db, parent), "Recovery",
-                           "The service's runs, the play its crashes lost and its repair, "
-                           "and the saved snapshot")
 
     @property
     def usage(self) -> UsageTab:
@@ -171,6 +171,16 @@ class MainWindow(QMainWindow):
         self.recent_menu = QMenu("Open &Recent", self)
         self.recent_menu.setObjectName("recentMenu")
         file_menu.addMenu(self.recent_menu)
+        self._action(file_menu, "&Add Database…", self.choose_add_file, None,
+                     "actionAddDatabase").setToolTip("Open a database beside the ones open")
+        self._action(file_menu, "Add Remote Data&base…", self.choose_add_remote, None,
+                     "actionAddRemoteDatabase").setToolTip(
+            "Open a database on another computer beside the ones open")
+        self.action_close_db = self._action(file_menu, "&Close Database", self.close_database,
+                                            "Ctrl+W", "actionCloseDatabase")
+        self.action_close_db.setToolTip("Close the database shown (one always stays open)")
+        self.action_close_db.setEnabled(False)
+        file_menu.addSeparator()
         self.action_reload = self._action(file_menu, "&Reload", self.reload, "F5", "actionReload")
         self.action_read_only = self._action(file_menu, "Read-&only", None, "Ctrl+Shift+R",
                                              "actionReadOnly")
@@ -183,9 +193,10 @@ class MainWindow(QMainWindow):
         view = self.menuBar().addMenu("&View")
         for i in range(self.tabs.count()):
             self._action(view, self.tabs.tabText(i), lambda _c=False, i=i:
-                         self.tabs.setCurrentIndex(i), f"Ctrl+{i + 1}", f"actionTab{i + 1}")
+                         self.show_tab(i), f"Ctrl+{i + 1}", f"actionTab{i + 1}")
         self._action(view, "&Find in Audit Log", self.focus_search, QKeySequence.StandardKey.Find,
                      "actionFind")
+        self._database_actions(view)
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&Keyboard Shortcuts", self.show_shortcuts, None,
                      "actionShortcuts")
@@ -210,8 +221,15 @@ class MainWindow(QMainWindow):
         """Open a database; a failure is shown in the window, never raised. An `ssh://`
         address connects in the background and opens read-only."""
         if isinstance(path, str) and looks_remote(path):
+            if (found := self.workspace.slot_at(path)) not in (None, self.workspace.current):
+                self.show_database(found)  # open already, beside this one
+                return True
             self.action_read_only.setChecked(True)
             return self.db.open_remote(path, read_only=True)
+        if (found := self.workspace.slot_at(str(Path(path).expanduser().absolute()))) not in (
+                None, self.workspace.current):
+            self.show_database(found)
+            return True
         if read_only is not None:
             self.action_read_only.setChecked(read_only)
         ok = self.db.open(path, read_only=self.action_read_only.isChecked())
@@ -219,11 +237,16 @@ class MainWindow(QMainWindow):
             self._remember(Path(path))
         return ok
 
-    def choose_file(self) -> None:
+    def ask_database_file(self) -> str:
+        """A database file the person chooses ("" when they cancel)."""
         start = str(self.db.path.parent) if self.db.path else str(candidate_paths()[-1].parent)
         path, _ = QFileDialog.getOpenFileName(
             self, "Open a Shepherd database", start,
             "SQLite databases (*.db *.sqlite *.sqlite3);;All files (*)")
+        return path
+
+    def choose_file(self) -> None:
+        path = self.ask_database_file()
         if path:
             self.open_path(path)
 
@@ -280,27 +303,9 @@ class MainWindow(QMainWindow):
             self.db.reload()
 
     def focus_search(self) -> None:
+        self.show_database(self.workspace.current)
         self.tabs.setCurrentWidget(self.audit)
         self.audit.focus_search()
-
-    def show_message(self, text: str, *, offer_demo: bool = False) -> None:
-        """Say what is wrong (plain text) above the tabs; the rest keeps working."""
-        self.banner.say(text, offer_demo=offer_demo)
-
-    def _on_opened(self) -> None:
-        if self.db.url is not None:
-            self._remember(self.db.url)
-            remember_remote(self.settings, self.db.url)
-        self.status.forget_journal()
-        self.pages.setCurrentIndex(0)
-        self.banner.setVisible(False)
-        self._update_status()
-
-    def _on_failed(self, message: str) -> None:
-        self.pages.setCurrentIndex(0)
-        if self.db.remote is None or self.db.remote.state != "failed":
-            self.show_message(message)  # (a connection's failure: its own banner says it)
-        self._update_status()
 
     # --- recent files --------------------------------------------------------------------
 
@@ -334,6 +339,10 @@ class MainWindow(QMainWindow):
             title = f"{db.remote.url.path.rpartition('/')[2]} on {db.remote.host} — {title}"
         elif db.path is not None:
             title = f"{db.path.name} — {title}"
+        slots = self.workspace.slots
+        if len(slots) > 1 and db.location is not None:  # named as the switcher names it
+            title = f"{self.database_names()[slots.index(self.workspace.current)]} — " \
+                    "Shepherd Inspector"
         self.setWindowTitle(title)
         self.status.refresh()
 
@@ -386,19 +395,22 @@ class MainWindow(QMainWindow):
 
     def save_settings(self) -> None:
         """Remember geometry, tab, splitters, column widths and the views' own state (of the
-        tabs built in this window; the others' stored state stays as it was)."""
+        tabs built in this window; the others' stored state stays as it was), those of the
+        database shown, and the databases open together (`save_databases`)."""
         s = self.settings
         s.setValue("window/geometry", self.saveGeometry())
         s.setValue("window/tab", self.tabs.currentIndex())
-        for splitter in self.findChildren(QSplitter):
+        page = self.workspace.current.page
+        for splitter in page.findChildren(QSplitter):
             if splitter.objectName():
                 s.setValue(f"splitters/{splitter.objectName()}", splitter.saveState())
-        for view in self.findChildren(QTableView):
+        for view in page.findChildren(QTableView):
             if view.objectName():
                 s.setValue(f"columns/{view.objectName()}", view.horizontalHeader().saveState())
         for tab in self.tabs.built_pages():
             if hasattr(tab, "save_settings"):
                 tab.save_settings(s)
+        self.save_databases()
         s.sync()
 
     def restore_settings(self) -> None:
@@ -446,5 +458,6 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_settings()
-        self.db.close()
+        for db in self.all_databases():
+            db.close()
         super().closeEvent(event)

@@ -125,7 +125,8 @@ def first_run_page(parent: QWidget, on_open: Callable[[], None],
 class WindowStatus(QStatusBar):
     """The file, its layout and journal mode, read-only or writable, the last change, and
     the demo's simulated clock while a demo in this process writes the file. For a database
-    on another computer: its address, and whether the connection is up (`connection`)."""
+    on another computer: its address, and whether the connection is up (`connection`).
+    With several databases open, it speaks of the one shown (`set_database`)."""
 
     def __init__(self, db: Database, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -152,6 +153,13 @@ class WindowStatus(QStatusBar):
         self._demo_tick = QTimer(self)  # the demo clock moves a minute a second at 60x
         self._demo_tick.setInterval(1000)
         self._demo_tick.timeout.connect(self.update_demo_clock)
+
+    def set_database(self, db: Database) -> None:
+        """Speak of `db` from now on (another of the window's databases is shown)."""
+        if db is not self._db:
+            self._db = db
+            self._journal = None
+            self.refresh()
 
     def forget_journal(self) -> None:
         """A database was (re)opened, perhaps a replaced file: read its mode again."""
