@@ -15,13 +15,14 @@ hears of it unless the connection was being closed.
 from __future__ import annotations
 
 import collections
+import io
 import logging
 import queue
 import subprocess
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from ..errors import ConnectionLostError, ProtocolError, RemoteTimeoutError, StoreError
 from .codec import decode_value, encode_value
@@ -32,6 +33,8 @@ __all__ = ["Connection", "StartFailed"]
 _LOG = logging.getLogger("shepherd_store.remote")
 #: The longest answer line read (years of usage are a few MB).
 MAX_ANSWER_BYTES = 256 << 20
+#: Bytes the answers' reader asks the pipe for at a time.
+READ_BUFFER = 1 << 16
 #: Lines before the hello that are skipped (a login banner); more means it is not a server.
 MAX_NOISE_LINES = 200
 #: How long closing waits for the remote side to end after its input closed.
@@ -197,8 +200,11 @@ class Connection:
     # --- the reader threads --------------------------------------------------------------
 
     def _read_answers(self) -> None:
-        stdout = self.process.stdout
-        assert stdout is not None
+        assert self.process.stdout is not None
+        # ssh's stdout is unbuffered (bufsize=0): its readline would make a system call per
+        # byte (a year of usage, a line of 680 KB, spent 230 ms in it); a buffer reads at once
+        # what has arrived.
+        stdout = io.BufferedReader(cast(io.RawIOBase, self.process.stdout), READ_BUFFER)
         try:
             while True:
                 line = stdout.readline(MAX_ANSWER_BYTES)
