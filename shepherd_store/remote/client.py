@@ -14,8 +14,8 @@ connection raises `ConnectionLostError` (and calls `on_disconnect(error)`), and
 them off its GUI thread, as it does for long local reads.
 
 Edits need `write=True` here and the remote file writable; each is one request and one
-transaction there, through `overrides.py` (the same expected-value check and trace as a
-local edit; the trace names this side's `user@host`). Each carries an `edit_id`: when a
+transaction there, through `overrides.py` or recovery's repairs (the same checks and trace as
+a local edit; the trace names this side's `user@host`). Each carries an `edit_id`: when a
 call fails with `ConnectionLostError` or `RemoteTimeoutError`, its `edit_id` says which
 edit was in flight, and calling again with that `edit_id` after `reconnect()` applies it
 once (the first outcome is answered if it had been applied).
@@ -26,6 +26,7 @@ the base of `RemoteStore`; here are the reads and the edits.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
@@ -37,7 +38,7 @@ from ..events import AuditEvent
 from ..overrides import CooldownChange
 from ..policy import Policy
 from ..query import AuditFilter, AuditPage
-from ..recovery import RecoveryReport
+from ..recovery import RecoveryFinding, RecoveryReport, RepairResult
 from ..schema import Layout
 from ..sessions import Session, SessionFilter, SessionPage, SessionUpdate
 from ..snapshot import StateSnapshot
@@ -198,13 +199,14 @@ class RemoteStore(RemoteLink):
 
     # --- edits (as `overrides.py`'s) -----------------------------------------------------
 
-    def _edit(self, op: str, args: dict[str, Any], edit_id: str | None) -> Any:
+    def _edit(self, op: str, args: dict[str, Any], edit_id: str | None, *,
+              timeout: float | None = None) -> Any:
         if self.read_only:
             raise ReadOnlyError(f"Cannot change {self.path}: it was opened read-only. "
                                 "Connect with write=True to edit. Nothing was written.",
                                 path=self.path)
         edit_id = edit_id or new_edit_id()
-        return self._call(op, {**args, "edit_id": edit_id}, edit_id=edit_id)
+        return self._call(op, {**args, "edit_id": edit_id}, timeout=timeout, edit_id=edit_id)
 
     def apply_cooldowns(self, changes: Sequence[CooldownChange], *,
                         edit_id: str | None = None) -> dict[str, str | None]:
@@ -253,3 +255,40 @@ class RemoteStore(RemoteLink):
     def delete_snapshot(self, *, expected: str | None, edit_id: str | None = None) -> None:
         """`overrides.delete_snapshot` there."""
         self._edit("delete_snapshot", {"expected": expected}, edit_id)
+
+    # --- repairs (as `recovery`'s) -------------------------------------------------------
+
+    def repair(self, session_id: str, *, seconds: int | None = None, cooldown: bool = False,
+               policy: Policy | None = None, finding: RecoveryFinding | None = None,
+               report: RecoveryReport | None = None,
+               edit_id: str | None = None) -> RepairResult:
+        """`recovery.repair` there, in one transaction with its checks (refused with
+        `RecoveryConflict` as locally). `report` (as `recover` answered it) goes with only
+        what the repair reads of it: the id read up to, and the session's run and finding;
+        without it, the scan is made there. Its "now" is the remote computer's."""
+        return expect(self._edit("repair", {
+            "session_id": session_id, "seconds": seconds, "cooldown": cooldown,
+            "policy": policy, "finding": finding,
+            "report": None if report is None else _about_session(report, session_id)},
+            edit_id, timeout=self.scan_timeout), RepairResult, "repair")
+
+    def repair_usage_lost(self, finding: RecoveryFinding, *,
+                          edit_id: str | None = None) -> RepairResult:
+        """`recovery.repair_usage_lost` there."""
+        return expect(self._edit("repair_usage_lost", {"finding": finding}, edit_id),
+                      RepairResult, "repair_usage_lost")
+
+    def repair_cooldown(self, finding: RecoveryFinding, *,
+                        edit_id: str | None = None) -> RepairResult:
+        """`recovery.repair_cooldown` there."""
+        return expect(self._edit("repair_cooldown", {"finding": finding}, edit_id),
+                      RepairResult, "repair_cooldown")
+
+
+def _about_session(report: RecoveryReport, session_id: str) -> RecoveryReport:
+    """`report` with only the run holding `session_id` and its findings (all `repair` reads
+    of a report, with `last_id`): the rest of a long log's runs need not cross again."""
+    return dataclasses.replace(
+        report, runs=tuple(r for r in report.runs
+                           if any(s.session_id == session_id for s in r.sessions)),
+        findings=tuple(f for f in report.findings if f.session_id == session_id), notes=())

@@ -3,10 +3,10 @@
 Only the library's own records cross, each by name from one registry (`RECORDS`): audit
 events (the stored texts and the decoded event, exactly as the local store gives them),
 filters, pages, usage and cooldown records, change tokens, snapshots, override records,
-recovery reports, check reports, policies. A record is `{"$": "Name", "f": {field: value}}`,
-built field by field from its dataclass, so a field added to a record crosses without a
-codec to update, and `schema_digest` (the records' names and fields) tells two libraries
-whose records differ apart at the handshake.
+recovery reports and repair results, check reports, policies. A record is
+`{"$": "Name", "f": {field: value}}`, built field by field from its dataclass, so a field
+added to a record crosses without a codec to update, and `schema_digest` (the records'
+names and fields) tells two libraries whose records differ apart at the handshake.
 
 The JSON types stand for themselves (a list is a list); everything else is tagged:
 `{"$dt": iso}` an aware or naive datetime (its offset kept), `{"$date": "YYYY-MM-DD"}`,
@@ -41,7 +41,7 @@ from ..events import EVENT_TYPES, REASON_TYPES, AuditEvent, UnknownEvent
 from ..overrides import CooldownChange
 from ..policy import Policy, PolicyEntry
 from ..query import AuditFilter, AuditPage
-from ..recovery import RecoveredSession, RecoveryFinding, RecoveryReport, Run
+from ..recovery import RecoveredSession, RecoveryFinding, RecoveryReport, RepairResult, Run
 from ..schema import Layout
 from ..sessions import Session, SessionFilter, SessionPage, SessionUpdate
 from ..snapshot import SessionSnapshot, StateSnapshot
@@ -54,7 +54,7 @@ _RECORD_TYPES: tuple[type[Any], ...] = (
     AuditEvent, *EVENT_TYPES.values(), UnknownEvent, *REASON_TYPES.values(), AuditFilter,
     AuditPage, UsageRecord, CooldownRecord, ChangeToken, OverrideRecord, StateSnapshot,
     SessionSnapshot, CooldownChange, RecoveryReport, Run, RecoveredSession, RecoveryFinding,
-    CheckReport, RowProblem, Policy, PolicyEntry, Session, SessionFilter, SessionPage,
+    RepairResult, CheckReport, RowProblem, Policy, PolicyEntry, Session, SessionFilter, SessionPage,
     SessionUpdate)
 RECORDS: dict[str, type[Any]] = {cls.__name__: cls for cls in _RECORD_TYPES}
 #: Every enumeration that may cross, by class name.

@@ -1,6 +1,7 @@
 """What a client may ask the server: each request is one call of the library's bounded reads
 (keyset pages, short statements), one check or recovery scan (series of short statements),
-or one edit (one transaction). Arguments are checked by name and type before anything runs.
+or one edit (one transaction: an override, or one of recovery's repairs). Arguments are
+checked by name and type before anything runs.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ..errors import ProtocolError, ReadOnlyError
 from ..overrides import CooldownChange
 from ..policy import Policy
 from ..query import AuditFilter
+from ..recovery import RecoveryFinding, RecoveryReport
 from ..sessions import Session as StoredSession
 from ..sessions import SessionFilter
 from ..snapshot import StateSnapshot
@@ -160,6 +162,11 @@ _EDIT_ARGS: dict[str, dict[str, tuple[type[Any], ...]]] = {
     "save_snapshot_text": {"text": (str,), "expected": _STR},
     "clear_active_session": {"expected": _STR, "now": (datetime, NONE)},
     "delete_snapshot": {"expected": _STR},
+    "repair": {"session_id": (str,), "seconds": (int, NONE), "cooldown": (bool,),
+               "policy": (Policy, NONE), "finding": (RecoveryFinding, NONE),
+               "report": (RecoveryReport, NONE)},
+    "repair_usage_lost": {"finding": (RecoveryFinding,)},
+    "repair_cooldown": {"finding": (RecoveryFinding,)},
 }
 
 
