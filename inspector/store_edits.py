@@ -5,8 +5,9 @@ with the store it is handed. A local edit is `shepherd_store.overrides`' (or rec
 function on the short-lived writable `SqliteStore`, exactly as before. A remote edit is
 handed a `RemoteEdit`: the `RemoteStore` and the id of this one edit, so that sending it
 again after a dropped connection applies it at most once (the server answers the first
-outcome). The same confirmations, conflicts (`OverrideConflict` keeps `.conflicts` and
-`.current`) and errors reach the view either way.
+outcome); a repair is recovery's, run there in one transaction. The same confirmations,
+conflicts (`OverrideConflict` keeps `.conflicts` and `.current`, `RecoveryConflict` its
+`.reason`) and errors reach the view either way.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from shepherd_store import SqliteStore, StoreError, overrides
+from shepherd_store import SqliteStore, overrides
 from shepherd_store.overrides import CooldownChange
 from shepherd_store.recovery import RepairResult
 from shepherd_store.recovery import repair as local_repair
@@ -79,14 +80,7 @@ def add_usage(store: EditTarget, entry_id: str, day: date, seconds: int, *,
 
 
 def repair(store: EditTarget, session_id: str, **options: Any) -> RepairResult:
-    """`recovery.repair` of a local database. The remote protocol has no repair (its
-    read-ahead and checks run inside the one transaction there), so a remote database is
-    refused with what to do instead; nothing is written."""
+    """`recovery.repair` (`options` as its): refused with `RecoveryConflict` as locally."""
     if isinstance(store, RemoteEdit):
-        url = store.store.url
-        raise StoreError(
-            f"Repairs are not sent over the connection to {url.host}: nothing was written. "
-            f"Run `shepherd-store --db {url.path} recovery fix {session_id}` on {url.host} "
-            "(it shows the same finding and writes the same repair there).",
-            path=store.store.path)
+        return store.store.repair(session_id, edit_id=store.edit_id, **options)
     return local_repair(store, session_id, **options)

@@ -6,8 +6,8 @@
 The library's `recovery` module does the work; this module parses arguments and prints, with
 the conventions of `cli_common` (local times, plain lines to a pipe, tables fitted to a terminal).
 `cli.build_parser` registers the commands with `add_commands`, and `snapshot diagnose` adds
-`diagnose_findings` to its own. On a database on another computer the scan runs there
-(`RemoteStore.recover`); `recovery fix` is not available there yet.
+`diagnose_findings` to its own. On a database on another computer the scan and the repair
+run there (`RemoteStore.recover`, `RemoteStore.repair`, the latter with --write).
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from .cli_common import (
     CliError,
     Output,
     ProgressLine,
+    _edit,
     _labels,
     _open_read,
-    _open_write_local,
+    _open_write,
     _policy,
-    remote_address,
 )
 from .cli_text import WHEN_HELP, Column, render_table, sanitize, wrap
 from .describe import entry_name, format_duration, format_local, format_stored_time
@@ -243,21 +243,17 @@ def _local(value: datetime | None) -> str:
 
 
 def cmd_recovery_fix(args: argparse.Namespace, out: Output) -> int:
-    """`recovery fix SESSION`: `recovery.repair`, saying what it wrote."""
-    from .recovery import RecoveryConflict, recover, repair
+    """`recovery fix SESSION`: `recovery.repair` (run there on a database on another
+    computer, sent once more after a dropped connection), saying what it wrote."""
+    from .recovery import RecoveryConflict, repair
 
-    address = remote_address(args)
-    if address is not None:  # (the remote side has no repair of its own yet)
-        from .cli_remote import not_available_remotely
-
-        raise not_available_remotely(address, "recovery fix")
     policy = _policy(args)
     if args.cooldown and policy is None:
         raise CliError("--cooldown needs the policy's cooldown: give --config POLICY.toml.",
                        EXIT_USAGE)
     progress = ProgressLine(out.progress, "Reading the audit log…")
-    with _open_write_local(args) as store:
-        report = recover(store, policy, now=local_now(), progress=progress)
+    with _open_write(args) as store:
+        report = _recover(store, policy, now=local_now(), progress=progress)
         progress.clear()
         session_id = _resolve(report, args.session)
         finding = report.finding(session_id)
@@ -268,8 +264,13 @@ def cmd_recovery_fix(args: argparse.Namespace, out: Output) -> int:
                                "service never came back): give --seconds N.", EXIT_USAGE)
             seconds = finding.max_seconds
         try:
-            result = repair(store, session_id, seconds=seconds, cooldown=args.cooldown,
-                            policy=policy, report=report, finding=finding)
+            result = _edit(
+                store, lambda s: repair(s, session_id, seconds=seconds, cooldown=args.cooldown,
+                                        policy=policy, report=report, finding=finding),
+                lambda r, edit_id: r.repair(session_id, seconds=seconds,
+                                            cooldown=args.cooldown, policy=policy,
+                                            report=report, finding=finding, edit_id=edit_id),
+                see="recovery")
         except RecoveryConflict as exc:
             if exc.reason == "unknown":
                 raise CliError(str(exc), EXIT_USAGE) from None

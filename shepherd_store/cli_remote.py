@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import shlex
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -26,9 +25,9 @@ from .errors import (
     RemoteTimeoutError,
     RemoteUrlError,
 )
-from .remote import RemoteStore, new_edit_id, parse_url
+from .remote import RemoteStore, new_edit_id
 
-__all__ = ["RECONNECT_ATTEMPTS", "not_available_remotely", "open_remote", "remote_edit"]
+__all__ = ["RECONNECT_ATTEMPTS", "open_remote", "remote_edit"]
 
 T = TypeVar("T")
 #: Connections tried after one dropped mid-edit, before the edit is given up as unknown.
@@ -90,19 +89,6 @@ def _unknown(store: RemoteStore, exc: Exception, see: str) -> CliError:
     """An edit whose outcome is not known: what happened, and how to see the value."""
     return CliError(f"{_without_advice(exc)} The edit may or may not have been applied: see "
                     f"with `shepherd-store --db {store.path} {see}`.", EXIT_ERROR)
-
-
-def not_available_remotely(address: str, command: str) -> CliError:
-    """The refusal of a command that cannot change a database on another computer yet."""
-    try:
-        url = parse_url(address)
-        port = "" if url.port is None else f"-p {url.port} "
-        there = (f"ssh {port}{url.destination} shepherd-store --db {shlex.quote(url.path)} "
-                 f"{command}")
-    except RemoteUrlError:
-        there = f"shepherd-store --db PATH {command}"
-    return CliError(f"`{command}` is not available remotely yet ({address}): run it on that "
-                    f"computer, for example `{there} ...`. Nothing was written.", EXIT_USAGE)
 
 
 def _without_advice(exc: Exception) -> str:

@@ -1,7 +1,7 @@
 """`shepherd-store --db ssh://...`: every reading command prints, byte for byte, what it
 prints on the same file locally (copies of the Rust fixtures and a seed database, through
 the real sshd of tests/sshd.py); the edits need --write and print and store what the local
-ones do; `recovery fix` says it is not available remotely; a bad address, an unreachable
+ones do (`recovery fix`: tests/test_remote_repair.py); a bad address, an unreachable
 computer and a missing library are said with the exit status of the local equivalent;
 `serve --stdio` is the other end; and a local command never imports the remote package.
 """
@@ -180,17 +180,14 @@ def test_a_refused_edit_is_refused_as_locally(tmp_path: Path, sshd: Sshd,
 
 
 @pytest.mark.usefixtures("remote_env")
-def test_recovery_fix_is_not_available_remotely_yet(tmp_path: Path, sshd: Sshd,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_recovery_fix_remotely_needs_write(tmp_path: Path, sshd: Sshd,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
     path = copy_fixture(tmp_path, "rust-crash-restarted.db")
     before = digest(path)
-    for extra in ((), ("--write",)):
-        status, out, err = run(capsys, "--db", sshd.url(path), "recovery", "fix", "0f8ce7eb",
-                               *extra)
-        assert (status, out) == (2, "")
-        assert "`recovery fix` is not available remotely yet" in err
-        assert "Nothing was written." in err
-    assert digest(path) == before
+    status, out, err = run(capsys, "--db", sshd.url(path), "recovery", "fix", "0f8ce7eb")
+    assert (status, out) == (3, "")
+    assert "unless the command is given --write" in err and "Nothing was written." in err
+    assert digest(path) == before  # (with --write: tests/test_remote_repair.py)
 
 
 # --- connecting --------------------------------------------------------------------------------

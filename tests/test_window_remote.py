@@ -27,7 +27,7 @@ from inspector import workers
 from inspector.main_window import MainWindow
 from inspector.remote_window import recent_remotes
 from inspector.store_edits import repair
-from shepherd_store import AuditEvent, ReadOnlyError, SqliteStore, StoreError
+from shepherd_store import AuditEvent, ReadOnlyError, RecoveryConflict, SqliteStore
 from shepherd_store.events import ServiceStarted
 from shepherd_store.remote.launch import library_zip
 from shepherd_store.timefmt import local_now
@@ -169,7 +169,7 @@ def test_a_remote_database_is_read_only_until_edits_are_allowed(
         close_window(window)
 
 
-def test_snapshot_edits_go_through_and_repairs_say_where_to_run_them(
+def test_snapshot_edits_and_repairs_go_through(
         qtbot: Any, tmp_path: Path, sshd: Sshd, monkeypatch: pytest.MonkeyPatch) -> None:
     path = copy_fixture(tmp_path, "rust-v0.db")
     window = remote_window(qtbot, sshd, path)
@@ -189,8 +189,9 @@ def test_snapshot_edits_go_through_and_repairs_say_where_to_run_them(
             trace = local.list_overrides()[0].change
         assert stored is not None and stored.active_session is None
         assert trace.what == "snapshot" and "tester@laptop" in trace.user
-        with pytest.raises(StoreError, match="recovery fix"):
-            window.db.write(lambda store: repair(store, "0123"))
+        with pytest.raises(RecoveryConflict, match="not an interrupted session") as refused:
+            window.db.write(lambda store: repair(store, "0123"))  # (test_remote_repair.py)
+        assert refused.value.reason == "unknown"  # asked there, refused as locally
     finally:
         close_window(window)
 
