@@ -144,7 +144,8 @@ def test_a_request_that_takes_too_long_times_out_and_the_connection_carries_on(
         with pytest.raises(RemoteTimeoutError,
                            match=r"did not answer all_cooldowns within 0\.5 s"):
             remote.all_cooldowns()
-        assert time.monotonic() - started < 2
+        # It gave up at its own timeout, not after the remote side's 5 s wait for the lock.
+        assert time.monotonic() - started < 4.5
     finally:
         lock.release()
     assert len(remote.all_cooldowns()) == 2 and remote.connected
