@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -122,6 +123,22 @@ def first_run_page(parent: QWidget, on_open: Callable[[], None],
     return page
 
 
+class ElidedLabel(QLabel):
+    """A label that gives way when space is short: its text elided in the middle (a path's
+    folder goes before its file name), all of it in `text()` and the tooltip."""
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(60, super().minimumSizeHint().height())
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        rect = self.contentsRect()
+        shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideMiddle,
+                                              rect.width())
+        painter = QPainter(self)
+        self.style().drawItemText(painter, rect, int(self.alignment()), self.palette(),
+                                  self.isEnabled(), shown, self.foregroundRole())
+
+
 class WindowStatus(QStatusBar):
     """The file, its layout and journal mode, read-only or writable, the last change, and
     the demo's simulated clock while a demo in this process writes the file. For a database
@@ -135,7 +152,9 @@ class WindowStatus(QStatusBar):
         # The journal mode of the open store, read once per opened database: the status bar
         # is updated after every commit, and a PRAGMA per commit is a read on the GUI thread.
         self._journal: tuple[SqliteStore, str] | None = None
-        self.path = plain_label(self, "statusPath")
+        self.path = ElidedLabel(self)  # a long address gives way to the facts beside it
+        self.path.setObjectName("statusPath")
+        self.path.setTextFormat(Qt.TextFormat.PlainText)
         self.layout_label = plain_label(self, "statusLayout")
         self.access = plain_label(self, "statusAccess")
         self.changed = plain_label(self, "statusChanged")

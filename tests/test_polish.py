@@ -158,3 +158,24 @@ def test_starts_inside_a_small_laptop_screen_and_at_high_dpi(tmp_path: Path) -> 
         assert width <= screen_w and height <= screen_h, out
         assert width >= 800 and height >= 500, out
         assert float(out[4]) == dpr
+
+
+def test_a_long_address_gives_way_to_the_status_facts(qtbot, rust_v0: Path,
+                                                      tmp_path: Path) -> None:
+    # Found: a long path (or ssh:// address) in the status bar widened the window past
+    # 1280 and squeezed "reconnecting to 127.0.0.1" to "reconnecting to 127.0.0".
+    folder = tmp_path / ("a-long-folder-name-for-the-childs-computer-" * 4)
+    folder.mkdir()
+    path = folder / "shepherdd.db"
+    path.write_bytes(rust_v0.read_bytes())
+    window = open_window(path, read_only=True)
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitUntil(lambda: window.audit.model.rowCount() > 0)
+    status = window.status
+    assert window.width() == 1280
+    assert status.path.text() == str(path) and status.path.toolTip() == str(path)
+    for label in (status.layout_label, status.access, status.changed):
+        assert label.width() >= label.sizeHint().width(), label.objectName()
+    assert status.path.width() < status.path.sizeHint().width()  # it is the one elided
