@@ -18,7 +18,7 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO, TypeVar, cast
@@ -276,10 +276,19 @@ def _load_config(args: argparse.Namespace) -> Policy | None:
         raise CliError(f"--config: {exc}", EXIT_USAGE) from None
 
 
-def _labels(store: CliStore, policy: Policy | None) -> dict[str, str]:
+def _labels(store: CliStore, policy: Policy | None, entries: Collection[str] | None = None,
+            *, upto: int | None = None) -> dict[str, str]:
     """Entry labels for `entry_name`, the one rule every command names entries by: the
-    policy's (--config) over the newest the log recorded."""
-    labels = store.entry_labels()
+    policy's (--config) over the newest the log recorded.
+
+    With `entries`, a local store looks up only those the policy does not name, newest
+    first as the log stood at id `upto` (`SqliteStore.entry_labels`); a remote one answers
+    every label."""
+    if entries is None or not isinstance(store, SqliteStore):
+        labels = store.entry_labels()
+    else:
+        named = {} if policy is None else policy.entries
+        labels = store.entry_labels([e for e in entries if e not in named], upto=upto)
     if policy is not None:
         labels.update({e.id: e.label for e in policy.entries.values()})
     return labels
