@@ -1,5 +1,5 @@
-"""Edits made from another computer: the manual overrides of `overrides.py`, each applied at
-most once however often it is sent.
+"""Edits made from another computer: the manual overrides of `overrides.py` and recovery's
+repairs, each applied at most once however often it is sent.
 
 Each edit carries an `edit_id` the client made. The edit runs through the same override
 function as a local one (one transaction: the expected-value check, the write, the trace),
