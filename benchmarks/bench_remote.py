@@ -21,7 +21,8 @@ ssh and it and holds every chunk 50 ms each way (a 100 ms round trip). Over that
   table names entries, and their labels are read from the whole log either way);
 - the window (`inspector.app.open_window(ssh://...)`, in a fresh process): the first page
   of the event log painted, from opening (information: ssh login included) and from the
-  moment it is connected (<= 400 ms); the Usage tab shown with a year (<= 600 ms).
+  moment it is connected (<= 400 ms); the Usage tab shown with its own range, then a year
+  picked in it (<= 600 ms each).
 
 Then the same figures with no delay added (information).
 
@@ -183,8 +184,8 @@ def cli_audit(link: Link, *, local: bool = False) -> tuple[float | None, float |
 
 def window_child(address: str, warmup: str) -> None:
     """In a fresh process: open the window on `address`, time the event log's first paint
-    with rows (from opening, and from connected), then the Usage tab shown with a year;
-    print a JSON line."""
+    with rows (from opening, and from connected), then the Usage tab shown with its own
+    range and a year picked in it; print a JSON line."""
     from PySide6.QtCore import QEvent, QObject
     from PySide6.QtWidgets import QApplication
 
@@ -228,17 +229,25 @@ def window_child(address: str, warmup: str) -> None:
     connected = time.perf_counter()
     spin(lambda: "t" in painted)
     out: dict[str, float | None] = {"first_paint_ms": None, "after_connect_ms": None,
-                                    "usage_ms": None}
+                                    "usage_shown_ms": None, "usage_ms": None}
     if "t" in painted:
         out["first_paint_ms"] = (painted["t"] - start) * 1000
         out["after_connect_ms"] = (painted["t"] - connected) * 1000
     workers.wait_all()
+    # The Usage tab as a person meets it: chosen, built, its range read and painted; then a
+    # year picked in it (one read each: picking the year while the tab's own first read is
+    # under way measured two reads one after the other).
     start = time.perf_counter()
     tab = window.usage
     window.tabs.setCurrentWidget(tab)
+    if spin(lambda: tab.daily is not None and not tab._loading):
+        tab.repaint()
+        out["usage_shown_ms"] = (time.perf_counter() - start) * 1000
+    workers.wait_all()
+    start = time.perf_counter()
     tab.set_range(Preset.YEAR)
     if spin(lambda: tab.daily is not None and tab.daily.range.days >= 365
-            and tab.model.rowCount() > 0):
+            and not tab._loading and tab.model.rowCount() > 0):
         tab.repaint()
         out["usage_ms"] = (time.perf_counter() - start) * 1000
     workers.wait_all()
@@ -341,8 +350,10 @@ def measure(report: Report, link: Link, runs: int, label: str, goals: bool) -> N
         "first_paint_ms"), None, f"{note}; ssh login included")
     figure("window: first page of the event log painted, from connected", window_figure(
         "after_connect_ms"), FIRST_PAGE_GOAL_MS, note)
-    figure("window: the Usage tab shown with a year", window_figure("usage_ms"),
+    figure("window: the Usage tab shown (its own range)", window_figure("usage_shown_ms"),
            USAGE_GOAL_MS, f"{note}; from choosing the tab to its data read and painted")
+    figure("window: a year picked in the Usage tab", window_figure("usage_ms"),
+           USAGE_GOAL_MS, f"{note}; from picking it to its data read and painted")
 
 
 def main() -> int:
