@@ -1,5 +1,8 @@
 """`shepherd-store audit --json` streams: time to the first line and peak memory of the whole
-export, on 10,000- and 1,000,000-event databases in both layouts, each beside its goal.
+export, on 10,000- and 1,000,000-event databases in both layouts, each beside its goal; and
+the table's first row (`audit --limit 20` and plain `audit`, to a pipe) on the large one,
+beside the `--json` first line of the same run (issue 14: the table names entries by their
+labels, which it once read from the whole log before the first row).
 
 The command runs in a subprocess as a user runs it (the console script); the first line is
 timed from the moment the process is started. Bytecode is cached (in bench-data/, as after
@@ -40,13 +43,16 @@ FIRST_LINE_GOAL_MS = 100.0
 FLAT_GOAL_MB = 10.0
 PEAK_RSS = Path(__file__).resolve().parent / "_peak_rss.py"
 REPORT = Report("bench_cli")
+JSON = ("--json",)
+#: The table's commands measured beside `--json`.
+TABLES = {"audit --limit 20": ("--limit", "20"), "plain audit": ()}
 
 
-def command(db: Path) -> list[str]:
-    """The export as a user types it: the installed console script when there is one."""
+def command(db: Path, args: tuple[str, ...] = JSON) -> list[str]:
+    """`audit` as a user types it: the installed console script when there is one."""
     script = Path(sys.executable).parent / "shepherd-store"
     head = [str(script)] if script.exists() else [sys.executable, "-m", "shepherd_store"]
-    return [*head, "--db", str(db), "audit", "--json"]
+    return [*head, "--db", str(db), "audit", *args]
 
 
 def child_env(cached: bool) -> dict[str, str]:
@@ -60,18 +66,24 @@ def child_env(cached: bool) -> dict[str, str]:
     return env
 
 
-def first_line_ms(db: Path, *, cached: bool) -> float | None:
-    """Milliseconds from starting the process to reading its first complete line (None: the
-    line was not an event, so nothing was measured)."""
+def first_line_ms(db: Path, *, cached: bool, args: tuple[str, ...] = JSON) -> float | None:
+    """Milliseconds from starting the process to reading its first complete event line
+    (a table's: its first row, after the header; None: the line was not an event, so
+    nothing was measured)."""
     env = child_env(cached)
     start = time.perf_counter()
-    proc = subprocess.Popen(command(db), stdout=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(command(db, args), stdout=subprocess.PIPE, env=env)
     assert proc.stdout is not None
     line = proc.stdout.readline()
+    table = "--json" not in args
+    if table and line.split()[:1] == [b"ID"]:
+        line = proc.stdout.readline()
     elapsed = (time.perf_counter() - start) * 1000
     proc.kill()
     proc.wait()
-    if not line.startswith(b'{"id": '):
+    cells = line.split()
+    event = cells[0].isdigit() if table and cells else line.startswith(b'{"id": ')
+    if not event:
         print(f"  !! unexpected first line: {line[:200]!r}", file=sys.stderr)
         return None
     return elapsed
@@ -155,9 +167,11 @@ def bench(layout: str, small: int, large: int, runs: int) -> None:
     peaks: dict[int, float | None] = {}
     for n, db in dbs.items():
         size = f"{layout}, {n:,} events"
-        REPORT.check(f"first line, {size} (median of {runs})",
-                     median([first_line_ms(db, cached=True) for _ in range(runs)]), "ms",
+        json_ms = median([first_line_ms(db, cached=True) for _ in range(runs)])
+        REPORT.check(f"first line, {size} (median of {runs})", json_ms, "ms",
                      at_most=FIRST_LINE_GOAL_MS)
+        if n == large:
+            tables(db, size, runs, json_ms)
         REPORT.info(f"first line, {size}, no bytecode cache",
                     median([first_line_ms(db, cached=False) for _ in range(max(runs // 2, 1))]),
                     "ms")
@@ -178,6 +192,18 @@ def bench(layout: str, small: int, large: int, runs: int) -> None:
                  at_most=FLAT_GOAL_MB, note="flat")
 
 
+def tables(db: Path, size: str, runs: int, json_ms: float | None) -> None:
+    """The table's first row to a pipe, beside the `--json` first line of this run (the
+    baseline: it needs no labels)."""
+    for name, args in TABLES.items():
+        ms = median([first_line_ms(db, cached=True, args=args) for _ in range(runs)])
+        REPORT.check(f"table's first row, {name}, {size} (median of {runs})", ms, "ms",
+                     at_most=FIRST_LINE_GOAL_MS,
+                     note="" if json_ms is None else f"--json's first line {json_ms:.0f} ms")
+        REPORT.info(f"table's first row above --json's, {name}, {size}",
+                    None if ms is None or json_ms is None else ms - json_ms, "ms")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=1_000_000, help="the large database")
@@ -196,7 +222,8 @@ def main() -> int:
         print("needs /proc (Linux) to sample memory", file=sys.stderr)
         return 1
     ballast = b"\x01" * (args.ballast << 20)  # written, so resident
-    print("shepherd-store audit --json: streaming from the first line, in flat memory")
+    print("shepherd-store audit --json: streaming from the first line, in flat memory; "
+          "the table's first row as soon")
     for layout in ("seed", "rust") if args.layout == "both" else (args.layout,):
         bench(layout, args.small, args.events, args.runs)
     REPORT.info("peak RSS of this benchmark process (not the CLI's)",

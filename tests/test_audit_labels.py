@@ -124,8 +124,8 @@ def newest_label_ids(path: Path) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("layout", ["rust", "seed"])
-def test_some_labels_are_the_whole_answers_own(logs: dict[str, Path], layout: str,
-                                               fixed_ranges: None) -> None:
+def test_the_labels_of_some_entries_are_the_whole_answers(logs: dict[str, Path], layout: str,
+                                                          fixed_ranges: None) -> None:
     with SqliteStore.open(logs[layout], read_only=True) as store:
         whole = store.entry_labels()
         top = store._newest_id()
