@@ -11,7 +11,6 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QHeaderView,
     QLabel,
     QPlainTextEdit,
     QTableView,
@@ -25,26 +24,12 @@ from shepherd_store import AuditEvent, UnknownEvent
 
 from .audit_model import AuditModel
 from .formatting import event_fields, pretty_json
+from .widgets import log_table
 
 
 def make_events_table(parent: QWidget, model: AuditModel) -> QTableView:
     """The event log's table, its columns sized for the widest time, event and entry."""
-    table = QTableView(parent)
-    table.setObjectName("auditTable")
-    table.setAccessibleName("Audit log")
-    table.setModel(model)
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-    table.setAlternatingRowColors(True)
-    table.setWordWrap(False)
-    table.setTextElideMode(Qt.TextElideMode.ElideRight)
-    vh = table.verticalHeader()
-    vh.setVisible(False)
-    vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-    vh.setDefaultSectionSize(parent.fontMetrics().height() + 8)
-    hh = table.horizontalHeader()
-    hh.setStretchLastSection(True)
-    hh.setHighlightSections(False)
+    table = log_table(parent, model, "auditTable", "Audit log")
     fm = parent.fontMetrics()
     for col, sample in ((0, "2026-12-31 23:59:59"), (1, "Client disconnected"),
                         (2, "Putt-Putt (scummvm-puttputt)"), (3, "aaaaaaaa")):

@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QTableView,
@@ -38,7 +37,7 @@ from .sessions_model import (
     COL_WARNINGS,
     SessionsModel,
 )
-from .widgets import set_control
+from .widgets import log_table, set_control
 
 SESSIONS, EVENTS = "sessions", "events"
 SWITCH_KEY = "Ctrl+E"
@@ -101,25 +100,9 @@ class ViewSwitch(QWidget):
 
 def make_sessions_table(parent: QWidget, model: SessionsModel) -> QTableView:
     """The session table, its columns sized to fit a 1280×800 window."""
-    table = QTableView(parent)
-    table.setObjectName("sessionsTable")
-    table.setAccessibleName("Sessions")
+    table = log_table(parent, model, "sessionsTable", "Sessions")
     table.setToolTip("One row per session, newest first. Double-click (or Enter) to see its "
                      "events.")
-    table.setModel(model)
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-    table.setAlternatingRowColors(True)
-    table.setWordWrap(False)
-    table.setTextElideMode(Qt.TextElideMode.ElideRight)
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    vh = table.verticalHeader()
-    vh.setVisible(False)
-    vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-    vh.setDefaultSectionSize(parent.fontMetrics().height() + 8)
-    hh = table.horizontalHeader()
-    hh.setStretchLastSection(True)
-    hh.setHighlightSections(False)
     fm = parent.fontMetrics()
     late = datetime(2026, 12, 28, 23, 58)  # the widest clock of the locale's style
     for col, sample in ((COL_STARTED, format_local(late.astimezone(), seconds=False)),

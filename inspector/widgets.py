@@ -11,9 +11,16 @@ import html
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QAbstractItemModel, Qt, QTimer, Signal
 from PySide6.QtGui import QShowEvent
-from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QTableView,
+    QWidget,
+)
 
 from . import workers
 
@@ -35,6 +42,30 @@ def plain_label(parent: QWidget, name: str, text: str = "") -> QLabel:
     label.setTextFormat(Qt.TextFormat.PlainText)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     return label
+
+
+def log_table(parent: QWidget, model: QAbstractItemModel, name: str,
+              accessible: str) -> QTableView:
+    """A read-only table of log rows: whole rows selected (several at once), one line each,
+    elided on the right, rows as tall as a line of text, the last column stretched."""
+    table = QTableView(parent)
+    table.setObjectName(name)
+    table.setAccessibleName(accessible)
+    table.setModel(model)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+    table.setAlternatingRowColors(True)
+    table.setWordWrap(False)
+    table.setTextElideMode(Qt.TextElideMode.ElideRight)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    vh = table.verticalHeader()
+    vh.setVisible(False)
+    vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+    vh.setDefaultSectionSize(parent.fontMetrics().height() + 8)
+    hh = table.horizontalHeader()
+    hh.setStretchLastSection(True)
+    hh.setHighlightSections(False)
+    return table
 
 
 def plain_tip(text: str) -> str:
