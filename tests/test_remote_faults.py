@@ -9,17 +9,22 @@ import os
 import signal
 import sqlite3
 import sys
-import threading
 import time
-from collections.abc import Callable
 from datetime import date, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import pytest
 import remote_fixtures
-from remote_fixtures import EST_NOON, Connect, copy_fixture, remote_options
+from remote_fixtures import (
+    EST_NOON,
+    Connect,
+    copy_fixture,
+    gone,
+    in_thread,
+    remote_options,
+    wait_for,
+)
 from sshd import Sshd
 
 from shepherd_store import SqliteStore, overrides
@@ -39,36 +44,7 @@ connect = remote_fixtures.connect
 DAY = date(2026, 1, 5)
 
 
-def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
 
-
-def gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
-
-
-def in_thread(work: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
-    """Run `work` in a thread; the list gets its result or its exception."""
-    out: list[Any] = []
-
-    def run() -> None:
-        try:
-            out.append(work())
-        except Exception as exc:
-            out.append(exc)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, out
 
 
 def edit_traces(path: Path, edit_id: str) -> int:

@@ -11,7 +11,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
@@ -24,7 +23,7 @@ import relay as relay_module
 import remote_fixtures
 from conftest import REPO
 from relay import Relay
-from remote_fixtures import EST_NOON, copy_fixture, remote_options
+from remote_fixtures import EST_NOON, copy_fixture, gone, in_thread, remote_options, wait_for
 from sshd import Sshd
 
 from shepherd_store import AuditFilter, SqliteStore, overrides
@@ -65,35 +64,7 @@ def through(sshd: Sshd, relay: Relay) -> Iterator[Callable[..., RemoteStore]]:
         store.close()
 
 
-def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
 
-
-def gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
-
-
-def in_thread(work: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
-    out: list[Any] = []
-
-    def run() -> None:
-        try:
-            out.append(work())
-        except Exception as exc:
-            out.append(exc)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, out
 
 
 def traces(path: Path, edit_id: str) -> int:

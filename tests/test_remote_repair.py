@@ -8,7 +8,6 @@ tab repairs a remote database as a local one. Each result is read back here by `
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 import sys
@@ -24,7 +23,15 @@ import pytest
 import relay as relay_module
 import remote_fixtures
 from relay import Relay
-from remote_fixtures import CLIENT, Connect, copy_fixture, remote_options, seed_database
+from remote_fixtures import (
+    CLIENT,
+    Connect,
+    copy_fixture,
+    gone,
+    remote_options,
+    seed_database,
+    wait_for,
+)
 from remote_window_support import close_window, remote_window
 from sshd import Sshd
 
@@ -272,19 +279,6 @@ def through(sshd: Sshd, relay: Relay, path: Path) -> RemoteStore:
     return RemoteStore.open(relay_module.url(sshd, path), **options)
 
 
-def gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
-
-
-def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not condition():
-        time.sleep(0.01)
-    return condition()
 
 
 @pytest.mark.parametrize("arrived", [True, False])
