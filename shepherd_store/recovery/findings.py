@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -335,7 +335,7 @@ class _Findings:
         first_day = format_day(since.date()) if since is not None else ""
         return [f for key, f in lost.items() if key[-10:] >= first_day]
 
-    def _lost_usage(self, key: str, secs: int, ids: list[int], stored: int, expected: int,
+    def _lost_usage(self, key: str, secs: int, ids: Sequence[int], stored: int, expected: int,
                     adjusted: int | None) -> RecoveryFinding:
         entry, day_text = key[:-11], key[-10:]
         missing = expected - stored

@@ -9,6 +9,7 @@ in `_State.pending` for the scanner to look up once per chunk.
 
 from __future__ import annotations
 
+from array import array
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +33,7 @@ from .rows import (
     _Parsed,
     _slow_parse,
 )
+from .sids import SessionIds
 
 #: What a pending sign of life sets: a session's cut, a run's `alive`, or both its `last`
 #: and `alive`.
@@ -100,8 +102,9 @@ class _State:
         self.runs: list[_Run] = []
         self.current: _Run | None = None
         self.open: dict[str, _Sess] = {}  # sessions not ended, by id (the latest of an id)
-        self.started: set[str] = set()
-        #: usage key (`entry + _SEP + day`) -> [seconds of the ended sessions, their ids]
+        self.started = SessionIds()  # every session id started (compact: sids.py)
+        #: usage key (`entry + _SEP + day`) -> [seconds of the ended sessions, the ids of
+        #: the first 50 of them (an `array`: a fifth of the memory of a list of ints)]
         self.sums: dict[str, list[Any]] = {}
         self.overrides: list[tuple[int, ManualOverride]] = []
         self.notes = _Notes()
@@ -204,7 +207,7 @@ class _State:
         self.dirty_sums.add(key)
         item = self.sums.get(key)
         if item is None:
-            self.sums[key] = [secs, [rid]]
+            self.sums[key] = [secs, array("q", (rid,))]
         else:
             item[0] += secs
             if len(item[1]) < 50:
@@ -285,6 +288,10 @@ def ingest(state: _State, rows: list[Any]) -> None:
     open_ = state.open
     open_get = open_.get
     started = state.started
+    # The compact id set's parts, to test and add the usual ids here (sids.py); None: small.
+    hot = started.hot_parts()
+    bits, id_buckets, id_mask = hot if hot is not None else (None, {}, 0)
+    id_bucket = id_buckets.get
     sums = state.sums
     sums_get = sums.get
     # (a fresh state's first report compares every sum: no need to track changes yet)
@@ -339,7 +346,7 @@ def ingest(state: _State, rows: list[Any]) -> None:
                                     dirty_add(sum_key)
                                 item = sums_get(sum_key)
                                 if item is None:
-                                    sums[sum_key] = [secs, [rid]]
+                                    sums[sum_key] = [secs, array("q", (rid,))]
                                 else:
                                     item[0] += secs
                                     ids = item[1]
@@ -371,7 +378,12 @@ def ingest(state: _State, rows: list[Any]) -> None:
                 m = fast_start(text)
                 if m is not None:
                     sid = text[40:76]  # (m[1])
-                    if cur is not None and not cur.never_ended and sid not in started:
+                    if bits is None:
+                        fresh = sid not in started
+                    else:  # (a clear bit: never started; a set one: perhaps)
+                        h = hash(sid) & id_mask
+                        fresh = not bits[h >> 3] >> (h & 7) & 1 or sid not in started
+                    if cur is not None and not cur.never_ended and fresh:
                         if cur.sessions is None and after is not None:
                             # In a run not kept in detail, a session whose end is the
                             # next row read (in a form the fast path below takes) is
@@ -388,14 +400,22 @@ def ingest(state: _State, rows: list[Any]) -> None:
                                     if secs <= max_secs and (
                                             code is None or code == "null"
                                             or i32_lo <= int(code) <= i32_hi):
-                                        started.add(sid)
+                                        if bits is None:
+                                            started.add(sid)
+                                        else:
+                                            bits[h >> 3] |= 1 << (h & 7)
+                                            bucket = id_bucket(sid[:2])
+                                            if bucket is None:
+                                                started.add(sid)
+                                            else:
+                                                bucket += sid.encode()
                                         cur.count += 1
                                         sum_key = e_entry + _SEP + day
                                         if dirty_add is not None:
                                             dirty_add(sum_key)
                                         item = sums_get(sum_key)
                                         if item is None:
-                                            sums[sum_key] = [secs, [after[0]]]
+                                            sums[sum_key] = [secs, array("q", (after[0],))]
                                         else:
                                             item[0] += secs
                                             ids = item[1]
