@@ -16,7 +16,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_recovery import POLICY, Log, random_history, rust_db, statements_of
 
-from shepherd_store import ServiceStarted, ServiceStopped, SqliteStore
+from shepherd_store import (
+    ServiceStarted,
+    ServiceStopped,
+    SessionEnded,
+    SessionStarted,
+    SqliteStore,
+    UserStop,
+)
 from shepherd_store.recovery import recover
 from shepherd_store.recovery import scanner as scanner_module
 from shepherd_store.recovery import sids as sids_module
@@ -26,8 +33,8 @@ from shepherd_store.recovery.sids import SessionIds
 EST = timezone(timedelta(hours=-5))
 
 
-def tiny(monkeypatch: pytest.MonkeyPatch, bits: int = 64) -> None:
-    """Compact from the 4th id on, with a bitmap of `bits` (64: most bits collide)."""
+def tiny(monkeypatch: pytest.MonkeyPatch, bits: int = 1) -> None:
+    """Compact from the 4th id on, with a bitmap of `bits` (1: every id has the same bit)."""
     monkeypatch.setattr(sids_module, "COMPACT_FROM", 4)
     monkeypatch.setattr(sids_module, "_BITS", bits)
     monkeypatch.setattr(sids_module, "_MASK", bits - 1)
@@ -38,11 +45,18 @@ def a_uuid(n: int, upper: bool = False) -> str:
     return text.upper() if upper else text
 
 
+def dashed(hex32: str) -> str:
+    """32 hex digits in a UUID's 8-4-4-4-12 form."""
+    return "-".join((hex32[:8], hex32[8:12], hex32[12:16], hex32[16:20], hex32[20:]))
+
+
 ids = st.one_of(
     st.integers(0, 60).map(a_uuid),
     st.integers(0, 60).map(lambda n: a_uuid(n, upper=True)),
     st.text(max_size=40),  # any other form: short, long, not ASCII, empty
-    st.text(alphabet="ab-", min_size=36, max_size=36),  # 36 characters that straddle
+    st.text(alphabet="ab-", min_size=36, max_size=36),  # 36 characters, not a UUID
+    st.text(alphabet="ab", min_size=32, max_size=32).map(dashed),  # UUIDs that straddle
+    st.text(alphabet="aB0", min_size=32, max_size=32).map(dashed),  # mixed case, digits
     st.integers(0, 9).map(lambda n: "é" * 36 if n == 0 else ("a" * n + "b" * (36 - n))),
 )
 
@@ -65,16 +79,18 @@ def test_answers_as_a_set_does(steps: list[tuple[bool, str]]) -> None:
 
 
 def test_a_match_across_two_ids_is_not_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    tiny(monkeypatch, bits=8)
+    tiny(monkeypatch)  # (one bit for all: the bytes decide)
     found = SessionIds()
     for n in range(4):
         found.add(a_uuid(n))
-    found._bits[:] = b"\xff"  # type: ignore[index]  # every bit set: the bytes decide
-    found.add("ab" * 18)
-    found.add("ab" + "z" * 34)  # kept right after the first: "abab...ab" "abzz...z"
-    straddling = "ab" * 17 + "zz"  # 4 characters into the first, into the second
+    first, second = dashed("ab" * 16), dashed("ab" + "cd" * 15)
+    found.add(first)
+    found.add(second)  # kept right after the first: ab ab .. ab | ab cd .. cd
+    straddling = dashed("ab" * 15 + "cd")  # two bytes into the first, into the second
     assert straddling not in found
-    assert "ab" * 18 in found and "ab" + "z" * 34 in found
+    assert first in found and second in found
+    assert first.upper() not in found  # (another case is another id)
+    assert dashed("ab" + ("ab" * 15).upper()) not in found  # (the same bytes, too)
 
 
 def pair_path(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -102,7 +118,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqliteStor
     opened.close()
 
 
-@pytest.mark.parametrize("bits", [64, 1 << 23])
+@pytest.mark.parametrize("bits", [1, 1 << 23])
 @pytest.mark.parametrize("seed_value", range(3))
 def test_a_scan_with_compact_ids_makes_the_same_report(store: SqliteStore, seed_value: int,
                                                        bits: int,
@@ -123,7 +139,7 @@ def test_a_scan_with_compact_ids_makes_the_same_report(store: SqliteStore, seed_
     assert "reuse" in notes and "never started" in notes  # the history has both
 
 
-@pytest.mark.parametrize("bits", [64, 1 << 23])
+@pytest.mark.parametrize("bits", [1, 1 << 23])
 def test_an_id_read_on_the_inline_path_is_known_again(store: SqliteStore, bits: int,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """A session read as a start and its end (the inline pair path, in a run long out of
@@ -131,14 +147,23 @@ def test_an_id_read_on_the_inline_path_is_known_again(store: SqliteStore, bits: 
     no usage."""
     log = Log(store)
     t = datetime(2026, 6, 1, 8, tzinfo=EST)
+    mixed = dashed("ab" + ("ab" * 15).upper())  # the bytes of `lower`, another id
+
+    def pair(session_id: str, entry: str) -> None:  # a start and its end, nothing between
+        log.add(t + timedelta(minutes=1), SessionStarted(session_id, entry, "E", None))
+        log.add(t + timedelta(minutes=6), SessionEnded(session_id, entry, UserStop(),
+                                                       timedelta(minutes=5)))
+
     for n in range(12):
         log.add(t, ServiceStarted())
-        log.session(n, "minecraft", t + timedelta(minutes=1), minutes=5, warnings=())
+        pair({0: dashed("ab" + "1" * 30), 5: mixed}.get(n, a_uuid(n)), "minecraft")
         log.add(t + timedelta(minutes=10), ServiceStopped())
         t += timedelta(hours=1)
-    log.add(t, ServiceStarted())
-    log.session(7, "tuxmath", t + timedelta(minutes=1), minutes=5, warnings=())  # id 7 again
-    log.add(t + timedelta(minutes=10), ServiceStopped())
+    for again in (a_uuid(7), dashed("ab" * 16)):  # id 7 again; `mixed` in lowercase
+        log.add(t, ServiceStarted())
+        pair(again, "tuxmath")
+        log.add(t + timedelta(minutes=10), ServiceStopped())
+        t += timedelta(hours=1)
     tiny(monkeypatch, bits)
     pair_path(monkeypatch)
     now = t + timedelta(hours=1)
@@ -147,7 +172,7 @@ def test_an_id_read_on_the_inline_path_is_known_again(store: SqliteStore, bits: 
         m.setattr(state_module, "SessionIds", PlainIds)
         plain = recover(store, POLICY, now=now)
     assert compact == plain
-    assert any("reuse" in note for note in plain.notes), plain.notes
+    assert any("1 session start reuses" in note for note in plain.notes), plain.notes
 
 
 def test_times_of_one_offset_share_their_zone() -> None:

@@ -292,6 +292,7 @@ def ingest(state: _State, rows: list[Any]) -> None:
     hot = started.hot_parts()
     bits, id_buckets, id_mask = hot if hot is not None else (None, {}, 0)
     id_bucket = id_buckets.get
+    fromhex = bytes.fromhex
     sums = state.sums
     sums_get = sums.get
     # (a fresh state's first report compares every sum: no need to track changes yet)
@@ -405,10 +406,10 @@ def ingest(state: _State, rows: list[Any]) -> None:
                                         else:
                                             bits[h >> 3] |= 1 << (h & 7)
                                             bucket = id_bucket(sid[:2])
-                                            if bucket is None:
+                                            if bucket is None or not sid.islower():
                                                 started.add(sid)
                                             else:
-                                                bucket += sid.encode()
+                                                bucket += fromhex(sid.replace("-", ""))
                                         cur.count += 1
                                         sum_key = e_entry + _SEP + day
                                         if dirty_add is not None:
