@@ -25,7 +25,7 @@ Fix = Literal["repair", "add_lost_usage", "set_cooldown"]
 Progress = Callable[[int, int], "bool | None"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RecoveredSession:
     """One session as the log tells it.
 
@@ -63,7 +63,7 @@ class RecoveredSession:
         return self.status == "running"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Run:
     """One run of the service, from its `service_started` to its end.
 
