@@ -55,6 +55,13 @@ EventRole = Qt.ItemDataRole.UserRole + 1
 SessionRole = Qt.ItemDataRole.UserRole + 2
 COLUMNS = ("Time", "Event", "Entry", "Session", "Summary")
 COL_TIME, COL_EVENT, COL_ENTRY, COL_SESSION, COL_SUMMARY = range(5)
+#: The roles `data` answers. A delegate asks about nine per cell as it paints (font,
+#: alignment, background, check state...): the others are turned away before the event is
+#: looked up, which was half the cost of painting a page.
+_ROLES = frozenset(int(r) for r in (
+    Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.DecorationRole,
+    Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.AccessibleTextRole, EventRole,
+    SessionRole))
 _Index = QModelIndex | QPersistentModelIndex
 
 
@@ -200,7 +207,7 @@ class AuditModel(QAbstractTableModel):
                 self._db.note_label(e.event.entry_id, e.event.label)
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+        if role not in _ROLES or not index.isValid():
             return None
         event = self.event_at(index.row())
         col = index.column()

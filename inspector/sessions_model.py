@@ -68,6 +68,11 @@ TICK_MS = 30_000
 RETRY_MS = 250
 _Index = QModelIndex | QPersistentModelIndex
 _COLORS = {"interrupted": ("#E65100", "#FFB74D"), "running": ("#1565C0", "#64B5F6")}
+#: The roles `data` answers; the others are turned away before the session is looked up.
+_ROLES = frozenset(int(r) for r in (
+    Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.DecorationRole,
+    Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.TextAlignmentRole,
+    Qt.ItemDataRole.AccessibleTextRole, SessionRole, SessionObjectRole))
 
 
 class SessionsModel(QAbstractTableModel):
@@ -369,6 +374,8 @@ class SessionsModel(QAbstractTableModel):
         return cached
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role not in _ROLES:  # (a delegate asks about nine roles per cell as it paints)
+            return None
         s = self.session_at(index.row()) if index.isValid() else None
         if s is None:
             return None

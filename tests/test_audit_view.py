@@ -171,6 +171,16 @@ def test_unknown_and_malformed_rows_are_shown_marked_never_fatal(qtbot, rust_cop
     assert "bad timestamp" in cell(window, 0, COL_SUMMARY)
     assert cell(window, 1, COL_EVENT) == "Unreadable row"
     assert cell(window, 2, COL_EVENT) == "Unknown: tokens_adjusted"
+    # Every role the table shows is answered (the model turns the others away early).
+    bad = model.index(1, COL_EVENT)
+    ok = next(model.index(r, COL_SESSION) for r in range(model.rowCount())
+              if model.index(r, COL_SESSION).data())
+    assert bad.data(Qt.ItemDataRole.ForegroundRole) is not None  # malformed: in red
+    assert bad.data(Qt.ItemDataRole.DecorationRole) is not None
+    assert bad.data(Qt.ItemDataRole.ToolTipRole)
+    assert ok.data(Qt.ItemDataRole.AccessibleTextRole)
+    assert "Double-click" in str(ok.data(Qt.ItemDataRole.ToolTipRole))
+    assert bad.data(Qt.ItemDataRole.FontRole) is None
     tab.table.selectRow(1)
     assert tab.detail_marker.isVisible()
     assert "Unreadable row" in tab.detail_marker.text()

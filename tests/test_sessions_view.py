@@ -93,6 +93,15 @@ def test_sessions_is_the_default_view_with_exact_counts_and_the_newest_selected(
     assert cell(window, 1, COL_ENDED) == "—"
     assert [cell(window, r, COL_HOW) for r in (0, 2, 3)] == [
         "closed the game", "closed the game", "time was up"]
+    # Every role the table shows is answered (the model turns the others away early).
+    model, role = window.audit.sessions, Qt.ItemDataRole
+    how, length = model.index(1, COL_HOW), model.index(1, COL_LENGTH)
+    assert how.data(role.ForegroundRole) is not None  # interrupted: in orange
+    assert how.data(role.DecorationRole) is not None
+    assert length.data(role.TextAlignmentRole) is not None
+    assert "tuxmath" in str(model.index(0, COL_ENTRY).data(role.ToolTipRole))
+    assert "Minecraft" in str(model.index(1, COL_ENTRY).data(role.AccessibleTextRole))
+    assert how.data(role.FontRole) is None
     tab.sessions_table.selectRow(1)
     assert "crashed or lost power" in tab.session_detail.note.text()
     assert tab.session_detail.note.isVisible()
