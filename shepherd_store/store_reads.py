@@ -17,6 +17,7 @@ from .errors import LockedError, SerializationError, StoreError, translate
 from .query import ChunkSizer
 from .store_sql import (
     BUSY_TIMEOUT_S,
+    lock_held,
     polling,
     stage,
     staging_table,
@@ -25,9 +26,18 @@ from .store_sql import (
     unstage,
 )
 
-#: Called after each read statement on the database with its SQL, its parameters and the
-#: seconds it ran (held the database's lock); see `SqliteStore.statement_observer`.
+#: Called after each read statement on the database with its SQL, its parameters and an
+#: upper bound of the seconds it held the database's lock (see `BoundedReads._statement`);
+#: `SqliteStore.statement_observer`.
 StatementObserver = Callable[[str, tuple[Any, ...], float], None]
+#: PRAGMAs read as their table-valued functions (`SELECT * FROM pragma_x`), so staged: read
+#: directly, a one-row PRAGMA holds the lock while its thread takes the GIL back between its
+#: two steps (`data_version`, the window's change token, held it up to 16-19 ms by the
+#: kernel's lock events while the window's workers scanned; staged, at most 0.6 ms). Only
+#: these: each has the function and no side effect.
+_STAGED_PRAGMAS = frozenset({"application_id", "data_version", "encoding", "freelist_count",
+                             "journal_mode", "page_count", "page_size", "schema_version",
+                             "user_version"})
 
 
 class _MalformedJson(Exception):
@@ -103,8 +113,13 @@ class BoundedReads:
 
         For statements that return a few rows quickly (a read that can scan much is a
         series of them: `_walk`, `_scan`). A SELECT is staged (see `_statement`), its
-        column count learnt once; a PRAGMA is read directly."""
+        column count learnt once; a PRAGMA is read directly, except those of
+        `_STAGED_PRAGMAS` without an argument, staged as their table-valued functions."""
         columns = None
+        words = sql.split()
+        if len(words) == 2 and words[0].upper() == "PRAGMA" and \
+                words[1].lower() in _STAGED_PRAGMAS:
+            sql = f"SELECT * FROM pragma_{words[1].lower()}"
         if sql.lstrip()[:6].upper() == "SELECT":
             columns = self._columns.get(sql)
             if columns is None:
@@ -115,7 +130,8 @@ class BoundedReads:
     def _statement(self, sql: str, params: tuple[Any, ...], action: str, *,
                    columns: int | None = None, malformed_json: bool = False,
                    describe: bool = False) -> tuple[list[Any], float]:
-        """The rows of one read statement, and the seconds it held the database's lock.
+        """The rows of one read statement, and an upper bound of the seconds it held the
+        database's lock.
 
         With `columns` (how many the statement returns) the rows are *staged*: one
         `INSERT INTO` a temporary table `SELECT ...` copies them inside SQLite, in a
@@ -124,13 +140,20 @@ class BoundedReads:
         own, and between two steps the thread waits for the GIL *holding the lock*: with
         the window's other threads busy, a 20,000-row statement held it 5 times longer.
 
+        The seconds of a staged statement run from before its step to the end of its
+        SELECT by SQLite's own clock, read inside the step (`store_sql.lock_held`): the
+        wait for the GIL after the step, when the lock is already released, is not
+        counted (with the window's threads busy it made a statement that held the lock
+        5 ms, by strace, look 427 ms long). Those of a statement read directly
+        (a PRAGMA, a `describe`) are the whole call, waits for the GIL between its steps
+        included, as they hold the lock. Waiting for another process's lock (`polling`)
+        is never counted: only the attempt that ran is timed.
+
         A statement that returns no row (`LIMIT 0`) ends, and releases the lock, in its
         first step: with `describe`, the "rows" are its `cursor.description` instead.
 
         With `malformed_json`, an invalid-JSON error raises `_MalformedJson` (to retry with
-        guarded expressions). Autocommit: no transaction ever spans two statements. The
-        seconds reported include taking the GIL back after the statement, when a staged
-        statement no longer holds the lock: an upper bound of the time it held it.
+        guarded expressions). Autocommit: no transaction ever spans two statements.
         """
         conn, lock = self._reader()
         with lock:
@@ -146,9 +169,12 @@ class BoundedReads:
                     # Every step polls: on a connection's first statements even the
                     # temporary table's need the database's schema, so its lock.
                     timeout = self._timeout(conn)
-                    table = polling(conn, timeout, lambda: staging_table(conn, columns))
-                    held = polling(conn, timeout, lambda: stage(conn, table, sql, params))
-                    rows = polling(conn, timeout, lambda: unstage(conn, table, columns))
+                    width = columns
+                    table = polling(conn, timeout, lambda: staging_table(conn, width))
+                    staged = polling(conn, timeout,
+                                     lambda: stage(conn, table, sql, params, width))
+                    rows, done = polling(conn, timeout, lambda: unstage(conn, table, width))
+                    held = lock_held(staged, done)
             except sqlite3.OperationalError as exc:
                 if malformed_json and "malformed JSON" in str(exc):
                     raise _MalformedJson from None
