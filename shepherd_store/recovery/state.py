@@ -385,6 +385,15 @@ def ingest(state: _State, rows: list[Any]) -> None:
                         h = hash(sid) & id_mask
                         fresh = not bits[h >> 3] >> (h & 7) & 1 or sid not in started
                     if cur is not None and not cur.never_ended and fresh:
+                        if bits is None:
+                            started.add(sid)
+                        else:  # (`SessionIds.hot_parts` says how)
+                            bits[h >> 3] |= 1 << (h & 7)
+                            bucket = id_bucket(sid[:2])
+                            if bucket is None or not sid.islower():
+                                started.add(sid)
+                            else:
+                                bucket += fromhex(sid.replace("-", ""))
                         if cur.sessions is None and after is not None:
                             # In a run not kept in detail, a session whose end is the
                             # next row read (in a form the fast path below takes) is
@@ -401,15 +410,6 @@ def ingest(state: _State, rows: list[Any]) -> None:
                                     if secs <= max_secs and (
                                             code is None or code == "null"
                                             or i32_lo <= int(code) <= i32_hi):
-                                        if bits is None:
-                                            started.add(sid)
-                                        else:
-                                            bits[h >> 3] |= 1 << (h & 7)
-                                            bucket = id_bucket(sid[:2])
-                                            if bucket is None or not sid.islower():
-                                                started.add(sid)
-                                            else:
-                                                bucket += fromhex(sid.replace("-", ""))
                                         cur.count += 1
                                         sum_key = e_entry + _SEP + day
                                         if dirty_add is not None:
@@ -426,7 +426,6 @@ def ingest(state: _State, rows: list[Any]) -> None:
                                         continue
                         sid, entry, label, deadline = m.groups()
                         s = _Sess(sid, entry, label, cur, rid, ts, deadline)
-                        started.add(sid)
                         open_[sid] = s
                         cur.never_ended.append(s)
                         cur.count += 1
