@@ -9,6 +9,7 @@ service's writes. Each action reports how many times it ran and our longest stat
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -32,7 +33,9 @@ WINDOW_ACTIONS = ("search, no match", "export, every event", "usage, three years
 
 def window_main(path: str) -> int:
     """Build the real window offscreen on `path`; run the actions the parent names on stdin
-    (`<action> <seconds>`), answering `done <iterations> <longest statement ms> <statements>`.
+    (`<action> <seconds>`), answering `longest <JSON: the longest statement's first 80
+    characters of SQL and its parameters>` then `done <iterations> <longest statement ms>
+    <statements>`.
     """
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from _report import isolate_user_config
@@ -50,11 +53,14 @@ def window_main(path: str) -> int:
     window.resize(1280, 800)
     window.show()
     longest = [0.0, 0]
+    which: list[Any] = ["", []]  # the longest statement: its SQL, its parameters
     lock = threading.Lock()
 
-    def observe(_sql: str, _params: tuple[Any, ...], seconds: float) -> None:
+    def observe(sql: str, params: tuple[Any, ...], seconds: float) -> None:
         with lock:
-            longest[0] = max(longest[0], seconds)
+            if seconds > longest[0]:
+                longest[0] = seconds
+                which[:] = [sql, params]
             longest[1] += 1
 
     def spin(seconds: float) -> None:
@@ -165,14 +171,26 @@ def window_main(path: str) -> int:
         observed()
         with lock:
             longest[0], longest[1] = 0.0, 0
+            which[:] = ["", []]
         n = actions[name](time.monotonic() + float(seconds))
         workers.wait_all(60_000)
         with lock:
             ms = f"{longest[0] * 1000:.3f}" if watched[0] else "nan"
+            print(f"longest {statement_text(*which)}", flush=True)
             print(f"done {n} {ms} {longest[1]}", flush=True)
     window.close()
     shutil.rmtree(workdir, ignore_errors=True)
     return 0
+
+
+def statement_text(sql: str, params: Any) -> str:
+    """A statement as one line of JSON: the first 80 characters of its SQL (whitespace
+    runs as one space) and its parameters (long texts cut)."""
+    def shown(value: Any) -> Any:
+        value = repr(value) if isinstance(value, bytes) else value
+        return value[:40] + "..." if isinstance(value, str) and len(value) > 40 else value
+
+    return json.dumps([" ".join(sql.split())[:80], [shown(p) for p in params]])
 
 
 class WindowChild:
@@ -192,12 +210,14 @@ class WindowChild:
                 return line.split()[1:]
         raise RuntimeError(f"the window process ended (status {self.proc.wait()})")
 
-    def run(self, action: str, seconds: float) -> tuple[int, float, int]:
+    def run(self, action: str, seconds: float) -> tuple[int, float, int, str]:
+        """(iterations, longest statement ms, statements, the longest one as JSON)."""
         assert self.proc.stdin is not None
         self.proc.stdin.write(f"{action} {seconds}\n")
         self.proc.stdin.flush()
+        which = " ".join(self._expect("longest"))
         n, ms, count = self._expect("done")
-        return int(n), float(ms), int(count)
+        return int(n), float(ms), int(count), which
 
     def close(self) -> None:
         with contextlib.suppress(OSError):

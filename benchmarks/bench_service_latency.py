@@ -57,7 +57,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(HERE))
 
-from _latency_window import WINDOW_ACTIONS, WindowChild  # noqa: E402
+from _latency_window import WINDOW_ACTIONS, WindowChild, statement_text  # noqa: E402
 
 MODES = ("delete", "wal")
 RATE = 40.0  # writes a second
@@ -183,15 +183,19 @@ class Writer:
 
 def cli_main(argv: list[str]) -> int:
     """`shepherd-store ARGS` with every store watched: prints the longest statement on
-    stderr as `longest-statement-ms X N` when it ends."""
+    stderr as `longest-statement-ms X N` and `longest-statement <JSON: SQL, parameters>`
+    when it ends."""
     from shepherd_store import cli
     from shepherd_store.store import SqliteStore
 
     longest = [0.0, 0]
+    which: list[Any] = ["", []]
     init = SqliteStore.__init__
 
-    def observe(_sql: str, _params: tuple[Any, ...], seconds: float) -> None:
-        longest[0] = max(longest[0], seconds)
+    def observe(sql: str, params: tuple[Any, ...], seconds: float) -> None:
+        if seconds > longest[0]:
+            longest[0] = seconds
+            which[:] = [sql, params]
         longest[1] += 1
 
     watched = [True]
@@ -207,29 +211,37 @@ def cli_main(argv: list[str]) -> int:
     finally:
         ms = f"{longest[0] * 1000:.3f}" if watched[0] else "nan"
         print(f"longest-statement-ms {ms} {longest[1]}", file=sys.stderr)
+        print(f"longest-statement {statement_text(*which)}", file=sys.stderr)
 
 
-def run_cli(path: Path, action: str, deadline: float) -> tuple[int, float, int, list[str]]:
+def run_cli(path: Path, action: str, deadline: float
+            ) -> tuple[int, float, int, list[str], str]:
     """Run the command again and again until `deadline`: (runs, longest statement ms,
-    statements, failures)."""
+    statements, failures, the longest statement as JSON)."""
     three_years_ago = (date.today() - timedelta(days=3 * 365)).isoformat()
     args = {"check": ["check"], "audit --grep nomatch": ["audit", "--grep", "nomatch"],
             "usage --from 3 years ago": ["usage", "--from", three_years_ago]}[action]
-    runs, longest, count, failures = 0, 0.0, 0, []
+    runs, longest, count, failures, which = 0, 0.0, 0, [], ""
     while time.monotonic() < deadline or runs == 0:
         proc = subprocess.run(
             [sys.executable, str(Path(__file__).resolve()), "--cli", "--", "--db", str(path),
              *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=REPO)
         runs += 1
+        run_ms, run_which = math.nan, ""
         for line in proc.stderr.splitlines():
             if line.startswith("longest-statement-ms "):
                 ms, n = line.split()[1:]
-                longest = math.nan if math.isnan(float(ms)) or math.isnan(longest) else \
-                    max(longest, float(ms))
+                run_ms = float(ms)
                 count += int(n)
+            elif line.startswith("longest-statement "):
+                run_which = line.split(" ", 1)[1]
+        if run_ms > longest:
+            which = run_which
+        longest = math.nan if math.isnan(run_ms) or math.isnan(longest) else \
+            max(longest, run_ms)
         if proc.returncode not in (0, 1):
             failures.append(f"{action}: exit {proc.returncode}: {proc.stderr.strip()[-300:]}")
-    return runs, longest, count, failures
+    return runs, longest, count, failures, which
 
 
 # --- the backup API ---------------------------------------------------------------------------
@@ -280,6 +292,7 @@ class Phase:
     name: str
     writes: list[Write] = field(default_factory=list)
     longest_ms: float | None = None  # our longest statement, where measured
+    longest_sql: str = ""  # which it was: JSON [first 80 characters of SQL, parameters]
     statements: int = 0
     runs: int = 0
     note: str = ""
@@ -331,6 +344,8 @@ def run_mode(mode: str, source: Path, seconds: float, rate: float, workdir: Path
               + (f"; ours: longest statement {phase.longest_ms:.1f} ms of "
                  f"{phase.statements}" if phase.longest_ms is not None else "")
               + (f"; {phase.note}" if phase.note else ""), flush=True)
+        if phase.longest_sql:
+            print(f"    longest: {phase.longest_sql}", flush=True)
         time.sleep(0.5)  # the readers' last statements end before the next phase starts
 
     def idle(deadline: float) -> None:
@@ -343,9 +358,10 @@ def run_mode(mode: str, source: Path, seconds: float, rate: float, workdir: Path
             try:
                 for action in WINDOW_ACTIONS:
                     def in_window(deadline: float, a: str = action) -> Phase:
-                        n, ms, count = child.run(a, max(0.1, deadline - time.monotonic()))
-                        return Phase(mode, "", longest_ms=ms, statements=count, runs=n,
-                                     note=f"{n} runs")
+                        n, ms, count, which = child.run(
+                            a, max(0.1, deadline - time.monotonic()))
+                        return Phase(mode, "", longest_ms=ms, longest_sql=which,
+                                     statements=count, runs=n, note=f"{n} runs")
                     measured(f"window: {action}", in_window)
             finally:
                 child.close()
@@ -360,10 +376,11 @@ def run_mode(mode: str, source: Path, seconds: float, rate: float, workdir: Path
         measured("backup API copy, 256-page steps", backup)
         for action in CLI_ACTIONS:
             def on_cli(deadline: float, a: str = action) -> Phase:
-                runs, ms, count, failures = run_cli(path, a, deadline)
+                runs, ms, count, failures, which = run_cli(path, a, deadline)
                 for f in failures:
                     print(f"    {f}", flush=True)
-                return Phase(mode, "", longest_ms=ms, statements=count, runs=runs,
+                return Phase(mode, "", longest_ms=ms, longest_sql=which, statements=count,
+                             runs=runs,
                              note=f"{runs} runs" + (f", {len(failures)} failed"
                                                     if failures else ""))
             measured(f"cli: {action}", on_cli)
