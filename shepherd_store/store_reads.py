@@ -26,6 +26,10 @@ from .store_sql import (
     unstage,
 )
 
+#: The page cache of a worker thread's connection, in KiB (SQLite's default is 2,000). Its
+#: reads are scans of id ranges and keyset pages, which look at each page once: the default
+#: kept 2 MB in every thread that had scanned (the window has four) for nothing.
+THREAD_CACHE_KIB = 512
 #: Called after each read statement on the database with its SQL, its parameters and an
 #: upper bound of the seconds it held the database's lock (see `BoundedReads._statement`);
 #: `SqliteStore.statement_observer`.
@@ -95,6 +99,7 @@ class BoundedReads:
                 try:
                     conn = sqlite3.connect(self._uri, uri=True, timeout=0,
                                            isolation_level=None, check_same_thread=False)
+                    conn.execute(f"PRAGMA cache_size = -{THREAD_CACHE_KIB}")
                 except sqlite3.Error as exc:
                     raise translate(exc, self.path, "open",
                                     busy_timeout=self._busy_timeout) from None
