@@ -58,7 +58,9 @@ class RunModel(ColumnsModel[Run]):
         self.rows: tuple[Run, ...] = ()
         self.findings: dict[RunKey, list[RecoveryFinding]] = {}
         self._cells: dict[int, tuple[str, str, str, str, str]] = {}
-        self._rows: dict[tuple[int | None, int | None], int] | None = None
+        #: Rows by `run_key`, split by its form (a tuple a run would cost 1 MB at a million
+        #: events): by started_id, and by last row for runs with no service_started.
+        self._rows: tuple[dict[int, int], dict[int | None, int]] | None = None
 
     @property
     def runs(self) -> tuple[Run, ...]:
@@ -87,10 +89,19 @@ class RunModel(ColumnsModel[Run]):
         self._rows = None
         self.endResetModel()
 
-    def row_of(self, key: tuple[int | None, int | None]) -> int | None:
+    def row_of(self, key: RunKey) -> int | None:
         if self._rows is None:
-            self._rows = {run_key(r): i for i, r in enumerate(self.rows)}
-        return self._rows.get(key)
+            started: dict[int, int] = {}
+            others: dict[int | None, int] = {}
+            for i, r in enumerate(self.rows):
+                if r.started_id is not None:
+                    started[r.started_id] = i
+                else:
+                    others[r.last_event_id] = i
+            self._rows = started, others
+        started_id, last = key
+        return self._rows[0].get(started_id) if started_id is not None else \
+            self._rows[1].get(last)
 
     def cells(self, row: int) -> tuple[str, str, str, str, str]:
         cells = self._cells.get(row)

@@ -527,3 +527,20 @@ def test_the_snapshot_fix_and_the_repair_never_count_a_session_twice(
     qtbot.waitUntil(lambda: "usage_added_by_hand" in [f.code for f in snap.state.findings]
                     if snap.state else False, timeout=5000)
     assert not snap.usage_button.isEnabled()
+
+
+def test_the_runs_model_finds_every_run_by_its_key(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """`row_of` finds a run by `run_key`: its service_started row, or for a run with none
+    (the log's pruned beginning) its last row."""
+    from inspector.recovery_logic import run_key
+    from inspector.recovery_models import RunModel
+    from shepherd_store.recovery import Run
+
+    def run(started: int | None, first: int, last: int) -> Run:
+        return Run(started, None, "clean", None, None, last, None, (), 0, True, first)
+
+    runs = (run(40, 40, 55), run(20, 20, 30), run(None, 3, 9), run(None, 11, 12))
+    model = RunModel()
+    model.set_runs(runs)
+    assert [model.row_of(run_key(r)) for r in runs] == [0, 1, 2, 3]
+    assert model.row_of((None, 3)) is None and model.row_of((41, None)) is None
