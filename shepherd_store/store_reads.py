@@ -8,6 +8,7 @@ The starting and largest sizes are `SqliteStore`'s (`_row_chunks`, `_id_chunks`)
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -99,7 +100,6 @@ class BoundedReads:
                 try:
                     conn = sqlite3.connect(self._uri, uri=True, timeout=0,
                                            isolation_level=None, check_same_thread=False)
-                    conn.execute(f"PRAGMA cache_size = -{THREAD_CACHE_KIB}")
                 except sqlite3.Error as exc:
                     raise translate(exc, self.path, "open",
                                     busy_timeout=self._busy_timeout) from None
@@ -107,6 +107,12 @@ class BoundedReads:
                 self._thread_conns.append(pair)
                 self._by_thread[ident] = pair
                 self._timeouts[conn] = self._busy_timeout
+            # Setting the cache size reads the schema, so it may meet the service's lock:
+            # waited for as any statement's is, outside the store's lock (which the other
+            # threads need meanwhile); if it cannot be had, the default cache does.
+            with pair[1], contextlib.suppress(sqlite3.Error):
+                polling(conn, self._busy_timeout,
+                        lambda: conn.execute(f"PRAGMA cache_size = -{THREAD_CACHE_KIB}"))
         return pair
 
     def _timeout(self, conn: sqlite3.Connection) -> float:

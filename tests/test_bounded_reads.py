@@ -12,6 +12,7 @@ asserted here.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import shutil
 import sqlite3
@@ -575,3 +576,27 @@ def test_chunk_sizer() -> None:
     sizes.record(0, 5.0)
     assert sizes.size == 1000  # nothing covered: nothing learnt
     assert ChunkSizer(5, 10, 7).size == 7 and ChunkSizer(5, 100, 7).lowest == 7
+
+
+def test_a_worker_threads_first_read_waits_for_the_services_lock(rust_copy: Path) -> None:
+    """A new thread's connection is set up (its page cache) while the service holds an
+    exclusive lock: the read waits for the lock like any, it does not fail "locked"."""
+    import threading
+
+    store = SqliteStore.open(rust_copy, read_only=True, busy_timeout=5.0)
+    service = sqlite3.connect(rust_copy, isolation_level=None)
+    service.execute("BEGIN EXCLUSIVE")
+    got: list[object] = []
+    reader = threading.Thread(target=lambda: got.append(store.usage_between()))
+    try:
+        reader.start()
+        reader.join(0.3)
+        assert reader.is_alive()  # waiting for the lock
+        service.execute("COMMIT")
+        reader.join(5)
+        assert got and isinstance(got[0], list)
+    finally:
+        with contextlib.suppress(sqlite3.Error):
+            service.execute("COMMIT")
+        service.close()
+        store.close()
