@@ -45,6 +45,11 @@ from .watcher import DbWatcher
 from .watcher_logic import ChangePacer, file_identity
 
 RETRY_MS = 1000  # how often a missing or broken file is tried again
+# Every label of the log is read this long after a database opens, not with its first page:
+# at a million events that read is a scan of the whole log, and in another worker at once it
+# took the GIL from the first page's read (23 ms alone, 42-53 ms beside it). The rows carry
+# their own labels meanwhile.
+LABELS_AFTER_MS = 300
 # The window's reads wait at most this long for a writer's lock: a read the service blocks
 # for longer is retried later rather than freezing the window for the daemon's full 5 s.
 READ_BUSY_TIMEOUT_S = 0.75
@@ -103,6 +108,10 @@ class Database(RemoteDatabase, QObject):
         self._retry = QTimer(self)
         self._retry.setInterval(RETRY_MS)
         self._retry.timeout.connect(self._try_reopen)
+        self._labels_timer = QTimer(self)
+        self._labels_timer.setSingleShot(True)
+        self._labels_timer.setInterval(LABELS_AFTER_MS)
+        self._labels_timer.timeout.connect(self.refresh_labels)
 
     # --- opening -------------------------------------------------------------------------
 
@@ -172,11 +181,12 @@ class Database(RemoteDatabase, QObject):
         self._watcher.failed.connect(lambda msg: self._fail(msg, retry=True))
         self.opened.emit()
         self.stateChanged.emit()
-        self.refresh_labels()
+        self._labels_timer.start()  # (after the first page: `LABELS_AFTER_MS`)
         return True
 
     def _close_store(self) -> None:
         self._change_timer.stop()
+        self._labels_timer.stop()
         if self.remote is not None:
             self.remote.close()  # (on a thread: never waits for the link)
             self._closing = [r for r in self._closing if r.busy] + [self.remote]

@@ -238,7 +238,8 @@ def test_the_snapshot_section_appears_only_with_a_snapshot(qtbot: Any, open_db: 
     tab = make_tab(qtbot, open_db(fixture_path("rust-v0.db"), read_only=True))
     qtbot.waitUntil(lambda: tab.snapshot.present, timeout=5000)
     assert tab.snapshot.split.isVisibleTo(tab) and not tab.snapshot.absent.isVisibleTo(tab)
-    assert tab.snapshot.headline.text() == "Active session: Minecraft"
+    qtbot.waitUntil(lambda: tab.snapshot.headline.text() == "Active session: Minecraft",
+                    timeout=5000)  # (named once the log's labels are read)
     # the snapshot's own finding and the log's agree on the session
     (finding,) = interrupted(tab)
     assert finding.session_id == "33333333-3333-4333-8333-333333333333"
