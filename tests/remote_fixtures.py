@@ -22,6 +22,7 @@ from conftest import fixture_path
 from sshd import Sshd
 
 from shepherd_store import AuditEvent, AuditFilter, SqliteStore, overrides
+from shepherd_store.cli import main
 from shepherd_store.remote import RemoteStore
 
 #: The databases written by the real Rust store (tests/fixtures/README.md).
@@ -135,3 +136,11 @@ def in_thread(work: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
     thread = threading.Thread(target=run)
     thread.start()
     return thread, out
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
+    """`shepherd-store ARGS` (`main`) in this process: (exit status, stdout, stderr)."""
+    capsys.readouterr()
+    status = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err

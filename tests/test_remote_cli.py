@@ -26,7 +26,6 @@ from remote_fixtures import RUST_FIXTURES, copy_fixture, seed_database
 from sshd import Sshd
 
 from shepherd_store import AuditEvent, ServiceStarted, SqliteStore, overrides
-from shepherd_store.cli import main
 
 sshd = remote_fixtures.sshd
 NEW_YORK = ZoneInfo("America/New_York")
@@ -73,12 +72,7 @@ def remote_env(monkeypatch: pytest.MonkeyPatch, sshd: Sshd) -> Iterator[None]:
     time.tzset()
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    """`main(args)` in this process: (exit status, stdout, stderr)."""
-    capsys.readouterr()
-    status = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
+run = remote_fixtures.run
 
 
 def both(capsys: pytest.CaptureFixture[str], sshd: Sshd, path: Path,

@@ -46,7 +46,6 @@ from shepherd_store import (
     repair_cooldown,
     repair_usage_lost,
 )
-from shepherd_store.cli import main
 from shepherd_store.errors import ConnectionLostError
 from shepherd_store.events import AuditEvent
 from shepherd_store.policy import Policy, PolicyEntry
@@ -125,11 +124,7 @@ def remote_env(monkeypatch: pytest.MonkeyPatch, sshd: Sshd) -> Iterator[None]:
     time.tzset()
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    capsys.readouterr()
-    status = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
+run = remote_fixtures.run
 
 
 @pytest.mark.usefixtures("remote_env")
