@@ -6,7 +6,6 @@ The databases open together when the window last closed are opened again beside 
 from __future__ import annotations
 
 import argparse
-import linecache
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from shepherd_store.paths import default_database
 
+from . import qt_imports  # (before the window's modules: see its docstring)
 from .formatting import TimeStyle, set_time_style
 from .icons import app_icon
 from .main_window import MainWindow
@@ -38,18 +38,8 @@ def open_window(path: str | Path | None, *, read_only: bool = False,
         window.open_path(path, read_only=read_only)
     else:
         window.show_first_run()
-    forget_module_sources()
+    qt_imports.forget_module_sources()
     return window
-
-
-def forget_module_sources() -> None:
-    """Drop the source text of every module imported so far from `linecache`.
-
-    PySide6 replaces `__import__` and reads each module imported after it with
-    `inspect.getsource` (to see whether it uses `from __feature__ import`): the text of
-    ~400 modules (numpy, pyqtgraph, ours) stays cached, ~15 MB of the window's memory
-    that nothing reads again. A traceback reads a file anew when it needs it."""
-    linecache.clearcache()
 
 
 def locale_time_style(locale: QLocale) -> TimeStyle:

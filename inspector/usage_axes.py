@@ -5,9 +5,9 @@ Thin pyqtgraph axes over `usage_ticks`, which chooses the ticks and their labels
 
 from __future__ import annotations
 
-import pyqtgraph as pg  # type: ignore[import-untyped]
 from PySide6.QtGui import QFontMetricsF
 
+from .qt_imports import pg
 from .usage_ticks import day_labels, day_levels, duration_levels, duration_tick
 
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-import pyqtgraph as pg  # type: ignore[import-untyped]
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
@@ -41,6 +40,7 @@ from shepherd_store.usage import Bucket, BucketedUsage, DayRange, Span, span_ind
 from shepherd_store.usage_compare import average_per_day
 
 from .formatting import entry_display, format_duration
+from .qt_imports import pg
 from .usage_axes import DayAxis, DurationAxis
 from .usage_bars import (
     BarGeometry,

@@ -9,11 +9,11 @@ arithmetic in `usage_bars`.
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg  # type: ignore[import-untyped]
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QPen
 
 from .formatting import format_duration
+from .qt_imports import pg
 from .usage_bars import BarGeometry, Mode, limit_ticks, step_edges
 
 OVER_TEXT = "over the daily limit"
