@@ -10,6 +10,7 @@ in `_State.pending` for the scanner to look up once per chunk.
 from __future__ import annotations
 
 from array import array
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -69,8 +70,12 @@ class _Sess:
 
 
 class _Run:
-    __slots__ = ("alive", "count", "end", "ended_at", "ended_id", "first_id", "index", "last",
-                 "never_ended", "sessions", "started_at", "started_id")
+    """A run of the service while scanning. A long log has tens of thousands: its fields are
+    flat slots (no tuple per run), and `unended` stays None while no session is open."""
+
+    __slots__ = ("alive_at", "alive_id", "count", "end", "ended_at", "ended_id", "first_id",
+                 "index", "last_at", "last_id", "sessions", "started_at", "started_id",
+                 "unended")
 
     def __init__(self, started_id: int | None, started_at: datetime | None,
                  first_id: int) -> None:
@@ -80,14 +85,53 @@ class _Run:
         self.end: RunEnd = "open"
         self.ended_id: int | None = None
         self.ended_at: datetime | None = None
-        #: (id, time) of the run's last row, and of its last sign of life before its end.
-        self.last: tuple[int | None, datetime | None] = (None, None)
-        self.alive: tuple[int | None, datetime | None] = (None, None)
+        #: the run's last row, and its last sign of life before its end (`last`, `alive`)
+        self.last_id: int | None = None
+        self.last_at: datetime | None = None
+        self.alive_id: int | None = None
+        self.alive_at: datetime | None = None
         self.sessions: list[_Sess] | None = []
-        self.never_ended: list[_Sess] = []  # sessions not (yet) ended
+        #: its sessions not (yet) ended, None for none (`never_ended`)
+        self.unended: list[_Sess] | None = None
         self.count = 0
         self.index = 0  # in `_State.runs`
 
+    @property
+    def last(self) -> tuple[int | None, datetime | None]:
+        """(id, time) of the run's last row."""
+        return self.last_id, self.last_at
+
+    @last.setter
+    def last(self, seen: tuple[int | None, datetime | None]) -> None:
+        self.last_id, self.last_at = seen
+
+    @property
+    def alive(self) -> tuple[int | None, datetime | None]:
+        """(id, time) of its last sign of life before its end."""
+        return self.alive_id, self.alive_at
+
+    @alive.setter
+    def alive(self, seen: tuple[int | None, datetime | None]) -> None:
+        self.alive_id, self.alive_at = seen
+
+    @property
+    def never_ended(self) -> Sequence[_Sess]:
+        """Its sessions not (yet) ended, oldest first."""
+        return self.unended or ()
+
+    def add_unended(self, s: _Sess) -> None:
+        if self.unended is None:
+            self.unended = [s]
+        else:
+            self.unended.append(s)
+
+    def ended(self, s: _Sess) -> None:
+        """`s`, one of `never_ended`, has ended."""
+        unended = self.unended
+        assert unended is not None
+        unended.remove(s)
+        if not unended:
+            self.unended = None
 
 
 class _State:
@@ -170,7 +214,7 @@ class _State:
         s = _Sess(sid, entry, label, run, rid, ts, deadline)
         self.started.add(sid)
         self.open[sid] = s
-        run.never_ended.append(s)
+        run.add_unended(s)
         run.count += 1
         if run.sessions is not None:
             run.sessions.append(s)
@@ -187,7 +231,7 @@ class _State:
         else:
             s.end = (rid, ts, secs, micros, rtag, extra)
             run = s.run
-            run.never_ended.remove(s)
+            run.ended(s)
             self.changed.add(run)
             if run is not self.current:
                 self.notes.add("late_end", rid, sid)
@@ -224,7 +268,7 @@ class _State:
         if at is None:
             self.notes.add("bad_time", rid)
         new = _Run(rid, at, rid)
-        new.last = (rid, at)
+        new.last_id, new.last_at = rid, at
         self._append_run(new)
         self.current = new
 
@@ -235,8 +279,9 @@ class _State:
             self.notes.add("stop_alone", rid)
             return
         run.end, run.ended_id, run.ended_at = "clean", rid, at
-        run.last = run.alive = (rid, at)
-        if run.never_ended:
+        run.last_id = run.alive_id = rid
+        run.last_at = run.alive_at = at
+        if run.unended:
             self.pending.append((_ALIVE, run, rid, run.first_id))
         self.changed.add(run)
         self.current = None
@@ -256,7 +301,7 @@ def _status(s: _Sess, run: _Run, now: datetime) -> SessionStatus:
 
 def _after(run: _Run, since: datetime) -> bool:
     """Whether a run was active at or after `since`."""
-    for when in (run.ended_at, run.last[1], run.started_at):
+    for when in (run.ended_at, run.last_at, run.started_at):
         if when is not None:
             try:
                 return when >= since
@@ -341,7 +386,7 @@ def ingest(state: _State, rows: list[Any]) -> None:
                             if ok and secs <= max_secs:
                                 del open_[s.sid]
                                 s.end = (rid, ts, secs, int(nanos_text) // 1000, rtag, extra)
-                                s.run.never_ended.remove(s)
+                                s.run.ended(s)
                                 sum_key = entry + _SEP + day
                                 if dirty_add is not None:
                                     dirty_add(sum_key)
@@ -384,7 +429,7 @@ def ingest(state: _State, rows: list[Any]) -> None:
                     else:  # (a clear bit: never started; a set one: perhaps)
                         h = hash(sid) & id_mask
                         fresh = not bits[h >> 3] >> (h & 7) & 1 or sid not in started
-                    if cur is not None and not cur.never_ended and fresh:
+                    if cur is not None and cur.unended is None and fresh:
                         if bits is None:
                             started.add(sid)
                         else:  # (`SessionIds.hot_parts` says how)
@@ -427,7 +472,7 @@ def ingest(state: _State, rows: list[Any]) -> None:
                         sid, entry, label, deadline = m.groups()
                         s = _Sess(sid, entry, label, cur, rid, ts, deadline)
                         open_[sid] = s
-                        cur.never_ended.append(s)
+                        cur.add_unended(s)
                         cur.count += 1
                         if cur.sessions is not None:
                             cur.sessions.append(s)
