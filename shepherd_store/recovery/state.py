@@ -12,6 +12,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Sequence
 from datetime import datetime
+from sys import intern
 from typing import Any
 
 from ..diagnose import CLOCK_TOLERANCE, DEADLINE_GRACE
@@ -147,8 +148,9 @@ class _State:
         self.current: _Run | None = None
         self.open: dict[str, _Sess] = {}  # sessions not ended, by id (the latest of an id)
         self.started = SessionIds()  # every session id started (compact: sids.py)
-        #: usage key (`entry + _SEP + day`) -> [seconds of the ended sessions, the ids of
-        #: the first 50 of them (an `array`: a fifth of the memory of a list of ints)]
+        #: usage key (`entry + _SEP + day`, interned: the stored usage's are the same
+        #: objects) -> [seconds of the ended sessions, the ids of the first 50 of them (an
+        #: `array`: a fifth of the memory of a list of ints)]
         self.sums: dict[str, list[Any]] = {}
         self.overrides: list[tuple[int, ManualOverride]] = []
         self.notes = _Notes()
@@ -251,7 +253,7 @@ class _State:
         self.dirty_sums.add(key)
         item = self.sums.get(key)
         if item is None:
-            self.sums[key] = [secs, array("q", (rid,))]
+            self.sums[intern(key)] = [secs, array("q", (rid,))]
         else:
             item[0] += secs
             if len(item[1]) < 50:
@@ -392,7 +394,7 @@ def ingest(state: _State, rows: list[Any]) -> None:
                                     dirty_add(sum_key)
                                 item = sums_get(sum_key)
                                 if item is None:
-                                    sums[sum_key] = [secs, array("q", (rid,))]
+                                    sums[intern(sum_key)] = [secs, array("q", (rid,))]
                                 else:
                                     item[0] += secs
                                     ids = item[1]
@@ -461,7 +463,7 @@ def ingest(state: _State, rows: list[Any]) -> None:
                                             dirty_add(sum_key)
                                         item = sums_get(sum_key)
                                         if item is None:
-                                            sums[sum_key] = [secs, array("q", (after[0],))]
+                                            sums[intern(sum_key)] = [secs, array("q", (after[0],))]
                                         else:
                                             item[0] += secs
                                             ids = item[1]

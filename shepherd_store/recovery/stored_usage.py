@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import itertools
 import operator
+import sys
+from array import array
+from collections.abc import Iterable
 from typing import Any
 
 from .. import store as store_module
@@ -27,18 +30,27 @@ _ROWID_MIN, _ROWID_MAX = -(2**63), 2**63 - 1
 
 class _UsagePart:
     """What one statement of `_StoredUsage.read` read: from rowid `lo` on, its `texts`
-    (None when read row by row), its rows, and (when each key is there once) the keys and
-    seconds as split from the texts."""
+    (None when read row by row), and its rows: as the keys split from the texts and their
+    seconds (when each key is there once), else as a dict. A long history has tens of
+    thousands of rows, kept between reads: the keys are shared with the scan's own
+    (`sys.intern`), the seconds kept in an array."""
 
     __slots__ = ("keys", "lo", "nums", "rows", "texts")
 
-    def __init__(self, lo: int, texts: tuple[Any, ...] | None, rows: dict[str, int],
-                 keys: list[str] | None, nums: list[str]) -> None:
+    def __init__(self, lo: int, texts: tuple[Any, ...] | None, *,
+                 keys: list[str] | None = None, nums: array[int] | None = None,
+                 rows: dict[str, int] | None = None) -> None:
         self.lo = lo
         self.texts = texts
-        self.rows = rows
         self.keys = keys
         self.nums = nums
+        self.rows = rows
+
+    def items(self) -> Iterable[tuple[str, int]]:
+        """Its (key, seconds) rows."""
+        if self.keys is not None and self.nums is not None:
+            return zip(self.keys, self.nums, strict=True)
+        return (self.rows or {}).items()
 
 
 class _StoredUsage:
@@ -84,12 +96,12 @@ class _StoredUsage:
                     break
                 lo = last + 1
         for gone in old[len(parts):]:
-            changed.update(gone.rows)
+            changed.update(key for key, _secs in gone.items())
         self.parts = parts
         if changed or len(old) != len(parts):
             self.rows = {}
             for part in parts:
-                self.rows.update(part.rows)
+                self.rows.update(part.items())
         return self.rows, changed
 
     def _part(self, lo: int, texts: tuple[Any, ...], before: _UsagePart | None,
@@ -101,27 +113,29 @@ class _StoredUsage:
         if before is not None and before.texts is not None:
             if texts == before.texts:
                 return before
-            if before.keys is not None and texts[:4] == before.texts[:4]:
+            if before.keys is not None and before.nums is not None and \
+                    texts[:4] == before.texts[:4]:
                 nums = values.split(",")  # the same keys (each once): look at the seconds
                 if len(nums) == count:
-                    rows = dict(before.rows)
-                    for i in itertools.compress(range(count), map(operator.ne, nums,
-                                                                  before.nums)):
-                        rows[before.keys[i]] = int(nums[i])
-                        changed.add(before.keys[i])
-                    return _UsagePart(lo, texts, rows, before.keys, nums)
-        part = _UsagePart(lo, texts, {}, None, [])
+                    seconds = array("q", map(int, nums))
+                    changed.update(itertools.compress(before.keys, map(
+                        operator.ne, seconds, before.nums)))
+                    return _UsagePart(lo, texts, keys=before.keys, nums=seconds)
+        part = _UsagePart(lo, texts)
         if count:
             split = keys.split(_USAGE_SEP) if isinstance(keys, str) else []
             nums = values.split(",") if isinstance(values, str) else []
             if named == count == len(split) == len(nums) and "\ufffd" not in keys:
-                part.rows = dict(zip(split, map(int, nums), strict=True))
-                if len(part.rows) == count:
-                    part.keys, part.nums = split, nums
+                if len(set(split)) == count:
+                    part.keys = list(map(sys.intern, split))
+                    part.nums = array("q", map(int, nums))
+                else:
+                    part.rows = dict(zip(split, map(int, nums), strict=True))
             else:  # (read apart from `texts`: never taken as unchanged)
                 part.rows = dict(self.store._read(_USAGE_ROWS_SQL, (lo, last)))
                 part.texts = None
-        old_rows = before.rows if before is not None else {}
-        changed.update(k for k, v in part.rows.items() if old_rows.get(k, v) != v)
-        changed.update(part.rows.keys() ^ old_rows.keys())
+        new_rows = dict(part.items())
+        old_rows = dict(before.items()) if before is not None else {}
+        changed.update(k for k, v in new_rows.items() if old_rows.get(k, v) != v)
+        changed.update(new_rows.keys() ^ old_rows.keys())
         return part
