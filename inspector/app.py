@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from shepherd_store.paths import default_database
 
 from . import qt_imports  # (before the window's modules: see its docstring)
+from .allocator import return_freed_memory
 from .formatting import TimeStyle, set_time_style
 from .icons import app_icon
 from .main_window import MainWindow
@@ -30,6 +31,7 @@ def open_window(path: str | Path | None, *, read_only: bool = False,
     """
     if QApplication.instance() is None:
         raise RuntimeError("create a QApplication before open_window()")
+    return_freed_memory()
     window = MainWindow()
     window.action_read_only.setChecked(read_only)
     if config is not None:
