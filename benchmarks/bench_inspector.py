@@ -108,45 +108,27 @@ def working_session(app: Any, window: Any) -> float | None:
 
 def child(path: str) -> None:
     """Measure one database in this process and print a JSON line."""
-    from PySide6.QtCore import QElapsedTimer, QEvent, QObject, QTimer
+    from _window import FirstPaint, warm_up
+    from PySide6.QtCore import QElapsedTimer, QTimer
     from PySide6.QtWidgets import QApplication
 
     from inspector import workers
     from inspector.app import open_window
 
     app = QApplication([])
-    # Qt's first-window costs (fonts, styles, plugins) are paid once per process whatever
-    # the log's size: pay them on a tiny database first, then measure the real one.
-    warm = open_window(str(Path(path).with_name("bench-warmup.db")))
-    warm.show()
-    app.processEvents()
-    warm.close()
-    warm.db.close()
-    painted: dict[str, float] = {}
-
-    class FirstPaint(QObject):
-        """Times the end of the table viewport's first real paint with rows in the model."""
-
-        def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-            if event.type() == QEvent.Type.Paint and window.audit.model.rowCount():
-                obj.removeEventFilter(self)
-                QApplication.sendEvent(obj, event)  # deliver this very paint now, to time its end
-                painted["t"] = time.perf_counter()
-                return True  # delivered above
-            return False
-
+    warm_up(app, Path(path).with_name("bench-warmup.db"))
     start = time.perf_counter()
     window = open_window(path)
     # The page measured is the audit log's, whatever tab was current when a window closed.
     window.tabs.setCurrentWidget(window.audit)
     window.audit.show_events()  # the event log (Sessions, the default: bench_sessions.py)
-    spy = FirstPaint()
+    spy = FirstPaint(lambda: window.audit.model.rowCount() > 0)
     window.audit.table.viewport().installEventFilter(spy)
     window.resize(1280, 800)
     window.show()
-    while "t" not in painted and time.perf_counter() - start < 10:
+    while spy.painted is None and time.perf_counter() - start < 10:
         app.processEvents()
-    first_paint = (painted["t"] - start) * 1000 if "t" in painted else None  # None: never painted
+    first_paint = None if spy.painted is None else (spy.painted - start) * 1000  # None: never
     out: dict[str, object] = {"first_paint_ms": first_paint, "rows": window.audit.model.rowCount()}
     workers.wait_all()  # the other tabs' start-up reads, before timing anything else
     for _ in range(3):

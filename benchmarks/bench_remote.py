@@ -186,29 +186,14 @@ def window_child(address: str, warmup: str) -> None:
     """In a fresh process: open the window on `address`, time the event log's first paint
     with rows (from opening, and from connected), then the Usage tab shown with its own
     range and a year picked in it; print a JSON line."""
-    from PySide6.QtCore import QEvent, QObject
+    from _window import FirstPaint, warm_up
     from PySide6.QtWidgets import QApplication
 
     from inspector import workers
     from inspector.app import open_window
 
     app = QApplication([])
-    warm = open_window(warmup)  # (Qt's first-window costs, paid on a small local file)
-    warm.show()
-    app.processEvents()
-    workers.wait_all()
-    warm.close()
-    warm.db.close()
-    painted: dict[str, float] = {}
-
-    class FirstPaint(QObject):
-        def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-            if event.type() == QEvent.Type.Paint and window.audit.model.rowCount():
-                obj.removeEventFilter(self)
-                QApplication.sendEvent(obj, event)  # deliver this very paint now, to time it
-                painted["t"] = time.perf_counter()
-                return True
-            return False
+    warm_up(app, warmup)  # (Qt's first-window costs, paid on a small local file)
 
     def spin(done: Callable[[], bool], seconds: float = 60) -> bool:
         deadline = time.perf_counter() + seconds
@@ -221,18 +206,18 @@ def window_child(address: str, warmup: str) -> None:
     window = open_window(address)
     window.tabs.setCurrentWidget(window.audit)
     window.audit.show_events()
-    spy = FirstPaint()
+    spy = FirstPaint(lambda: window.audit.model.rowCount() > 0)
     window.audit.table.viewport().installEventFilter(spy)
     window.resize(1280, 800)
     window.show()
     spin(lambda: window.db.store is not None)
     connected = time.perf_counter()
-    spin(lambda: "t" in painted)
+    spin(lambda: spy.painted is not None)
     out: dict[str, float | None] = {"first_paint_ms": None, "after_connect_ms": None,
                                     "usage_shown_ms": None, "usage_ms": None}
-    if "t" in painted:
-        out["first_paint_ms"] = (painted["t"] - start) * 1000
-        out["after_connect_ms"] = (painted["t"] - connected) * 1000
+    if spy.painted is not None:
+        out["first_paint_ms"] = (spy.painted - start) * 1000
+        out["after_connect_ms"] = (spy.painted - connected) * 1000
     workers.wait_all()
     # The Usage tab as a person meets it: chosen, built, its range read and painted; then a
     # year picked in it (one read each: picking the year while the tab's own first read is

@@ -140,44 +140,26 @@ def library(report: Report, layout: str, path: Path, runs: int, work: Path) -> N
 def child(path: str) -> None:
     """In a fresh process: open the window on `path`, time the Sessions view's first paint
     with rows, print a JSON line."""
-    from PySide6.QtCore import QEvent, QObject
+    from _window import FirstPaint, warm_up
     from PySide6.QtWidgets import QApplication
 
     from inspector import workers
     from inspector.app import open_window
 
     app = QApplication([])
-    # Qt's first-window costs (fonts, styles, plugins) are paid once per process whatever
-    # the log's size: pay them on a tiny database first, then measure the real one.
-    warm = open_window(str(Path(path).with_name("bench-warmup.db")))
-    warm.show()
-    app.processEvents()
-    workers.wait_all()
-    warm.close()
-    warm.db.close()
-    painted: dict[str, float] = {}
-
-    class FirstPaint(QObject):
-        def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-            if event.type() == QEvent.Type.Paint and window.audit.sessions.rowCount():
-                obj.removeEventFilter(self)
-                QApplication.sendEvent(obj, event)  # deliver this very paint now, to time it
-                painted["t"] = time.perf_counter()
-                return True
-            return False
-
+    warm_up(app, Path(path).with_name("bench-warmup.db"))
     start = time.perf_counter()
     window = open_window(path)
     window.tabs.setCurrentWidget(window.audit)
     window.audit.show_sessions()  # the default; said here whatever a saved state says
-    spy = FirstPaint()
+    spy = FirstPaint(lambda: window.audit.sessions.rowCount() > 0)
     window.audit.sessions_table.viewport().installEventFilter(spy)
     window.resize(1280, 800)
     window.show()
-    while "t" not in painted and time.perf_counter() - start < 10:
+    while spy.painted is None and time.perf_counter() - start < 10:
         app.processEvents()
         time.sleep(0.0005)
-    out = {"first_paint_ms": (painted["t"] - start) * 1000 if "t" in painted else None,
+    out = {"first_paint_ms": None if spy.painted is None else (spy.painted - start) * 1000,
            "rows": window.audit.sessions.rowCount()}
     workers.wait_all()
     window.close()
