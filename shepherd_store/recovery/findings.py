@@ -20,7 +20,7 @@ from ..timefmt import format_day, parse_day
 from .changes import adjustments
 from .results import FINDING_KINDS, RecoveryFinding
 from .rows import _SEP, _parse_ts
-from .state import _deadline, _Run, _Sess, _State, _status
+from .state import SUM_IDS, _deadline, _Run, _Sess, _State, _status
 
 _SEVERITY_ORDER = {"problem": 0, "warning": 1, "info": 2}
 _KIND_ORDER = {kind: i for i, kind in enumerate(FINDING_KINDS)}
@@ -325,7 +325,7 @@ class _Findings:
             if item is None:
                 lost.pop(key, None)
                 continue
-            secs, ids = item
+            secs, ids = item[0], item[1:]
             expected = secs + adjust.get(key, 0)
             stored = usage.get(key, 0)
             if stored >= expected:
@@ -343,7 +343,7 @@ class _Findings:
         return RecoveryFinding(
             "usage_lost", "problem", f"{label}: {_secs(missing)} missing from the usage of "
             f"{day_text}",
-            f"The log shows {len(ids) if len(ids) < 50 else 'many'} session"
+            f"The log shows {len(ids) if len(ids) < SUM_IDS else 'many'} session"
             f"{'s' if len(ids) != 1 else ''} of {label} ending on {day_text}, "
             f"{_secs(secs)} in all"
             + (f" (and {adjusted:+d} s changed by hand)" if adjusted else "")

@@ -10,7 +10,7 @@ in `_State.pending` for the scanner to look up once per chunk.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Sequence
+from collections.abc import MutableSequence, Sequence
 from datetime import datetime
 from sys import intern
 from typing import Any
@@ -37,6 +37,9 @@ from .rows import (
 )
 from .sids import SessionIds
 
+#: How many ids of the ended sessions of a usage day a scan keeps (`_State.sums`): the
+#: evidence of a `usage_lost` finding.
+SUM_IDS = 50
 #: What a pending sign of life sets: a session's cut, a run's `alive`, or both its `last`
 #: and `alive`.
 _CUT, _ALIVE, _LAST_AND_ALIVE = 0, 1, 2
@@ -149,9 +152,11 @@ class _State:
         self.open: dict[str, _Sess] = {}  # sessions not ended, by id (the latest of an id)
         self.started = SessionIds()  # every session id started (compact: sids.py)
         #: usage key (`entry + _SEP + day`, interned: the stored usage's are the same
-        #: objects) -> [seconds of the ended sessions, the ids of the first 50 of them (an
-        #: `array`: a fifth of the memory of a list of ints)]
-        self.sums: dict[str, list[Any]] = {}
+        #: objects) -> the seconds of its ended sessions, then the ids of the first
+        #: `SUM_IDS` of them: one `array` (a third of the memory of a list holding an int
+        #: and an array), a list once the seconds pass int64 (no end row can say so many,
+        #: but their sum can)
+        self.sums: dict[str, MutableSequence[int]] = {}
         self.overrides: list[tuple[int, ManualOverride]] = []
         self.notes = _Notes()
         self.prev_ts: object = None
@@ -253,11 +258,14 @@ class _State:
         self.dirty_sums.add(key)
         item = self.sums.get(key)
         if item is None:
-            self.sums[intern(key)] = [secs, array("q", (rid,))]
+            self.sums[intern(key)] = array("q", (secs, rid))
         else:
-            item[0] += secs
-            if len(item[1]) < 50:
-                item[1].append(rid)
+            try:
+                item[0] += secs
+            except OverflowError:  # (past int64: this sum goes on in a list)
+                item = self.sums[key] = [item[0] + secs, *item[1:]]
+            if len(item) <= SUM_IDS:
+                item.append(rid)
 
     def service_started(self, rid: int, ts: object) -> None:
         run = self.current
@@ -342,6 +350,7 @@ def ingest(state: _State, rows: list[Any]) -> None:
     fromhex = bytes.fromhex
     sums = state.sums
     sums_get = sums.get
+    sum_ids = SUM_IDS
     # (a fresh state's first report compares every sum: no need to track changes yet)
     dirty_add = state.dirty_sums.add if state.track else None
     days_get = state.days.get
@@ -394,12 +403,14 @@ def ingest(state: _State, rows: list[Any]) -> None:
                                     dirty_add(sum_key)
                                 item = sums_get(sum_key)
                                 if item is None:
-                                    sums[intern(sum_key)] = [secs, array("q", (rid,))]
+                                    sums[intern(sum_key)] = array("q", (secs, rid))
                                 else:
-                                    item[0] += secs
-                                    ids = item[1]
-                                    if len(ids) < 50:
-                                        ids.append(rid)
+                                    try:
+                                        item[0] += secs
+                                    except OverflowError:  # (see `_State.sums`)
+                                        item = sums[sum_key] = [item[0] + secs, *item[1:]]
+                                    if len(item) <= sum_ids:
+                                        item.append(rid)
                                 continue
                 m = fast_end(text)
                 if m is not None:
@@ -463,12 +474,16 @@ def ingest(state: _State, rows: list[Any]) -> None:
                                             dirty_add(sum_key)
                                         item = sums_get(sum_key)
                                         if item is None:
-                                            sums[intern(sum_key)] = [secs, array("q", (after[0],))]
+                                            sums[intern(sum_key)] = array(
+                                                "q", (secs, after[0]))
                                         else:
-                                            item[0] += secs
-                                            ids = item[1]
-                                            if len(ids) < 50:
-                                                ids.append(after[0])
+                                            try:
+                                                item[0] += secs
+                                            except OverflowError:  # (see `_State.sums`)
+                                                item = sums[sum_key] = [item[0] + secs,
+                                                                        *item[1:]]
+                                            if len(item) <= sum_ids:
+                                                item.append(after[0])
                                         skip = after
                                         continue
                         sid, entry, label, deadline = m.groups()
