@@ -94,6 +94,8 @@ def timed_description(conn: sqlite3.Connection, sql: str,
 
 
 _STAGING = "_shepherd_rows"  # temporary tables: temp._shepherd_rows<number of columns>
+#: The temporary tables of the ranges read ahead (`BoundedReads.read_id_ranges`).
+AHEAD = "_shepherd_ahead"
 #: The row a staged statement adds after the rows of its SELECT: the time, by SQLite's clock
 #: (the Unix epoch in whole milliseconds), when that SELECT had returned its last row. 'now'
 #: is read once per step, when first asked: this arm is the step's last work (its argument
@@ -109,12 +111,13 @@ class Staged(NamedTuple):
     seconds: float
 
 
-def staging_table(conn: sqlite3.Connection, columns: int) -> str:
+def staging_table(conn: sqlite3.Connection, columns: int, prefix: str = _STAGING) -> str:
     """This connection's empty temporary table of `columns` untyped columns (values keep
     their type and bytes), created at its first use. A temporary table lives in the
     connection's own memory: writing it takes no lock on the database and works on a
-    read-only connection."""
-    name = f"temp.{_STAGING}{columns}"
+    read-only connection. (`prefix`: another table, e.g. `AHEAD`'s, for rows staged while
+    this connection runs other statements.)"""
+    name = f"temp.{prefix}{columns}"
     try:
         conn.execute(f"DELETE FROM {name}")
     except sqlite3.OperationalError as exc:
@@ -123,7 +126,7 @@ def staging_table(conn: sqlite3.Connection, columns: int) -> str:
         with contextlib.suppress(sqlite3.Error):  # (refused inside a transaction: then a file)
             conn.execute("PRAGMA temp_store = MEMORY")
         cols = ", ".join(f"c{i}" for i in range(columns))
-        conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING}{columns} ({cols})")
+        conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {prefix}{columns} ({cols})")
     return name
 
 

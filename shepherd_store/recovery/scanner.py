@@ -203,10 +203,14 @@ class RecoveryScanner:
         collecting = gc.isenabled() and top - low > SCAN_CHUNK
         if collecting:
             gc.disable()
+        # A long read has each range staged while the one before is ingested (`ahead`: a
+        # tenth of a full scan); an update's few rows are read as they are asked for.
+        ranges = store.read_id_ranges(self._sql, low, top, columns=3,
+                                      ahead=top - low > SCAN_CHUNK)
         try:
             if low < top and cancel is not None and cancel():
                 return False
-            for hi, rows in store.read_id_ranges(self._sql, low, top, columns=3):
+            for hi, rows in ranges:
                 try:
                     ingest(state, rows)
                     if state.pending:  # the signs of life the chunk asked for
@@ -220,6 +224,7 @@ class RecoveryScanner:
                 if hi < top and cancel is not None and cancel():
                     return False
         finally:
+            ranges.close()  # (now: a range staged ahead is waited for, its thread ended)
             if collecting:
                 gc.enable()
         state.last_id = max(state.last_id, top)
