@@ -191,10 +191,16 @@ def offset_note(local: datetime) -> str:
            os.environ.get("TZ"), tuple(time.tzname))
     plain = _offset_cache.get(key)
     if plain is None:
-        wall = local.replace(tzinfo=None, fold=0)
+        if local.__class__ is datetime and not local.fold:  # (replace() is 2-5 times slower)
+            wall = datetime.combine(local, local.time())
+            later = datetime(wall.year, wall.month, wall.day, wall.hour, wall.minute,
+                             wall.second, wall.microsecond, fold=1)
+        else:
+            wall = local.replace(tzinfo=None, fold=0)
+            later = wall.replace(fold=1)
         try:  # a naive datetime's astimezone() reads the wall time as local, with its fold
             first = wall.astimezone().utcoffset()
-            second = wall.replace(fold=1).astimezone().utcoffset()
+            second = later.astimezone().utcoffset()
         except (OverflowError, ValueError, OSError):
             first = second = None
         plain = first == second == offset

@@ -122,10 +122,10 @@ def offsets() -> st.SearchStrategy[timezone | None]:
 
 def instants() -> st.SearchStrategy[datetime]:
     """Any datetime of any offset (naive ones read as local), or one near a change."""
-    near = st.builds(lambda at, secs, micros, zone: (
-        at + timedelta(seconds=secs, microseconds=micros)).astimezone(zone or UTC),
-        st.sampled_from(CHANGES), st.integers(-3 * 3600, 3 * 3600),
-        st.integers(0, 999_999), offsets())
+    near = st.builds(lambda at, secs, micros, zone, fold: (
+        at + timedelta(seconds=secs, microseconds=micros)).astimezone(zone or UTC).replace(
+        fold=fold), st.sampled_from(CHANGES), st.integers(-3 * 3600, 3 * 3600),
+        st.integers(0, 999_999), offsets(), st.integers(0, 1))
     anything = st.builds(lambda naive, zone, fold: naive.replace(tzinfo=zone, fold=fold),
                          st.datetimes(), offsets(), st.integers(0, 1))
     return st.one_of(near, anything)
@@ -157,6 +157,10 @@ def test_local_times_are_written_as_before(
         else:
             describe.set_time_style(style)
         REF.style = style
+        # A local time of either fold, as given (first: the calls below fill the cache).
+        for fold in (1, 0):
+            local = describe.to_local(value).replace(fold=fold)
+            assert describe.offset_note(local) == REF.offset_note(local), (local, zone)
         assert describe.format_local(value, seconds=seconds) == \
             REF.format_local(value, seconds=seconds), (value, zone, style)
         assert describe.format_local_time(value, seconds=seconds) == \
