@@ -71,6 +71,13 @@ from shepherd_store.simulate import Simulator
 from shepherd_store.usage import DailyUsage, DayRange, csv_rows, summarize
 
 NEW_YORK = ZoneInfo("America/New_York")
+
+
+def crashing_at_noon(store: SqliteStore) -> Simulator:
+    """A simulator whose wall clock says noon today in New York: a session to crash always
+    fits in the day (on the real clock, from about 23:30 there it has none and refuses)."""
+    noon = datetime.now(NEW_YORK).replace(hour=12, minute=0, second=0, microsecond=0)
+    return Simulator(store, seed=5, tz=NEW_YORK, wall_clock=lambda: noon)
 ENTRY_POINT = Path(sys.executable).parent / "shepherd-store"
 ANSI = re.compile(r"\x1b\[")
 HISTORY_END = datetime(2026, 3, 10, 20, 0, tzinfo=UTC)
@@ -909,7 +916,7 @@ def test_snapshot_clear_session(run: Any, tmp_path: Path, layout: str) -> None:
     else:
         db = tmp_path / "snap.db"
         with SqliteStore.open(db) as store:
-            Simulator(store, seed=5, tz=NEW_YORK).crash_mid_session("minecraft")
+            crashing_at_noon(store).crash_mid_session("minecraft")
     with SqliteStore.open(db, read_only=True) as store:
         before = store.load_snapshot()
         assert before is not None and before.active_session is not None
@@ -1396,7 +1403,7 @@ def test_manual_changes_show_local_times(run: Any, tmp_path: Path, seed_db: Path
     assert run("--db", db, "cooldown", "set", "minecraft", "2031-02-03 04:05").status == 0
     assert run("--db", db, "cooldown", "clear", "minecraft").status == 0
     with SqliteStore.open(db) as store:
-        sid = Simulator(store, seed=5, tz=NEW_YORK).crash_mid_session("minecraft")
+        sid = crashing_at_noon(store).crash_mid_session("minecraft")
     assert run("--db", db, "snapshot", "clear-session").status == 0
     with SqliteStore.open(db, read_only=True) as store:
         snap_change = store.list_overrides()[0].change
