@@ -22,6 +22,7 @@ the same either way (only its memory differs).
 from __future__ import annotations
 
 import functools
+import importlib
 import linecache
 import sys
 import types
@@ -42,9 +43,8 @@ def read_sources_uncached() -> bool:
     check = getattr(feature, "_mod_uses_pyside", None)
     if feature is None or not callable(check):
         return False
-    if getattr(check, "__wrapped_by_inspector__", False):
-        return True
-    feature._mod_uses_pyside = _uses_pyside  # type: ignore[attr-defined]
+    if check is not _uses_pyside:
+        feature._mod_uses_pyside = _uses_pyside  # type: ignore[attr-defined]
     return True
 
 
@@ -61,38 +61,28 @@ def _uses_pyside(module: types.ModuleType) -> bool:
         return False
 
 
-_uses_pyside.__wrapped_by_inspector__ = True  # type: ignore[attr-defined]
-
-
 def import_pyqtgraph() -> types.ModuleType:
     """`import pyqtgraph`, with mirrors of Qt's modules that look names up on first use (see
     the module docstring). The same module as a plain import; the plain import is done where
     pyqtgraph is already imported or PySide6 does not create its classes on demand."""
     if "pyqtgraph" in sys.modules:
         return sys.modules["pyqtgraph"]
-    sources = [_qt_module(name) for name in _MIRRORED]
+    sources = [importlib.import_module(f"PySide6.{name}") for name in _MIRRORED]
     mirrors = [f"pyqtgraph.Qt.{name}" for name in _MIRRORED]
     lazy = all(callable(m.__dict__.get("__dir__")) for m in sources) and \
         not any(name in sys.modules for name in mirrors)
     if not lazy:
-        import pyqtgraph
-        return pyqtgraph
+        return importlib.import_module("pyqtgraph")
     for name, source in zip(mirrors, sources, strict=True):
         sys.modules[name] = _mirror(name, source)
     try:
         with _names_made_so_far(sources):
-            import pyqtgraph
+            pyqtgraph = importlib.import_module("pyqtgraph")
     except BaseException:
         for name in mirrors:
             sys.modules.pop(name, None)
         raise
     return pyqtgraph
-
-
-def _qt_module(name: str) -> types.ModuleType:
-    module = __import__(f"PySide6.{name}", fromlist=["_"])
-    assert isinstance(module, types.ModuleType)
-    return module
 
 
 def _mirror(name: str, source: types.ModuleType) -> types.ModuleType:
